@@ -1,0 +1,416 @@
+"""Pipeline config checks: every problem at once, each naming its field path.
+
+``tzrec.config.validate`` calls ``collect_problems`` and then adds the
+"not supported yet" problems from its ``UNSUPPORTED`` table. Validation runs
+once, after ``--edit_config_json`` and CLI overrides, so a run never starts on a
+config that would fail later.
+"""
+
+from __future__ import annotations
+
+import difflib
+
+from google.protobuf.message import Message
+
+from tzrec.protos import data_pb2, feature_pb2, model_pb2, module_pb2, pipeline_pb2
+from tzrec.utils.errors import ConfigError
+
+TENSORBOARD_SUMMARIES = (
+    "loss",
+    "learning_rate",
+    "parameter",
+    "global_gradient_norm",
+    "gradient_norm",
+    "gradient",
+)
+_MULTI_TASK_MODELS = ("mmoe", "dbmtl")
+_POOLINGS = ("sum", "mean")
+_ID_KINDS = ("id_feature", "sequence_id_feature")
+_RAW_KINDS = ("raw_feature", "sequence_raw_feature")
+_WIDE, _DEEP = model_pb2.WIDE, model_pb2.DEEP
+
+
+def feature_name_of(feature_config: feature_pb2.FeatureConfig) -> str:
+    """The name of a feature config, whichever oneof member holds it.
+
+    Args:
+        feature_config: one ``feature_configs`` entry.
+
+    Returns:
+        ``feature_name``, or ``sequence_name`` for a ``sequence_feature``; ""
+        when the entry is empty.
+
+    """
+    kind = feature_config.WhichOneof("feature")
+    if kind is None:
+        return ""
+    sub = getattr(feature_config, kind)
+    return sub.sequence_name if kind == "sequence_feature" else sub.feature_name
+
+
+class Problems:
+    """Collected problems.
+
+    Attributes:
+        errors: one ConfigError per problem, ``where`` being the field path.
+        invalid: paths whose value was already reported as wrong, so that a
+            "not supported yet" report on the same path is redundant.
+
+    """
+
+    def __init__(self) -> None:
+        self.errors: list[ConfigError] = []
+        self.invalid: set[str] = set()
+
+    def add(self, where: str, what: str, fix: str = "") -> None:
+        self.errors.append(ConfigError(what, where, fix))
+
+
+def collect_problems(config: pipeline_pb2.EasyRecConfig) -> Problems:
+    """Runs every check except the UNSUPPORTED table.
+
+    Args:
+        config: the config after edits and CLI overrides.
+
+    Returns:
+        The problems found, possibly none.
+
+    """
+    p = Problems()
+    for name in ("train_input_path", "eval_input_path", "model_dir"):
+        if not getattr(config, name):
+            p.add(name, "not set", f"set {name} in the config or pass --{name}")
+    _check_train(config, p)
+    _check_data(config, p)
+    dims = _check_features(config, p)
+    _check_model(config, dims, p)
+    _check_export(config, p)
+    return p
+
+
+def in_use(msg: Message, name: str) -> bool:
+    """True for a set message, a non-empty list, or a non-default scalar.
+
+    Args:
+        msg: the message holding the field.
+        name: the field name.
+
+    Returns:
+        Whether the field is in use.
+
+    """
+    fd = msg.DESCRIPTOR.fields_by_name[name]
+    if fd.is_repeated:
+        return len(getattr(msg, name)) > 0
+    if not msg.HasField(name):
+        return False
+    return fd.cpp_type == fd.CPPTYPE_MESSAGE or getattr(msg, name) != fd.default_value
+
+
+def _check_train(config: pipeline_pb2.EasyRecConfig, p: Problems) -> None:
+    if not config.HasField("train_config"):
+        p.add("train_config", "not set", "add train_config { ... }")
+        return
+    tc = config.train_config
+    for opt in ("sparse_optimizer", "dense_optimizer"):
+        if getattr(tc, opt).WhichOneof("optimizer") is None:
+            p.add(
+                f"train_config.{opt}",
+                "no optimizer set",
+                f"add e.g. {opt} {{ adagrad_optimizer {{ lr: 0.01 }} "
+                "constant_learning_rate {} }",
+            )
+    if tc.num_steps > 0 and tc.num_epochs > 0:
+        p.add("train_config.num_steps", "num_steps and num_epochs both set", "keep one")
+    elif tc.num_steps == 0 and tc.num_epochs == 0:
+        p.add("train_config.num_steps", "neither num_steps nor num_epochs set (> 0)")
+    if tc.log_step_count_steps == 0:
+        p.add("train_config.log_step_count_steps", "must be > 0")
+    if tc.log_step_count_secs < 0:
+        p.add("train_config.log_step_count_secs", "must be >= 0")
+    for i, name in enumerate(tc.tensorboard_summaries):
+        if name not in TENSORBOARD_SUMMARIES:
+            p.add(
+                f"train_config.tensorboard_summaries[{i}]",
+                f'unknown summary "{name}"',
+                _choices(name, TENSORBOARD_SUMMARIES),
+            )
+    _check_choice(
+        p, "train_config.mixed_precision", tc.mixed_precision, ("", "BF16", "FP16")
+    )
+    where = "train_config.grad_clipping.clipping_type"
+    _check_choice(p, where, tc.grad_clipping.clipping_type, ("none", "norm", "value"))
+    if tc.gradient_accumulation_steps == 0:
+        p.add("train_config.gradient_accumulation_steps", "must be >= 1")
+        p.invalid.add("train_config.gradient_accumulation_steps")
+    if tc.HasField("early_stopping"):
+        es = tc.early_stopping
+        if es.patience == 0:
+            p.add("train_config.early_stopping.patience", "must be > 0")
+        if not es.metric_name:
+            p.add("train_config.early_stopping.metric_name", "not set", 'e.g. "auc"')
+    # keep_checkpoint_max and eval_batch_size are uint32: the parser already
+    # rejects negative values.
+
+
+def _check_choice(p: Problems, where: str, value: str, allowed: tuple) -> None:
+    if value not in allowed:
+        p.add(where, f'bad value "{value}"', _choices(value, allowed))
+        p.invalid.add(where)
+
+
+def _choices(value: str, allowed: tuple | list) -> str:
+    shown = [a for a in allowed if a]
+    close = difflib.get_close_matches(value, shown, n=1)
+    hint = f'did you mean "{close[0]}"? ' if close else ""
+    return f"{hint}use one of {', '.join(shown)}"
+
+
+def _check_data(config: pipeline_pb2.EasyRecConfig, p: Problems) -> None:
+    if not config.HasField("data_config"):
+        p.add("data_config", "not set", "add data_config { dataset_type: ... }")
+        return
+    dc = config.data_config
+    if dc.batch_size == 0:
+        p.add("data_config.batch_size", "must be > 0")
+    if not dc.HasField("dataset_type"):
+        p.add("data_config.dataset_type", "not set", "use ParquetDataset or CsvDataset")
+    elif dc.dataset_type not in (data_pb2.ParquetDataset, data_pb2.CsvDataset):
+        name = data_pb2.DatasetType.Name(dc.dataset_type)
+        p.add(
+            "data_config.dataset_type",
+            f"{name} is not supported",
+            "use ParquetDataset or CsvDataset",
+        )
+    elif dc.dataset_type == data_pb2.CsvDataset and not dc.with_header:
+        if not dc.input_fields and not dc.input_fields_str:
+            p.add(
+                "data_config.input_fields",
+                "a CSV without a header needs column names",
+                "set with_header: true or list input_fields { input_name: ... }",
+            )
+    for i, field in enumerate(dc.input_fields):
+        if not field.input_name:
+            p.add(f"data_config.input_fields[{i}].input_name", "not set")
+    if not dc.label_fields:
+        p.add("data_config.label_fields", "empty", 'add label_fields: "label"')
+    if dc.fg_mode not in (data_pb2.FG_NONE, data_pb2.FG_BUCKETIZE):
+        p.add(
+            "data_config.fg_mode",
+            f"{data_pb2.FgMode.Name(dc.fg_mode)} is not supported yet",
+            "use FG_NONE or FG_BUCKETIZE",
+        )
+
+
+def _check_features(config: pipeline_pb2.EasyRecConfig, p: Problems) -> dict[str, int]:
+    """Checks every feature; returns name -> output dimension (0: unknown)."""
+    dims: dict[str, int] = {}
+    for i, fc in enumerate(config.feature_configs):
+        kind = fc.WhichOneof("feature")
+        if kind is None:
+            p.add(f"feature_configs[{i}]", "empty", "add e.g. id_feature { ... }")
+            continue
+        where = f"feature_configs[{i}].{kind}"
+        name = feature_name_of(fc)
+        key = "sequence_name" if kind == "sequence_feature" else "feature_name"
+        _add_name(dims, name, f"{where}.{key}", p)
+        if kind == "sequence_feature":
+            for j, sfc in enumerate(fc.sequence_feature.features):
+                sub_kind = sfc.WhichOneof("feature")
+                sub_where = f"{where}.features[{j}]"
+                if sub_kind is None:
+                    p.add(sub_where, "empty", "add id_feature or raw_feature")
+                    continue
+                sub = getattr(sfc, sub_kind)
+                sub_where += f".{sub_kind}"
+                full = f"{name}__{sub.feature_name}" if sub.feature_name else ""
+                _add_name(dims, full, f"{sub_where}.feature_name", p)
+                dim = _check_feature(sub_kind, sub, sub_where, p)
+                dims[full] = dim if full else 0
+        elif name:
+            dims[name] = _check_feature(kind, getattr(fc, kind), where, p)
+    return dims
+
+
+def _add_name(dims: dict[str, int], name: str, where: str, p: Problems) -> None:
+    if not name:
+        p.add(where, "not set", "every feature needs a name")
+    elif name in dims:
+        p.add(where, f'duplicate feature name "{name}"', "names must be unique")
+    else:
+        dims[name] = 0
+
+
+def _check_feature(kind: str, f: Message, where: str, p: Problems) -> int:
+    """Checks one feature message; returns its output dimension (0: unknown)."""
+    label = f'feature "{f.feature_name}"'
+    if kind in _ID_KINDS:
+        buckets = (
+            "hash_bucket_size",
+            "num_buckets",
+            "vocab_list",
+            "vocab_dict",
+            "vocab_file",
+        )
+    elif kind == "combo_feature":
+        buckets = ("hash_bucket_size", "vocab_list")
+    elif kind == "lookup_feature":
+        buckets = ("boundaries", "hash_bucket_size", "num_buckets", "vocab_list")
+        if f.combiner not in ("sum", "mean", "min", "max", "count"):
+            p.add(f"{where}.combiner", f'bad value "{f.combiner}"')
+    else:  # raw
+        buckets = ("boundaries",)
+    if hasattr(f, "pooling") and f.pooling not in _POOLINGS:
+        p.add(
+            f"{where}.pooling",
+            f'bad value "{f.pooling}"',
+            _choices(f.pooling, _POOLINGS),
+        )
+    for name in ("hash_bucket_size", "num_buckets"):
+        if name in buckets and f.HasField(name) and getattr(f, name) == 0:
+            p.add(f"{where}.{name}", "must be > 0")
+    used = [b for b in buckets if in_use(f, b)]
+    embedded = kind not in _RAW_KINDS + ("lookup_feature",) or bool(used)
+    if not embedded:
+        if f.value_dim == 0:
+            p.add(f"{where}.value_dim", "must be > 0")
+        return f.value_dim
+    if kind not in _RAW_KINDS and len(used) != 1:
+        got = f" (got {', '.join(used)})" if used else ""
+        p.add(where, f"{label} needs exactly one of {', '.join(buckets)}{got}")
+    if "boundaries" in used:
+        bounds = list(f.boundaries)
+        if any(a >= b for a, b in zip(bounds[:-1], bounds[1:], strict=True)):
+            p.add(f"{where}.boundaries", "must be strictly increasing")
+    if f.embedding_dim == 0:
+        p.add(f"{where}.embedding_dim", f"{label} needs embedding_dim > 0")
+    return f.embedding_dim
+
+
+def _check_model(
+    config: pipeline_pb2.EasyRecConfig, dims: dict[str, int], p: Problems
+) -> None:
+    if not config.HasField("model_config"):
+        p.add("model_config", "not set", "add model_config { deepfm { ... } }")
+        return
+    mc = config.model_config
+    model = mc.WhichOneof("model")
+    if model is None:
+        p.add("model_config", "no model set", "add e.g. deepfm { deep { ... } }")
+    groups = _check_groups(mc, dims, p)
+    if model is not None and model not in _MULTI_TASK_MODELS and not mc.losses:
+        p.add("model_config.losses", "empty", "add losses { binary_cross_entropy {} }")
+    if mc.num_class == 0:
+        p.add("model_config.num_class", "must be >= 1")
+        p.invalid.add("model_config.num_class")
+    for field, oneof in (("losses", "loss"), ("metrics", "metric")):
+        for i, entry in enumerate(getattr(mc, field)):
+            if entry.WhichOneof(oneof) is None:
+                p.add(f"model_config.{field}[{i}]", "empty")
+    for i, m in enumerate(mc.metrics):
+        if m.HasField("grouped_auc") and not m.grouped_auc.grouping_key:
+            p.add(f"model_config.metrics[{i}].grouped_auc.grouping_key", "not set")
+    for i, m in enumerate(mc.train_metrics):
+        where = f"model_config.train_metrics[{i}]"
+        if m.WhichOneof("metric") is None:
+            p.add(where, "empty")
+        if not 0.0 <= m.decay_rate < 1.0:
+            p.add(f"{where}.decay_rate", "must be in [0, 1)")
+        if m.decay_step == 0:
+            p.add(f"{where}.decay_step", "must be > 0")
+    if model == "deepfm":
+        _check_deepfm(mc, groups, dims, p)
+
+
+def _check_groups(
+    mc: model_pb2.ModelConfig, dims: dict[str, int], p: Problems
+) -> dict[str, int]:
+    """Checks feature groups; returns group name -> index."""
+    groups: dict[str, int] = {}
+    for i, g in enumerate(mc.feature_groups):
+        where = f"model_config.feature_groups[{i}]"
+        if not g.group_name:
+            p.add(f"{where}.group_name", "not set")
+        elif g.group_name in groups:
+            p.add(f"{where}.group_name", f'duplicate group name "{g.group_name}"')
+        else:
+            groups[g.group_name] = i
+        if not g.feature_names and not g.sequence_groups:
+            p.add(f"{where}.feature_names", "empty")
+        refs = [
+            (f"{where}.feature_names[{j}]", n) for j, n in enumerate(g.feature_names)
+        ]
+        for j, sg in enumerate(g.sequence_groups):
+            sw = f"{where}.sequence_groups[{j}].feature_names"
+            refs += [(f"{sw}[{k}]", n) for k, n in enumerate(sg.feature_names)]
+        for ref_where, name in refs:
+            if name not in dims:
+                close = difflib.get_close_matches(name, list(dims), n=1)
+                fix = f'did you mean "{close[0]}"?' if close else "define it first"
+                p.add(ref_where, f'unknown feature "{name}"', fix)
+    return groups
+
+
+def _check_deepfm(
+    mc: model_pb2.ModelConfig,
+    groups: dict[str, int],
+    dims: dict[str, int],
+    p: Problems,
+) -> None:
+    wanted = (("wide", _WIDE, True), ("fm", _DEEP, False), ("deep", _DEEP, True))
+    for name, gtype, required in wanted:
+        if name not in groups:
+            if required:
+                p.add(
+                    "model_config.feature_groups",
+                    f'DeepFM needs a feature group named "{name}"',
+                    f'add feature_groups {{ group_name: "{name}" group_type: '
+                    f"{model_pb2.FeatureGroupType.Name(gtype)} feature_names: ... }}",
+                )
+            continue
+        group = mc.feature_groups[groups[name]]
+        if group.group_type != gtype:
+            p.add(
+                f"model_config.feature_groups[{groups[name]}].group_type",
+                f'DeepFM group "{name}" must be '
+                f"{model_pb2.FeatureGroupType.Name(gtype)}",
+            )
+    fm = "fm" if "fm" in groups else "deep"
+    if fm in groups:
+        names = mc.feature_groups[groups[fm]].feature_names
+        fm_dims = sorted({dims[n] for n in names if dims.get(n)})
+        if len(fm_dims) > 1:
+            p.add(
+                f"model_config.feature_groups[{groups[fm]}]",
+                f'FM features (group "{fm}") need one embedding dimension, got '
+                f"{fm_dims}",
+                'add an "fm" group of features with equal embedding_dim',
+            )
+    dfm = mc.deepfm
+    if not dfm.deep.hidden_units:
+        p.add("model_config.deepfm.deep.hidden_units", "empty", "e.g. [256, 128]")
+    _check_mlp(dfm.deep, "model_config.deepfm.deep", p)
+    if dfm.HasField("final"):
+        _check_mlp(dfm.final, "model_config.deepfm.final", p)
+
+
+def _check_mlp(mlp: module_pb2.MLP, where: str, p: Problems) -> None:
+    if any(u == 0 for u in mlp.hidden_units):
+        p.add(f"{where}.hidden_units", "every unit count must be > 0")
+    ratios = list(mlp.dropout_ratio)
+    if len(ratios) not in (0, 1, len(mlp.hidden_units)):
+        p.add(f"{where}.dropout_ratio", "give one ratio or one per hidden layer")
+    if any(not 0.0 <= r < 1.0 for r in ratios):
+        p.add(f"{where}.dropout_ratio", "each ratio must be in [0, 1)")
+
+
+def _check_export(config: pipeline_pb2.EasyRecConfig, p: Problems) -> None:
+    ec = config.export_config
+    _check_choice(
+        p, "export_config.exporter_type", ec.exporter_type, ("best", "final", "latest")
+    )
+    if ec.exporter_type == "best" and not ec.best_exporter_metric:
+        p.add("export_config.best_exporter_metric", "not set", 'e.g. "auc"')
+    _check_choice(
+        p, "export_config.mixed_precision", ec.mixed_precision, ("", "BF16", "FP16")
+    )

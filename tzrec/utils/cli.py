@@ -1,0 +1,128 @@
+"""Command-line plumbing shared by every entry point.
+
+TorchEasyRec parses flags with ``parse_known_args``, so a misspelled flag is
+silently ignored; here an unknown flag is an error that names it and suggests
+the closest known one. User mistakes (TzrecError) print one line and exit 2;
+anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import os
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from typing import NoReturn
+
+from tzrec.utils.errors import ConfigError, TzrecError
+
+EXIT_USER_ERROR = 2
+EXIT_BUG = 1
+EXIT_INTERRUPTED = 130
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser that raises ConfigError instead of printing usage."""
+
+    def error(self, message: str) -> NoReturn:
+        """Raises ConfigError for argparse's own errors (missing, bad type)."""
+        raise ConfigError(message, "command line", f"see {self.prog} --help")
+
+    def parse_args(  # type: ignore[override]
+        self,
+        args: Sequence[str] | None = None,
+        namespace: argparse.Namespace | None = None,
+    ) -> argparse.Namespace:
+        """Parses flags; an unknown flag raises ConfigError naming it."""
+        parsed, extras = self.parse_known_args(args, namespace)
+        if extras:
+            raise _unknown_flag(self, extras)
+        return parsed
+
+
+def _unknown_flag(parser: argparse.ArgumentParser, extras: list[str]) -> ConfigError:
+    flags = [a for a in extras if a.startswith("-")]
+    if not flags:
+        return ConfigError(
+            f"unexpected argument {extras[0]!r}",
+            "command line",
+            f"see {parser.prog} --help",
+        )
+    flag = flags[0].split("=", 1)[0]
+    known = [s for s in parser._option_string_actions if s.startswith("--")]
+    close = difflib.get_close_matches(flag, known, n=1, cutoff=0.6)
+    fix = f"did you mean {close[0]}?" if close else f"see {parser.prog} --help"
+    return ConfigError(f"unknown flag {flag}", "command line", fix)
+
+
+def make_parser(prog: str, description: str) -> argparse.ArgumentParser:
+    """An argument parser that rejects unknown flags and has ``--debug``.
+
+    Prefixes of flags are not accepted (``allow_abbrev=False``), so a flag
+    either matches exactly or is reported.
+
+    Args:
+        prog: the program name shown in help and errors, e.g.
+            ``python -m tzrec.train_eval``.
+        description: one paragraph for ``--help``.
+
+    Returns:
+        The parser; add the entry point's own flags to it.
+
+    """
+    parser = _Parser(
+        prog=prog,
+        description=description,
+        allow_abbrev=False,
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="show the traceback of errors (also: environment TZREC_DEBUG=1)",
+    )
+    return parser
+
+
+def run_main(
+    main_fn: Callable[[argparse.Namespace], int | None],
+    parser: argparse.ArgumentParser,
+    argv: Sequence[str] | None = None,
+) -> NoReturn:
+    """Parses flags, runs ``main_fn`` and exits with a meaningful status.
+
+    Exit status: ``main_fn``'s return value (None: 0); 2 with
+    ``error: <one line>`` on stderr for a TzrecError (traceback only with
+    ``--debug`` or ``TZREC_DEBUG=1``); 130 on Ctrl-C; 1 with the traceback for
+    any other exception, which is a bug.
+
+    Args:
+        main_fn: the entry point's body, given the parsed flags.
+        parser: from ``make_parser``.
+        argv: flags to parse; ``sys.argv[1:]`` when None.
+
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = os.environ.get("TZREC_DEBUG", "") not in ("", "0") or "--debug" in argv
+    try:
+        args = parser.parse_args(argv)
+        code = main_fn(args)
+    except TzrecError as e:
+        if debug:
+            traceback.print_exc()
+        print(f"error: {e.one_line()}", file=sys.stderr, flush=True)
+        sys.exit(EXIT_USER_ERROR)
+    except KeyboardInterrupt:
+        print("error: interrupted (Ctrl-C)", file=sys.stderr, flush=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except Exception:  # a bug: keep everything needed to fix it
+        traceback.print_exc()
+        print(
+            "error: internal error (the traceback above is a bug in tzrec)",
+            file=sys.stderr,
+            flush=True,
+        )
+        sys.exit(EXIT_BUG)
+    sys.exit(code or 0)
