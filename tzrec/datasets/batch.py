@@ -1,0 +1,201 @@
+"""A training batch and the code that builds one from a pyarrow record batch.
+
+Every feature encodes its whole column at once (numpy / pyarrow compute); the
+batch is then a handful of tensor constructions: no Python loop over rows.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import torch
+from torchrec import KeyedJaggedTensor
+
+from tzrec.features.feature import BaseFeature
+from tzrec.utils.errors import DataError
+
+
+@dataclasses.dataclass
+class Batch:
+    """Model input for one step.
+
+    Attributes:
+        dense: dense feature name -> float32 [B, value_dim].
+        sparse: KeyedJaggedTensors by embedding-collection name (``deep``,
+            ``wide``), each holding the ids of the features that collection reads.
+        labels: label column -> float32 [B] (int64 for multi-class).
+        weights: sample-weight column -> float32 [B].
+        extras: other columns kept for metrics (e.g. grouped AUC keys) -> int64 [B].
+        batch_size: rows in this batch.
+
+    """
+
+    dense: dict[str, torch.Tensor]
+    sparse: dict[str, KeyedJaggedTensor]
+    labels: dict[str, torch.Tensor]
+    weights: dict[str, torch.Tensor]
+    extras: dict[str, torch.Tensor]
+    batch_size: int
+
+    def to(self, device: torch.device, non_blocking: bool = False) -> Batch:
+        """A copy on ``device``."""
+        if device.type == "cpu":
+            return self
+
+        def move(d: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+            return {k: v.to(device, non_blocking=non_blocking) for k, v in d.items()}
+
+        return Batch(
+            move(self.dense),
+            {
+                k: v.to(device, non_blocking=non_blocking)
+                for k, v in self.sparse.items()
+            },
+            move(self.labels),
+            move(self.weights),
+            move(self.extras),
+            self.batch_size,
+        )
+
+    def pin_memory(self) -> Batch:
+        """A copy in pinned host memory (called by the DataLoader's pin thread)."""
+
+        def pin(d: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+            return {k: v.pin_memory() for k, v in d.items()}
+
+        return Batch(
+            pin(self.dense),
+            {k: v.pin_memory() for k, v in self.sparse.items()},
+            pin(self.labels),
+            pin(self.weights),
+            pin(self.extras),
+            self.batch_size,
+        )
+
+
+class BatchBuilder:
+    """Turns pyarrow record batches into :class:`Batch` objects.
+
+    Args:
+        features: all configured features.
+        label_fields: label columns (required in the data).
+        weight_fields: sample-weight columns.
+        extra_fields: other int64 columns to carry (grouping keys).
+        require_labels: False for prediction input, which has no labels.
+        sparse_groups: collection name -> the sparse feature names it reads;
+            default: one ``deep`` collection of every sparse feature.
+
+    """
+
+    def __init__(
+        self,
+        features: list[BaseFeature],
+        label_fields: list[str],
+        weight_fields: list[str] | None = None,
+        extra_fields: list[str] | None = None,
+        require_labels: bool = True,
+        sparse_groups: dict[str, list[str]] | None = None,
+    ) -> None:
+        self.features = features
+        self.sparse_features = [f for f in features if f.is_sparse]
+        self.dense_features = [f for f in features if not f.is_sparse]
+        self.label_fields = list(label_fields) if require_labels else []
+        self.weight_fields = list(weight_fields or [])
+        self.extra_fields = list(extra_fields or [])
+        self.sparse_groups = sparse_groups or {
+            "deep": [f.name for f in self.sparse_features]
+        }
+
+    @property
+    def columns(self) -> list[str]:
+        """Every column a batch needs, without duplicates, in a stable order."""
+        cols: list[str] = []
+        for f in self.features:
+            cols += f.inputs
+        cols += self.label_fields + self.weight_fields + self.extra_fields
+        return list(dict.fromkeys(cols))
+
+    def build(self, rb: pa.RecordBatch | pa.Table) -> Batch:
+        """Encodes one record batch."""
+        columns = {name: rb.column(name) for name in rb.schema.names}
+        n = rb.num_rows
+        dense = {
+            f.name: torch.from_numpy(np.array(f.encode_dense(columns), dtype=np.float32))
+            for f in self.dense_features
+        }
+        encoded = {f.name: f.encode_sparse(columns) for f in self.sparse_features}
+        sparse = {
+            group: _to_kjt([encoded[k] for k in keys], keys, n)
+            for group, keys in self.sparse_groups.items()
+        }
+        labels = {k: self._label(columns, k) for k in self.label_fields}
+        weights = {
+            k: self._float(columns, k, "sample weight") for k in self.weight_fields
+        }
+        extras = {k: self._int(columns, k) for k in self.extra_fields}
+        return Batch(dense, sparse, labels, weights, extras, n)
+
+    def _label(self, columns: dict[str, pa.Array], name: str) -> torch.Tensor:
+        t = self._float(columns, name, "label")
+        if torch.isnan(t).any():
+            row = int(torch.isnan(t).nonzero()[0])
+            raise DataError(
+                f"label is NaN or missing at row {row} of a batch",
+                f'column "{name}"',
+                "drop or fix rows without a label",
+            )
+        return t
+
+    def _float(
+        self, columns: dict[str, pa.Array], name: str, what: str
+    ) -> torch.Tensor:
+        col = _get(columns, name, what)
+        try:
+            arr = pc.cast(col, pa.float32()).to_numpy(zero_copy_only=False)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            raise DataError(
+                f"{what} column has non-numeric values of type {col.type}",
+                f'column "{name}"',
+                "store the column as a number",
+            ) from None
+        return torch.from_numpy(np.array(arr, dtype=np.float32))
+
+    def _int(self, columns: dict[str, pa.Array], name: str) -> torch.Tensor:
+        col = _get(columns, name, "extra")
+        if not pa.types.is_integer(col.type):
+            from tzrec.features.hashing import hash_strings
+
+            return torch.from_numpy(
+                hash_strings(pc.fill_null(col.cast(pa.string()), ""), 2**62)
+            )
+        return torch.from_numpy(pc.fill_null(col, -1).to_numpy().astype(np.int64))
+
+
+def _to_kjt(parts: list, keys: list[str], batch_size: int) -> KeyedJaggedTensor:
+    """One KeyedJaggedTensor from per-feature ids, feature-major."""
+    values = [p.values for p in parts]
+    lengths = [p.lengths for p in parts]
+    return KeyedJaggedTensor(
+        keys=keys,
+        values=torch.from_numpy(
+            np.concatenate(values) if values else np.zeros(0, np.int64)
+        ),
+        lengths=torch.from_numpy(
+            np.concatenate(lengths) if lengths else np.zeros(0, np.int32)
+        ),
+        stride=batch_size,
+    )
+
+
+def _get(columns: dict[str, pa.Array], name: str, what: str) -> pa.Array:
+    try:
+        return columns[name]
+    except KeyError:
+        raise DataError(
+            f'missing {what} column "{name}"',
+            f"columns present: {', '.join(list(columns)[:20])}",
+            "fix label_fields / the data",
+        ) from None

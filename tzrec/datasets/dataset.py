@@ -1,0 +1,185 @@
+"""The DataLoader of Batches: files sharded by rank and worker, prefetched.
+
+Each (rank, worker) pair owns a contiguous share of the rows. The DataLoader
+returns worker batches round-robin in worker order, dropping workers that have
+finished, so the batches of an epoch have one fixed order; a resumed run skips
+exactly the batches it already consumed (see :func:`worker_skips`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pyarrow as pa
+import torch
+from torch.utils.data import DataLoader, IterableDataset, get_worker_info
+
+from tzrec.datasets.batch import Batch, BatchBuilder
+from tzrec.datasets.reader import (
+    CsvReader,
+    ParquetReader,
+    Share,
+    list_files,
+    rebatch,
+    share_range,
+)
+from tzrec.protos import data_pb2
+from tzrec.utils.errors import ConfigError
+
+_ARROW_TYPES = {
+    data_pb2.INT32: pa.int32(),
+    data_pb2.INT64: pa.int64(),
+    data_pb2.STRING: pa.string(),
+    data_pb2.FLOAT: pa.float32(),
+    data_pb2.DOUBLE: pa.float64(),
+}
+
+
+def worker_skips(batches_per_worker: list[int], consumed: int) -> list[int]:
+    """Batches each worker had delivered after ``consumed`` loader batches.
+
+    The loader yields round k of every worker still having a k-th batch, in
+    worker order. Returns per-worker counts.
+    """
+    skips = [0] * len(batches_per_worker)
+    remaining = consumed
+    k = 0
+    while remaining > 0:
+        active = [w for w, n in enumerate(batches_per_worker) if n > k]
+        if not active:
+            break
+        for w in active[:remaining]:
+            skips[w] += 1
+        remaining -= min(remaining, len(active))
+        k += 1
+    return skips
+
+
+class TzrecDataset(IterableDataset):
+    """Streams Batches for one rank.
+
+    Args:
+        input_path: files, directories or globs (comma-separated).
+        data_config: the pipeline's DataConfig.
+        builder: turns record batches into Batches.
+        batch_size: rows per batch.
+        rank: this process's rank.
+        world_size: number of ranks.
+        num_workers: DataLoader workers (0: read in the main process).
+
+    """
+
+    def __init__(
+        self,
+        input_path: str,
+        data_config: data_pb2.DataConfig,
+        builder: BatchBuilder,
+        batch_size: int,
+        rank: int = 0,
+        world_size: int = 1,
+        num_workers: int = 0,
+    ) -> None:
+        super().__init__()
+        self.builder = builder
+        self.batch_size = batch_size
+        self.rank = rank
+        self.world_size = world_size
+        self.num_workers = num_workers
+        self.skip_batches = 0
+        kind = data_config.dataset_type
+        if kind == data_pb2.ParquetDataset:
+            self.reader = ParquetReader(
+                list_files(input_path, (".parquet",)), builder.columns
+            )
+        elif kind == data_pb2.CsvDataset:
+            names = [f.input_name for f in data_config.input_fields] or None
+            types = {
+                f.input_name: _ARROW_TYPES[f.input_type]
+                for f in data_config.input_fields
+                if f.input_type in _ARROW_TYPES
+            }
+            self.reader = CsvReader(
+                list_files(input_path, (".csv", ".txt")),
+                builder.columns,
+                data_config.delimiter,
+                data_config.with_header,
+                names,
+                types,
+            )
+        else:
+            raise ConfigError(
+                f"dataset_type {data_pb2.DatasetType.Name(kind)} is not supported",
+                "data_config.dataset_type",
+                "use ParquetDataset or CsvDataset",
+            )
+
+    @property
+    def total_rows(self) -> int | None:
+        """Rows across all ranks (None when unknown up front, as for CSV)."""
+        return self.reader.total_rows
+
+    def _shares(self) -> int:
+        return self.world_size * max(self.num_workers, 1)
+
+    def batches_per_worker(self) -> list[int] | None:
+        """Batch count of each of this rank's workers (None when unknown)."""
+        if not isinstance(self.reader, ParquetReader):
+            return None
+        w = max(self.num_workers, 1)
+        return [
+            self.reader.num_batches(
+                Share(self.rank * w + i, self._shares()), self.batch_size
+            )
+            for i in range(w)
+        ]
+
+    def num_batches(self) -> int | None:
+        """Batches this rank yields per epoch (None when unknown)."""
+        counts = self.batches_per_worker()
+        return None if counts is None else sum(counts)
+
+    def __iter__(self) -> Iterator[Batch]:
+        info = get_worker_info()
+        worker = info.id if info is not None else 0
+        w = max(self.num_workers, 1)
+        share = Share(self.rank * w + worker, self._shares())
+        counts = self.batches_per_worker()
+        if isinstance(self.reader, ParquetReader):
+            skip = (
+                worker_skips(counts, self.skip_batches)[worker]
+                if self.skip_batches
+                else 0
+            )
+            start, end = share_range(self.reader.total_rows, share)
+            chunks = self.reader.iter_range(start + skip * self.batch_size, end)
+            for table in rebatch(chunks, self.batch_size):
+                yield self.builder.build(table)
+            return
+        # CSV: row count unknown, so shares interleave batches by index.
+        skip = (
+            worker_skips([1 << 62] * w, self.skip_batches)[worker]
+            if self.skip_batches
+            else 0
+        )
+        for i, table in enumerate(
+            rebatch(self.reader.iter_range(0, None), self.batch_size)
+        ):
+            if i % share.count == share.index:
+                if skip:
+                    skip -= 1
+                    continue
+                yield self.builder.build(table)
+
+
+def create_dataloader(dataset: TzrecDataset, pin_memory: bool = False) -> DataLoader:
+    """A DataLoader over ``dataset`` with its workers and prefetching."""
+    workers = dataset.num_workers
+    return DataLoader(
+        dataset,
+        batch_size=None,
+        num_workers=workers,
+        pin_memory=pin_memory and torch.cuda.is_available(),
+        prefetch_factor=4 if workers else None,
+        persistent_workers=False,
+        multiprocessing_context="fork" if workers else None,
+    )

@@ -1,0 +1,328 @@
+"""One train_eval run: builds the parts, restores, trains, evaluates, closes.
+
+The loop (:mod:`tzrec.train.loop`) only steps; this module decides what a
+checkpoint trigger does (save, evaluate, track the best, prune) and owns every
+object that must be closed on exit.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import signal
+from typing import Any
+
+import torch
+
+from tzrec import config as config_lib
+from tzrec.checkpoint.best import best_step
+from tzrec.checkpoint.manager import CheckpointManager
+from tzrec.checkpoint.state import restore_rng_state
+from tzrec.metrics.build import build_eval_metrics, build_loss_means, build_train_metrics
+from tzrec.monitor import keys
+from tzrec.monitor.monitor import Monitor
+from tzrec.protos import pipeline_pb2
+from tzrec.train.evaluate import evaluate
+from tzrec.train.loop import LoopHooks, Schedule, epoch_steps, fit
+from tzrec.train.setup import build_dataset, build_model_parts, loader_for
+from tzrec.train.sharding import plan_summary
+from tzrec.train.state import TrainState
+from tzrec.utils.dist import DistInfo
+from tzrec.utils.errors import CheckpointError, ConfigError, TzrecError
+
+_logger = logging.getLogger("tzrec")
+
+
+class _StopFlag:
+    """SIGTERM/SIGINT set a reason; the loop stops after the current step."""
+
+    def __init__(self) -> None:
+        self.reason: str | None = None
+        self._previous: dict[int, Any] = {}
+
+    def install(self) -> None:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            self._previous[sig] = signal.signal(sig, self._handle)
+
+    def _handle(self, signum: int, frame: Any) -> None:  # noqa: ARG002
+        if self.reason is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt  # a second Ctrl-C stops without saving
+        self.reason = f"signal {signal.Signals(signum).name}"
+        _logger.warning("[stop] %s: saving a checkpoint at the current step", self.reason)
+
+    def restore(self) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+
+def grouping_keys(config: pipeline_pb2.EasyRecConfig) -> list[str]:
+    """Columns the metrics need carried in each batch."""
+    cols = []
+    for m in config.model_config.metrics:
+        if m.WhichOneof("metric") == "grouped_auc":
+            cols.append(m.grouped_auc.grouping_key)
+    return list(dict.fromkeys(cols))
+
+
+def check_model_dir(model_dir: str, continue_train: bool) -> None:
+    """A model_dir that holds checkpoints needs --continue_train."""
+    if os.path.exists(model_dir) and not os.path.isdir(model_dir):
+        raise ConfigError("model_dir is a file", model_dir, "pass a directory path")
+    has_ckpt = os.path.isdir(model_dir) and any(
+        n.startswith("model.ckpt-") for n in os.listdir(model_dir)
+    )
+    if has_ckpt and not continue_train:
+        raise ConfigError(
+            "model_dir already holds checkpoints",
+            model_dir,
+            "pass --continue_train to resume, or choose a new --model_dir",
+        )
+
+
+class TrainSession:
+    """Everything one train_eval run holds.
+
+    Args:
+        config: the validated, resolved pipeline config.
+        dist_info: this process's rank.
+        continue_train: resume from the latest complete checkpoint.
+    """
+
+    def __init__(
+        self, config: pipeline_pb2.EasyRecConfig, dist_info: DistInfo, continue_train: bool
+    ) -> None:
+        self.config = config
+        self.dist = dist_info
+        self.model_dir = config.model_dir
+        tc = config.train_config
+        self.parts = build_model_parts(config, dist_info)
+        if dist_info.is_rank0:
+            _logger.debug("sharding plan:\n%s", plan_summary(self.parts.plan))
+        self.train_metrics = build_train_metrics(config.model_config.train_metrics)
+        self.eval_metrics = build_eval_metrics(config.model_config.metrics)
+        self.eval_metrics.update(build_loss_means(self.parts.model.loss_names))
+        extra = grouping_keys(config)
+        self.train_ds = build_dataset(config, self.parts, config.train_input_path, dist_info, False)
+        self.eval_ds = build_dataset(config, self.parts, config.eval_input_path, dist_info, True, extra)
+        self.ckpt = CheckpointManager(self.model_dir, tc.keep_checkpoint_max, self._best_for_prune)
+        self.state = TrainState()
+        if continue_train:
+            self._restore()
+        elif tc.fine_tune_checkpoint:
+            self._fine_tune(tc.fine_tune_checkpoint)
+        self.schedule = Schedule(
+            num_steps=tc.num_steps,
+            num_epochs=tc.num_epochs,
+            save_steps=tc.save_checkpoints_steps if not tc.save_checkpoints_epochs else 0,
+            save_epochs=tc.save_checkpoints_epochs,
+        )
+        per_epoch = epoch_steps(self.train_ds.total_rows, config.data_config.batch_size, dist_info.world_size)
+        total = tc.num_steps or (per_epoch * tc.num_epochs if per_epoch else None)
+        self.monitor = Monitor(
+            self.model_dir,
+            is_rank0=dist_info.is_rank0,
+            batch_size=config.data_config.batch_size,
+            hparams=hparams_of(config),
+            eval_metric_names=list(self.eval_metrics),
+            use_tensorboard=tc.use_tensorboard,
+            summaries=list(tc.tensorboard_summaries),
+            log_every_steps=tc.log_step_count_steps,
+            log_every_secs=tc.log_step_count_secs,
+            eval_log_every_steps=config.eval_config.log_step_count_steps,
+            total_steps=total,
+            world_size=dist_info.world_size,
+            start_step=self.state.step,
+            config_hash=config_lib.config_hash(config),
+        )
+        self.stop = _StopFlag()
+
+    # ---- restore ----
+
+    def _restore(self) -> None:
+        latest = self.ckpt.latest()
+        if latest is None:
+            _logger.info("[resume] no complete checkpoint in %s: starting fresh", self.model_dir)
+            return
+        step, path = latest
+        saved = self.ckpt.restore(path, self.parts.dmp, self.parts.optimizer)
+        self.state = TrainState.from_dict(saved.get("train_state", saved))
+        for name, m in self.train_metrics.items():
+            if name in self.state.train_metrics:
+                m.load_state_dict(self.state.train_metrics[name])
+        if "rng" in saved:
+            restore_rng_state(saved["rng"])
+        _logger.info(
+            "[resume] restored %s: step %d, epoch %d, batch %d of the epoch",
+            path,
+            self.state.step,
+            self.state.epoch,
+            self.state.batch_in_epoch,
+        )
+        if step != self.state.step:
+            raise CheckpointError(
+                f"checkpoint name says step {step} but its state says {self.state.step}",
+                path,
+                "remove the damaged checkpoint",
+            )
+
+    def _fine_tune(self, path: str) -> None:
+        from tzrec.checkpoint.manager import load_model_weights, resolve_checkpoint_path
+
+        _, ckpt_path = resolve_checkpoint_path(path)
+        missing, unexpected = load_model_weights(ckpt_path, self.parts.dmp)
+        _logger.info(
+            "[fine_tune] initialised from %s; %d missing, %d unexpected parameters%s",
+            ckpt_path,
+            len(missing),
+            len(unexpected),
+            (": missing " + ", ".join(missing[:10])) if missing else "",
+        )
+
+    # ---- the loop's hooks ----
+
+    def _batches(self, epoch: int, skip: int):  # noqa: ANN202
+        self.train_ds.skip_batches = skip
+        self.train_ds.epoch = epoch
+        return loader_for(self.train_ds, self.config)
+
+    def _update_train_metrics(self, preds: dict[str, torch.Tensor], batch) -> None:  # noqa: ANN001
+        if not self.train_metrics:
+            return
+        label = batch.labels[self.parts.model.label_name]
+        for m in self.train_metrics.values():
+            m.update(preds["probs"], label)
+
+    def _update_eval_metrics(self, metrics: dict, preds: dict[str, torch.Tensor], batch) -> None:  # noqa: ANN001
+        model = self.parts.model
+        label = batch.labels[model.label_name]
+        weights = batch.weights.get(model.sample_weight_field) if model.sample_weight_field else None
+        losses = model.loss(preds, batch)
+        for name, m in metrics.items():
+            if name.startswith("loss_"):
+                m.update(losses[name.removeprefix("loss_")], batch.batch_size)
+            else:
+                key = getattr(m, "grouping_key", None)
+                m.update(preds["probs"], label, weights, batch.extras.get(key) if key else None)
+
+    def _on_step(self, state: TrainState, out) -> None:  # noqa: ANN001
+        self.monitor.on_step(
+            state.step,
+            state.epoch,
+            out.losses,
+            self._lrs(),
+            self.train_metrics,
+            out.timings,
+            self.parts.dmp,
+        )
+
+    def _lrs(self) -> list[float]:
+        return [g["lr"] for g in self.parts.optimizer.param_groups[:1]] + [
+            g["lr"] for g in self._dense_groups()
+        ]
+
+    def _dense_groups(self) -> list[dict]:
+        opt = self.parts.optimizer
+        for name, o in getattr(opt, "optimizers", []):
+            if name == "dense":
+                return o.param_groups
+        return []
+
+    def _save_and_evaluate(self, state: TrainState) -> None:
+        self._check_weights_finite(state)
+        state.train_metrics = {n: m.state_dict() for n, m in self.train_metrics.items()}
+        path = os.path.join(self.model_dir, f"model.ckpt-{state.step}")
+        self.monitor.on_checkpoint_start(state.step, path)
+        result = self.ckpt.save(state.step, self.parts.dmp, self.parts.optimizer, state.to_dict(), self.parts.plan)
+        self.monitor.on_checkpoint(state.step, result.path, result.nbytes, result.seconds)
+        self._evaluate(state)
+        self.ckpt.prune()
+
+    def _evaluate(self, state: TrainState) -> None:
+        loader = loader_for(self.eval_ds, self.config)
+        total = self.eval_ds.num_batches()
+        max_steps = self.config.eval_config.num_steps
+        self.monitor.on_eval_start(state.step, min(total or max_steps, max_steps or total or 0) or None)
+        values, _, seconds = evaluate(
+            self.parts.dmp,
+            loader,
+            self.eval_metrics,
+            self._update_eval_metrics,
+            self.dist.device,
+            max_steps,
+            self.monitor.on_eval_progress,
+        )
+        self.monitor.on_eval(state.step, state.epoch, values, seconds)
+        state.last_eval_step = state.step
+
+    def _check_weights_finite(self, state: TrainState) -> None:
+        """Refuses to checkpoint after a non-finite loss (one host sync per save)."""
+        bad = self.monitor.nonfinite_step() if hasattr(self.monitor, "nonfinite_step") else None
+        if bad is not None:
+            raise TzrecError(
+                f"non-finite loss at step {bad}",
+                self.model_dir,
+                "lower the learning rate or check the data; the last good checkpoint is kept",
+            )
+
+    def _best_for_prune(self) -> int | None:
+        export = self.config.export_config
+        path = os.path.join(self.model_dir, keys.EVAL_RESULT_FILE)
+        if not os.path.exists(path):
+            return None
+        try:
+            found = best_step(path, export.best_exporter_metric or "auc", export.metric_larger_is_better)
+        except TzrecError:
+            return None
+        return found[0] if found else None
+
+    def _should_stop(self) -> str | None:
+        return self.stop.reason
+
+    # ---- run ----
+
+    def run(self) -> str:
+        """Trains to the end of the schedule; returns why it ended."""
+        self.stop.install()
+        status, reason = "failed", ""
+        try:
+            self.monitor.on_train_start(self.train_ds.total_rows)
+            hooks = LoopHooks(
+                batches=self._batches,
+                step_model=(self.parts.dmp, self.parts.optimizer, self.parts.model.loss),
+                update_train_metrics=self._update_train_metrics,
+                on_step=self._on_step,
+                save_and_evaluate=self._save_and_evaluate,
+                should_stop=self._should_stop,
+                device=self.dist.device,
+            )
+            reason = fit(self.state, self.schedule, hooks)
+            status = "ok" if reason == "finished" else "stopped"
+            return reason
+        except KeyboardInterrupt:
+            status, reason = "interrupted", "KeyboardInterrupt"
+            raise
+        except BaseException as e:
+            reason = f"{type(e).__name__}: {e}"
+            raise
+        finally:
+            self.stop.restore()
+            self.monitor.close(status, reason)
+
+
+def hparams_of(config: pipeline_pb2.EasyRecConfig) -> dict[str, Any]:
+    """A few hyperparameters worth comparing runs by."""
+    tc, dc = config.train_config, config.data_config
+    sparse = tc.sparse_optimizer.WhichOneof("optimizer") or ""
+    dense = tc.dense_optimizer.WhichOneof("optimizer") or ""
+    return {
+        "model": config.model_config.WhichOneof("model") or "",
+        "batch_size": dc.batch_size,
+        "sparse_optimizer": sparse,
+        "sparse_lr": getattr(tc.sparse_optimizer, sparse).lr if sparse else math.nan,
+        "dense_optimizer": dense,
+        "dense_lr": getattr(tc.dense_optimizer, dense).lr if dense else math.nan,
+        "num_steps": tc.num_steps,
+        "num_epochs": tc.num_epochs,
+        "num_features": len(config.feature_configs),
+    }
