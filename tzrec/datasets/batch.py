@@ -123,7 +123,9 @@ class BatchBuilder:
         columns = {name: rb.column(name) for name in rb.schema.names}
         n = rb.num_rows
         dense = {
-            f.name: torch.from_numpy(np.array(f.encode_dense(columns), dtype=np.float32))
+            f.name: torch.from_numpy(
+                np.array(f.encode_dense(columns), dtype=np.float32)
+            )
             for f in self.dense_features
         }
         encoded = {f.name: f.encode_sparse(columns) for f in self.sparse_features}

@@ -105,6 +105,15 @@ class EmbeddingGroup(nn.Module):
         feats: list[BaseFeature], wide_dim: int | None, device: torch.device | None
     ) -> EmbeddingBagCollection:
         tables = shared_tables(feats)
+        for spec in tables.values():
+            dim = wide_dim or spec.embedding_dim
+            if dim % 4:
+                what = "wide_embedding_dim" if wide_dim else "embedding_dim"
+                raise ConfigError(
+                    f"{what} {dim} of table {spec.name} is not a multiple of 4",
+                    "feature_configs" if not wide_dim else "model_config",
+                    f"fbgemm's fused embedding kernels need {what} divisible by 4",
+                )
         users: dict[str, list[str]] = {name: [] for name in tables}
         for f in feats:
             users[f.table.name].append(f.name)

@@ -136,6 +136,8 @@ class TrainSession:
             config_hash=config_lib.config_hash(config),
         )
         self.stop = _StopFlag()
+        self._first_bad: torch.Tensor | None = None
+        self._step_counter: torch.Tensor | None = None
 
     # ---- restore ----
 
@@ -206,6 +208,9 @@ class TrainSession:
                 m.update(preds["probs"], label, weights, batch.extras.get(key) if key else None)
 
     def _on_step(self, state: TrainState, out) -> None:  # noqa: ANN001
+        self._track_nonfinite(out.total_loss)
+        if self.monitor.should_log(state.step):
+            self._raise_if_nonfinite()
         self.monitor.on_step(
             state.step,
             state.epoch,
@@ -255,15 +260,32 @@ class TrainSession:
         self.monitor.on_eval(state.step, state.epoch, values, seconds)
         state.last_eval_step = state.step
 
-    def _check_weights_finite(self, state: TrainState) -> None:
-        """Refuses to checkpoint after a non-finite loss (one host sync per save)."""
-        bad = self.monitor.nonfinite_step() if hasattr(self.monitor, "nonfinite_step") else None
-        if bad is not None:
+    def _track_nonfinite(self, total_loss: torch.Tensor) -> None:
+        """Remembers the first step with a non-finite loss, on the device."""
+        if self._first_bad is None:
+            dev = total_loss.device
+            self._first_bad = torch.full((), -1, dtype=torch.long, device=dev)
+            self._step_counter = torch.full((), self.state.step, dtype=torch.long, device=dev)
+        self._step_counter += 1
+        newly_bad = (self._first_bad < 0) & ~torch.isfinite(total_loss)
+        self._first_bad = torch.where(newly_bad, self._step_counter, self._first_bad)
+
+    def _raise_if_nonfinite(self) -> None:
+        """Stops the run at a non-finite loss (a host read: log and save steps only)."""
+        if self._first_bad is None:
+            return
+        bad = int(self._first_bad)
+        if bad >= 0:
+            self.monitor.on_event(keys.EVENT_NON_FINITE_LOSS, step=bad, log=False)
             raise TzrecError(
                 f"non-finite loss at step {bad}",
                 self.model_dir,
-                "lower the learning rate or check the data; the last good checkpoint is kept",
+                "lower the learning rate or check the data for NaN/inf; "
+                "the last good checkpoint is kept as the latest",
             )
+
+    def _check_weights_finite(self, state: TrainState) -> None:  # noqa: ARG002
+        self._raise_if_nonfinite()
 
     def _best_for_prune(self) -> int | None:
         export = self.config.export_config
