@@ -31,6 +31,8 @@ class LoopHooks:
         on_step: (state, StepOutput) -> None, i.e. the Monitor.
         save_and_evaluate: (state) -> None: checkpoint, eval, best, prune.
         should_stop: () -> str | None: a reason to stop now (signal, early stop).
+        before_update: step -> callable or None, run between backward and the
+            dense optimizer step (gradient summaries on log steps).
         device: where batches go.
     """
 
@@ -41,6 +43,7 @@ class LoopHooks:
     save_and_evaluate: Callable
     should_stop: Callable[[], str | None]
     device: torch.device
+    before_update: Callable = lambda step: None
 
 
 @dataclasses.dataclass
@@ -67,7 +70,8 @@ def fit(state: TrainState, schedule: Schedule, hooks: LoopHooks) -> str:
         for batch, wait in _timed(hooks.batches(state.epoch, state.batch_in_epoch)):
             seen += 1
             batch = batch.to(hooks.device, non_blocking=True)
-            out = train_step(model, optimizer, batch, loss_fn, wait)
+            hook = hooks.before_update(state.step + 1)
+            out = train_step(model, optimizer, batch, loss_fn, wait, hook)
             state.step += 1
             state.batch_in_epoch += 1
             hooks.update_train_metrics(out.preds, batch)

@@ -298,6 +298,11 @@ class TrainSession:
             return None
         return found[0] if found else None
 
+    def _gradient_hook(self, step: int):  # noqa: ANN202
+        if not self.monitor.wants_gradients(step):
+            return None
+        return lambda: self.monitor.on_gradients(step, self.parts.dmp)
+
     def _should_stop(self) -> str | None:
         return self.stop.reason
 
@@ -317,6 +322,7 @@ class TrainSession:
                 save_and_evaluate=self._save_and_evaluate,
                 should_stop=self._should_stop,
                 device=self.dist.device,
+                before_update=self._gradient_hook,
             )
             reason = fit(self.state, self.schedule, hooks)
             status = "ok" if reason == "finished" else "stopped"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -28,6 +29,7 @@ def train_step(
     batch: Batch,
     loss_fn,  # noqa: ANN001 - (preds, batch) -> dict of scalar losses
     data_wait: float,
+    before_update: Callable[[], None] | None = None,
 ) -> StepOutput:
     """Forward, backward (embedding tables update here, fused) and dense step."""
     t0 = time.perf_counter()
@@ -36,6 +38,8 @@ def train_step(
     total = torch.stack(list(losses.values())).sum() if len(losses) > 1 else next(iter(losses.values()))
     optimizer.zero_grad(set_to_none=True)
     total.backward()
+    if before_update is not None:  # gradient summaries, on log steps only
+        before_update()
     t1 = time.perf_counter()
     optimizer.step()
     t2 = time.perf_counter()

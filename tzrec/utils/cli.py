@@ -35,8 +35,20 @@ class _Parser(argparse.ArgumentParser):
         args: Sequence[str] | None = None,
         namespace: argparse.Namespace | None = None,
     ) -> argparse.Namespace:
-        """Parses flags; an unknown flag raises ConfigError naming it."""
-        parsed, extras = self.parse_known_args(args, namespace)
+        """Parses flags; an unknown flag raises ConfigError naming it.
+
+        Unknown flags are reported before missing required ones: a misspelled
+        required flag is the cause, "required" only its symptom.
+        """
+        argv = list(sys.argv[1:] if args is None else args)
+        unknown = [
+            a
+            for a in argv
+            if a.startswith("--") and a.split("=", 1)[0] not in self._option_string_actions
+        ]
+        if unknown:
+            raise _unknown_flag(self, unknown)
+        parsed, extras = self.parse_known_args(argv, namespace)
         if extras:
             raise _unknown_flag(self, extras)
         return parsed
