@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from tzrec.datasets.batch import Batch
+from tzrec.utils.failpoints import failpoint
 
 
 @torch.no_grad()
@@ -47,6 +48,7 @@ def evaluate(
             preds = model(batch)
             update_metrics(metrics, preds, batch)
             steps += 1
+            failpoint("mid_eval", steps)
             if on_progress is not None:
                 on_progress(steps)
             if max_steps and steps >= max_steps:

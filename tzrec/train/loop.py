@@ -18,6 +18,7 @@ from tzrec.datasets.batch import Batch
 from tzrec.train.state import TrainState
 from tzrec.train.step import train_step
 from tzrec.utils.errors import DataError
+from tzrec.utils.failpoints import failpoint
 
 
 @dataclasses.dataclass
@@ -74,6 +75,7 @@ def fit(state: TrainState, schedule: Schedule, hooks: LoopHooks) -> str:
             out = train_step(model, optimizer, batch, loss_fn, wait, hook)
             state.step += 1
             state.batch_in_epoch += 1
+            failpoint("after_step", state.step)
             hooks.update_train_metrics(out.preds, batch)
             hooks.on_step(state, out)
             if schedule.save_steps and state.step % schedule.save_steps == 0:

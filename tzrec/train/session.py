@@ -21,8 +21,10 @@ from tzrec.checkpoint.manager import CheckpointManager
 from tzrec.checkpoint.state import restore_rng_state
 from tzrec.metrics.build import build_eval_metrics, build_loss_means, build_train_metrics
 from tzrec.monitor import keys
+from tzrec.monitor.events import read_records
 from tzrec.monitor.monitor import Monitor
 from tzrec.protos import pipeline_pb2
+from tzrec.train.early_stop import BestTracker, EarlyStopper
 from tzrec.train.evaluate import evaluate
 from tzrec.train.loop import LoopHooks, Schedule, epoch_steps, fit
 from tzrec.train.setup import build_dataset, build_model_parts, loader_for
@@ -136,6 +138,15 @@ class TrainSession:
             config_hash=config_lib.config_hash(config),
         )
         self.stop = _StopFlag()
+        export = config.export_config
+        self.best = BestTracker(export.best_exporter_metric or "auc", export.metric_larger_is_better)
+        self.early_stopper = None
+        if tc.HasField("early_stopping"):
+            es = tc.early_stopping
+            self.early_stopper = EarlyStopper(
+                es.metric_name or "auc", es.larger_is_better, es.patience, es.min_delta
+            )
+        self._eval_pending = self._replay_eval_log()
         self._first_bad: torch.Tensor | None = None
         self._step_counter: torch.Tensor | None = None
 
@@ -167,6 +178,28 @@ class TrainSession:
                 path,
                 "remove the damaged checkpoint",
             )
+
+    def _replay_eval_log(self) -> bool:
+        """Rebuilds best and early-stopping state from the eval log up to the step.
+
+        The eval log, not the checkpoint, is the record of evaluations (a
+        checkpoint is written before its evaluation). Returns True when the
+        restored step was never evaluated (killed mid-eval), so the run
+        evaluates it first.
+        """
+        if self.state.step == 0:
+            return False
+        path = os.path.join(self.model_dir, keys.EVAL_RESULT_FILE)
+        evaluated = False
+        for rec in read_records(path):
+            if rec["global_step"] > self.state.step:
+                break
+            self.best.update(rec["global_step"], rec)
+            if self.early_stopper is not None:
+                self.early_stopper.update(rec["global_step"], rec)
+            evaluated = evaluated or rec["global_step"] == self.state.step
+        self.state.best_step, self.state.best_value = self.best.step, self.best.value
+        return not evaluated
 
     def _fine_tune(self, path: str) -> None:
         from tzrec.checkpoint.manager import load_model_weights, resolve_checkpoint_path
@@ -259,6 +292,16 @@ class TrainSession:
         )
         self.monitor.on_eval(state.step, state.epoch, values, seconds)
         state.last_eval_step = state.step
+        if self.best.update(state.step, values):
+            state.best_step, state.best_value = self.best.step, self.best.value
+            self.monitor.on_event(
+                keys.EVENT_BEST_CHANGED, step=state.step, metric=self.best.metric, value=self.best.value
+            )
+        if self.early_stopper is not None:
+            reason = self.early_stopper.update(state.step, values)
+            state.early_stop = self.early_stopper.state_dict()
+            if reason:
+                self.monitor.on_event(keys.EVENT_EARLY_STOP, step=state.step, reason=reason)
 
     def _track_nonfinite(self, total_loss: torch.Tensor) -> None:
         """Remembers the first step with a non-finite loss, on the device."""
@@ -304,7 +347,9 @@ class TrainSession:
         return lambda: self.monitor.on_gradients(step, self.parts.dmp)
 
     def _should_stop(self) -> str | None:
-        return self.stop.reason
+        if self.stop.reason:
+            return self.stop.reason
+        return self.early_stopper.reason if self.early_stopper is not None else None
 
     # ---- run ----
 
@@ -314,6 +359,8 @@ class TrainSession:
         status, reason = "failed", ""
         try:
             self.monitor.on_train_start(self.train_ds.total_rows)
+            if self._eval_pending:
+                self._evaluate(self.state)
             hooks = LoopHooks(
                 batches=self._batches,
                 step_model=(self.parts.dmp, self.parts.optimizer, self.parts.model.loss),
