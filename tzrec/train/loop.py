@@ -30,7 +30,8 @@ class LoopHooks:
         step_model: (model, optimizer, loss_fn) for a train step.
         update_train_metrics: (preds, batch) -> None, on the device.
         on_step: (state, StepOutput) -> None, i.e. the Monitor.
-        save_and_evaluate: (state) -> None: checkpoint, eval, best, prune.
+        save_and_evaluate: (state, evaluate=True) -> None: checkpoint, eval,
+            best, prune.
         should_stop: () -> str | None: a reason to stop now (signal, early stop).
         before_update: step -> callable or None, run between backward and the
             dense optimizer step (gradient summaries on log steps).
@@ -97,7 +98,8 @@ def fit(state: TrainState, schedule: Schedule, hooks: LoopHooks) -> str:
             last_saved = state.step
         reason = hooks.should_stop()
     if state.step != last_saved:
-        hooks.save_and_evaluate(state)
+        # A signal asks for a quick exit: save now, evaluate on resume.
+        hooks.save_and_evaluate(state, evaluate=reason is None)
     return reason or "finished"
 
 

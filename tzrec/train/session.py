@@ -266,14 +266,15 @@ class TrainSession:
                 return o.param_groups
         return []
 
-    def _save_and_evaluate(self, state: TrainState) -> None:
+    def _save_and_evaluate(self, state: TrainState, evaluate: bool = True) -> None:
         self._check_weights_finite(state)
         state.train_metrics = {n: m.state_dict() for n, m in self.train_metrics.items()}
         path = os.path.join(self.model_dir, f"model.ckpt-{state.step}")
         self.monitor.on_checkpoint_start(state.step, path)
         result = self.ckpt.save(state.step, self.parts.dmp, self.parts.optimizer, state.to_dict(), self.parts.plan)
         self.monitor.on_checkpoint(state.step, result.path, result.nbytes, result.seconds)
-        self._evaluate(state)
+        if evaluate:
+            self._evaluate(state)
         self.ckpt.prune()
 
     def _evaluate(self, state: TrainState) -> None:
