@@ -19,12 +19,17 @@ from tzrec import config as config_lib
 from tzrec.checkpoint.best import best_step
 from tzrec.checkpoint.manager import CheckpointManager
 from tzrec.checkpoint.state import restore_rng_state
-from tzrec.metrics.build import build_eval_metrics, build_loss_means, build_train_metrics
+from tzrec.metrics.build import build_train_metrics
 from tzrec.monitor import keys
 from tzrec.monitor.events import read_records
 from tzrec.monitor.monitor import Monitor
 from tzrec.protos import pipeline_pb2
 from tzrec.train.early_stop import BestTracker, EarlyStopper
+from tzrec.train.eval_metrics_feed import (
+    build_eval_metric_set,
+    eval_metrics_updater,
+    grouping_keys,
+)
 from tzrec.train.evaluate import evaluate
 from tzrec.train.loop import LoopHooks, Schedule, epoch_steps, fit
 from tzrec.train.setup import build_dataset, build_model_parts, loader_for
@@ -56,15 +61,6 @@ class _StopFlag:
     def restore(self) -> None:
         for sig, handler in self._previous.items():
             signal.signal(sig, handler)
-
-
-def grouping_keys(config: pipeline_pb2.EasyRecConfig) -> list[str]:
-    """Columns the metrics need carried in each batch."""
-    cols = []
-    for m in config.model_config.metrics:
-        if m.WhichOneof("metric") == "grouped_auc":
-            cols.append(m.grouped_auc.grouping_key)
-    return list(dict.fromkeys(cols))
 
 
 def check_model_dir(model_dir: str, continue_train: bool) -> None:
@@ -102,8 +98,7 @@ class TrainSession:
         if dist_info.is_rank0:
             _logger.debug("sharding plan:\n%s", plan_summary(self.parts.plan))
         self.train_metrics = build_train_metrics(config.model_config.train_metrics)
-        self.eval_metrics = build_eval_metrics(config.model_config.metrics)
-        self.eval_metrics.update(build_loss_means(self.parts.model.loss_names))
+        self.eval_metrics = build_eval_metric_set(config, self.parts.model.loss_names)
         extra = grouping_keys(config)
         self.train_ds = build_dataset(config, self.parts, config.train_input_path, dist_info, False)
         self.eval_ds = build_dataset(config, self.parts, config.eval_input_path, dist_info, True, extra)
@@ -228,18 +223,6 @@ class TrainSession:
         for m in self.train_metrics.values():
             m.update(preds["probs"], label)
 
-    def _update_eval_metrics(self, metrics: dict, preds: dict[str, torch.Tensor], batch) -> None:  # noqa: ANN001
-        model = self.parts.model
-        label = batch.labels[model.label_name]
-        weights = batch.weights.get(model.sample_weight_field) if model.sample_weight_field else None
-        losses = model.loss(preds, batch)
-        for name, m in metrics.items():
-            if name.startswith("loss_"):
-                m.update(losses[name.removeprefix("loss_")], batch.batch_size)
-            else:
-                key = getattr(m, "grouping_key", None)
-                m.update(preds["probs"], label, weights, batch.extras.get(key) if key else None)
-
     def _on_step(self, state: TrainState, out) -> None:  # noqa: ANN001
         self._track_nonfinite(out.total_loss)
         if self.monitor.should_log(state.step):
@@ -286,7 +269,7 @@ class TrainSession:
             self.parts.dmp,
             loader,
             self.eval_metrics,
-            self._update_eval_metrics,
+            eval_metrics_updater(self.parts.model),
             self.dist.device,
             max_steps,
             self.monitor.on_eval_progress,

@@ -55,10 +55,14 @@ def init_distributed() -> DistInfo:
         device = torch.device("cpu")
         backend = "gloo"
     if not dist.is_initialized():
+        # Alone (no torchrun): a private loopback rendezvous, kept out of the
+        # environment so child processes do not inherit a port already in use.
+        init_method = None
         if "MASTER_ADDR" not in os.environ:
-            os.environ["MASTER_ADDR"] = "127.0.0.1"
-            os.environ["MASTER_PORT"] = str(_free_port())
-        dist.init_process_group(backend=backend, rank=rank, world_size=world_size)
+            init_method = f"tcp://127.0.0.1:{_free_port()}"
+        dist.init_process_group(
+            backend=backend, init_method=init_method, rank=rank, world_size=world_size
+        )
     _INFO = DistInfo(rank, world_size, local_rank, device)
     return _INFO
 

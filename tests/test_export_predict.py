@@ -1,0 +1,332 @@
+"""python -m tzrec.export and python -m tzrec.predict on a tiny real run."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import pytest
+import torch
+
+from tzrec import config as config_lib
+from tzrec import export as export_cli
+from tzrec import predict as predict_cli
+from tzrec.utils.cli import run_main
+
+pytestmark = pytest.mark.slow  # every test here shares a ~10 s training run
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_DIST_VARS = ("MASTER_ADDR", "MASTER_PORT", "RANK", "WORLD_SIZE", "LOCAL_RANK")
+
+
+def child_env() -> dict[str, str]:
+    """The environment without the rendezvous that an in-process group left."""
+    return {k: v for k, v in os.environ.items() if k not in _DIST_VARS}
+
+
+# No final MLP, a table shared by two features, a mean-pooled multi-value
+# feature, a bucketized and a dense raw feature: the other DeepFM branches.
+CONFIG = """
+train_input_path: "{root}/train"
+eval_input_path: "{root}/eval"
+model_dir: "{root}/md"
+train_config {{
+  sparse_optimizer {{ adagrad_optimizer {{ lr: 0.05 }} constant_learning_rate {{}} }}
+  dense_optimizer {{ adam_optimizer {{ lr: 0.003 }} constant_learning_rate {{}} }}
+  num_steps: 30
+  log_step_count_steps: 10
+  save_checkpoints_steps: 10
+}}
+data_config {{
+  batch_size: 128 dataset_type: ParquetDataset label_fields: "label" num_workers: 0
+}}
+feature_configs {{ id_feature {{
+  feature_name: "c0" num_buckets: 100 embedding_dim: 8 embedding_name: "ids" }} }}
+feature_configs {{ id_feature {{
+  feature_name: "c1" hash_bucket_size: 100 embedding_dim: 8 embedding_name: "ids" }} }}
+feature_configs {{ id_feature {{
+  feature_name: "tags" vocab_list: ["a", "b", "c"] embedding_dim: 8
+  pooling: "mean" }} }}
+feature_configs {{ raw_feature {{
+  feature_name: "i0" boundaries: [1, 2, 4] embedding_dim: 8 }} }}
+feature_configs {{ raw_feature {{ feature_name: "x" }} }}
+model_config {{
+  feature_groups {{ group_name: "wide" group_type: WIDE
+    feature_names: ["c0", "c1", "tags"] }}
+  feature_groups {{ group_name: "deep" group_type: DEEP
+    feature_names: ["c0", "c1", "tags", "i0", "x"] }}
+  feature_groups {{ group_name: "fm" group_type: DEEP
+    feature_names: ["c0", "c1", "tags", "i0"] }}
+  deepfm {{ deep {{ hidden_units: [16, 8] }} }}
+  losses {{ binary_cross_entropy {{}} }}
+  metrics {{ auc {{}} }}
+}}
+"""
+
+
+def make_table(rows: int, seed: int, start: int = 0) -> pa.Table:
+    """Rows with a learnable label; ``id`` numbers the rows from ``start``."""
+    rng = np.random.default_rng(seed)
+    c0 = rng.integers(0, 100, rows)
+    c1 = rng.integers(0, 30, rows)
+    i0 = rng.poisson(2, rows).astype(float)
+    logit = (c0 % 7 - 3) * 0.6 + (c1 % 5 - 2) * 0.5 + 0.3 * np.log1p(i0)
+    label = (rng.random(rows) < 1 / (1 + np.exp(-logit))).astype(np.int64)
+    tags = np.array(["a\x1db", "c", "", "b\x1dc\x1da"])[rng.integers(0, 4, rows)]
+    return pa.table(
+        {
+            "id": [f"r{start + i}" for i in range(rows)],
+            "c0": c0,
+            "c1": [f"u{v}" for v in c1],
+            "tags": tags,
+            "i0": i0,
+            "x": rng.normal(size=rows),
+            "label": label,
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory) -> str:
+    """A finished train_eval run with checkpoints at 10, 20 and 30."""
+    root = str(tmp_path_factory.mktemp("exprun"))
+    for split, rows, seed in (("train", 2400, 0), ("eval", 600, 1)):
+        os.makedirs(f"{root}/{split}")
+        pq.write_table(make_table(rows, seed), f"{root}/{split}/part-0.parquet")
+    os.makedirs(f"{root}/pred")  # predict input: two files, order matters
+    pq.write_table(make_table(250, 2, 0), f"{root}/pred/part-0.parquet")
+    pq.write_table(make_table(163, 3, 250), f"{root}/pred/part-1.parquet")
+    with open(f"{root}/p.config", "w") as f:
+        f.write(CONFIG.format(root=root))
+    cmd = [sys.executable, "-m", "tzrec.train_eval", "--pipeline_config_path"]
+    proc = subprocess.run(
+        [*cmd, f"{root}/p.config"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env=child_env(),
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return root
+
+
+def cli(module, argv: list[str], capsys) -> tuple[int, str]:
+    """Runs a CLI in-process; returns (exit code, stderr)."""
+    with pytest.raises(SystemExit) as exit_info:
+        run_main(module.main, module.build_parser(), argv)
+    return exit_info.value.code, capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def exported(run) -> str:
+    """The latest checkpoint exported (exporter_type default: final)."""
+    out = f"{run}/exp"
+    argv = ["--pipeline_config_path", f"{run}/md/pipeline.config"]
+    with pytest.raises(SystemExit) as exit_info:
+        run_main(
+            export_cli.main, export_cli.build_parser(), [*argv, "--export_dir", out]
+        )
+    assert exit_info.value.code == 0
+    return out
+
+
+def pred_input(run: str) -> pa.Table:
+    return pq.read_table(f"{run}/pred")
+
+
+def predict(run: str, capsys, *argv: str) -> None:
+    code, err = cli(predict_cli, ["--predict_input_path", f"{run}/pred", *argv], capsys)
+    assert code == 0, err[-2000:]
+
+
+def test_export_contents_and_scripted_model_without_tzrec(run, exported, tmp_path):
+    assert sorted(os.listdir(exported)) == [
+        "meta.json",
+        "pipeline.config",
+        "scripted_model.pt",
+    ]
+    meta = json.load(open(f"{exported}/meta.json"))
+    assert meta["global_step"] == 30 and meta["selected_by"] == "latest"
+    assert meta["checkpoint_path"] == f"{run}/md/model.ckpt-30"
+    assert meta["inputs"]["sparse"] == {
+        "deep": ["c0", "c1", "tags", "i0"],
+        "wide": ["c0", "c1", "tags"],
+    }
+    assert meta["inputs"]["dense"] == [{"name": "x", "dim": 1}]
+    config = config_lib.load_pipeline_config(f"{exported}/pipeline.config")
+    assert config.model_dir == f"{run}/md"
+
+    # Expected outputs from the eager model of the checkpoint, two batch sizes.
+    from tzrec.datasets.batch import BatchBuilder
+    from tzrec.export_model import scripted_inputs
+    from tzrec.inference.eager import load_eager_model
+
+    features, model, _ = load_eager_model(config, meta["checkpoint_path"])
+    builder = BatchBuilder(
+        features, [], require_labels=False, sparse_groups=meta["inputs"]["sparse"]
+    )
+    cases = []
+    for n in (3, 17):
+        batch = builder.build(pred_input(run).slice(0, n))
+        with torch.no_grad():
+            cases.append((scripted_inputs(batch), model.predict(batch)))
+    torch.save(cases, tmp_path / "cases.pt")
+    code = f"""
+import sys, torch
+m = torch.jit.load({exported + "/scripted_model.pt"!r})
+for (dense, values, lengths), want in torch.load({str(tmp_path / "cases.pt")!r}):
+    got = m(dense, values, lengths)
+    for k in ("logits", "probs"):
+        assert got[k].shape == want[k].shape, (k, got[k].shape)
+        assert torch.allclose(got[k], want[k], atol=1e-6), k
+assert not [n for n in sys.modules if n.startswith(("tzrec", "torchrec"))]
+print("ok")
+"""
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert proc.returncode == 0 and "ok" in proc.stdout, proc.stderr[-2000:]
+
+
+def test_predict_exported_equals_checkpoint_mode(run, exported, tmp_path, capsys):
+    out_s, out_c = f"{tmp_path}/s.parquet", f"{tmp_path}/c/c.parquet"
+    common = ["--reserved_columns", "id,label", "--output_columns", "probs,logits"]
+    predict(run, capsys, "--scripted_model_path", exported,
+            "--predict_output_path", out_s, "--batch_size", "97",
+            "--predict_threads", "3", *common)  # fmt: skip
+    predict(run, capsys, "--pipeline_config_path", f"{run}/md/pipeline.config",
+            "--checkpoint_path", f"{run}/md/model.ckpt-30",
+            "--predict_output_path", out_c, "--batch_size", "64",
+            "--predict_threads", "0", *common)  # fmt: skip
+    src = pred_input(run)
+    scripted, eager = pq.read_table(out_s), pq.read_table(out_c)
+    for t in (scripted, eager):
+        assert t.column_names == ["id", "label", "probs", "logits"]
+        assert t.num_rows == src.num_rows == 413
+        assert t["id"].to_pylist() == src["id"].to_pylist()  # input order
+        assert t["label"].to_pylist() == src["label"].to_pylist()
+    p_s, p_c = scripted["probs"].to_numpy(), eager["probs"].to_numpy()
+    np.testing.assert_allclose(p_s, p_c, atol=1e-6)
+    logits = scripted["logits"].to_numpy()
+    np.testing.assert_allclose(p_s, 1 / (1 + np.exp(-logits)), atol=1e-6)
+    assert p_s.std() > 0.05  # real scores, not a constant
+    assert not [n for n in os.listdir(tmp_path) if n.startswith(".tmp")]
+
+
+def test_predict_csv_in_and_out(run, exported, tmp_path, capsys):
+    os.makedirs(tmp_path / "csv")
+    pacsv.write_csv(pred_input(run), tmp_path / "csv" / "in.csv")
+    out_csv, out_pq = str(tmp_path / "out.csv"), str(tmp_path / "out.parquet")
+    predict(run, capsys, "--scripted_model_path", exported,
+            "--predict_output_path", out_pq, "--reserved_columns", "id")  # fmt: skip
+    code, err = cli(predict_cli, [
+        "--scripted_model_path", exported,
+        "--predict_input_path", str(tmp_path / "csv"),
+        "--predict_output_path", out_csv, "--reserved_columns", "id,c0",
+        "--dataset_type", "CsvDataset", "--batch_size", "50",
+    ], capsys)  # fmt: skip
+    assert code == 0, err[-2000:]
+    assert "[predict] 413 rows" in err  # CSV: total unknown up front
+    from_csv, ref = pacsv.read_csv(out_csv), pq.read_table(out_pq)
+    assert from_csv.column_names == ["id", "c0", "probs"]
+    assert from_csv.num_rows == ref.num_rows == 413
+    assert from_csv["id"].to_pylist() == pred_input(run)["id"].to_pylist()
+    assert from_csv["c0"].to_pylist() == pred_input(run)["c0"].to_pylist()
+    np.testing.assert_allclose(
+        from_csv["probs"].to_numpy(), ref["probs"].to_numpy(), atol=1e-6
+    )
+
+
+def test_predict_steps_and_flag_errors(run, exported, tmp_path, capsys):
+    out = str(tmp_path / "few.parquet")
+    predict(run, capsys, "--scripted_model_path", exported,
+            "--predict_output_path", out, "--batch_size", "50",
+            "--predict_steps", "2")  # fmt: skip
+    assert pq.read_table(out).num_rows == 100
+    bad = [
+        ["--scripted_model_path", exported, "--output_columns", "score"],
+        ["--scripted_model_path", exported, "--reserved_columns", "probs"],
+        ["--scripted_model_path", exported, "--reserved_columns", "nope"],
+        ["--scripted_model_path", exported, "--pipeline_config_path", "p"],
+        ["--scripted_model_path", str(tmp_path)],
+    ]
+    for extra in bad:
+        out = str(tmp_path / "bad.parquet")
+        argv = ["--predict_input_path", f"{run}/pred", "--predict_output_path", out]
+        argv += extra
+        code, err = cli(predict_cli, argv, capsys)
+        last = err.strip().splitlines()[-1]
+        assert code == 2 and last.startswith("error: "), (extra, err[-500:])
+    assert not os.path.exists(tmp_path / "bad.parquet")
+    assert [n for n in os.listdir(tmp_path) if n.startswith(".tmp")] == []
+
+
+def write_eval_log(path: str, lines: list[str]) -> None:
+    with open(path, "w") as f:
+        f.write("\n".join(lines))  # no newline at the end: a torn last line
+
+
+def test_export_best_from_eval_log(run, tmp_path, capsys):
+    md = str(tmp_path / "md")
+    shutil.copytree(f"{run}/md", md)
+    # Step 25 looks best but its checkpoint is incomplete (no DONE marker).
+    shutil.copytree(f"{md}/model.ckpt-20", f"{md}/model.ckpt-25")
+    os.unlink(f"{md}/model.ckpt-25/DONE")
+    write_eval_log(f"{md}/train_eval_result.jsonl", [
+        '{"global_step": 10, "auc": 0.9, "my_loss": 0.30}',
+        '{"global_step": 20, "auc": 0.5, "my_loss": NaN}',
+        '{"global_step": 25, "auc": 0.5, "my_loss": 0.01}',
+        '{"global_step": 30, "auc": 0.6, "my_loss": 0.20}',
+        '',
+        '{"global_step": 40, "auc": 0.7, "my_lo',
+    ])  # fmt: skip
+    config = config_lib.load_pipeline_config(f"{run}/md/pipeline.config")
+    config.model_dir = md
+    config.export_config.exporter_type = "best"
+    by_auc = export_cli.select_checkpoint(config)
+    assert (by_auc.step, by_auc.value) == (10, 0.9)  # the default metric
+    config.export_config.best_exporter_metric = "my_loss"
+    config.export_config.metric_larger_is_better = False
+    config_lib.save_pipeline_config(config, f"{tmp_path}/best.config")
+    out = f"{tmp_path}/exp"
+    argv = ["--pipeline_config_path", f"{tmp_path}/best.config", "--export_dir", out]
+    code, err = cli(export_cli, argv, capsys)
+    assert code == 0, err[-2000:]
+    meta = json.load(open(f"{out}/meta.json"))
+    assert meta["global_step"] == 30
+    assert meta["checkpoint_path"] == f"{md}/model.ckpt-30"
+    assert (meta["selected_by"], meta["metric"]) == ("best", "my_loss")
+    assert meta["metric_value"] == pytest.approx(0.20)
+    assert meta["metric_larger_is_better"] is False
+
+    config.export_config.best_exporter_metric = "recall"  # in no line
+    with pytest.raises(Exception, match='metric "recall" is in no evaluation'):
+        export_cli.select_checkpoint(config)
+
+
+def test_export_to_existing_dir_is_exit_2_and_untouched(run, tmp_path, capsys):
+    out = tmp_path / "exp"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    argv = ["--pipeline_config_path", f"{run}/md/pipeline.config", "--export_dir"]
+    code, err = cli(export_cli, [*argv, str(out)], capsys)
+    assert code == 2
+    assert err.startswith("error: export directory already exists")
+    assert os.listdir(out) == ["keep.txt"] and (out / "keep.txt").read_text() == "mine"
+    assert os.listdir(tmp_path) == ["exp"]  # no temporary directory left behind
+    code, err = cli(export_cli, [*argv, str(tmp_path / "e2"), "--checkpoint_path",
+                                 f"{run}/md/model.ckpt-99"], capsys)  # fmt: skip
+    assert code == 2 and "model.ckpt-99" in err
+    assert not os.path.exists(tmp_path / "e2")

@@ -1,0 +1,237 @@
+"""python -m tzrec.export: a self-contained inference directory from a run.
+
+Which checkpoint: ``--checkpoint_path`` when given (a ``model.ckpt-N`` or a
+model_dir, meaning its latest); else by ``export_config.exporter_type``:
+``best`` picks the step with the best ``best_exporter_metric`` (default
+``auc``; direction ``metric_larger_is_better``) in
+``model_dir/train_eval_result.jsonl`` among complete checkpoints, ``final`` or
+``latest`` the latest complete checkpoint.
+
+The export directory holds::
+
+    scripted_model.pt   TorchScript; torch.jit.load runs it without tzrec
+    pipeline.config     the resolved config (features encode predict input)
+    meta.json           source checkpoint, step, selection metric, versions,
+                        export time and the model's input layout
+
+It is written into a temporary sibling and renamed into place; an existing
+export directory is an error and is left untouched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime
+import json
+import logging
+import os
+import shutil
+import warnings
+from typing import Any
+
+from tzrec import config as config_lib
+from tzrec.protos import pipeline_pb2
+from tzrec.utils.cli import make_parser, run_main
+from tzrec.utils.errors import CheckpointError, ConfigError
+
+_logger = logging.getLogger("tzrec")
+
+SCRIPTED_FILE = "scripted_model.pt"
+META_FILE = "meta.json"
+CONFIG_FILE = "pipeline.config"
+_BEST, _LATEST = "best", ("final", "latest")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The export flags (TorchEasyRec's names; unknown flags are errors)."""
+    p = make_parser("python -m tzrec.export", "Export a checkpoint for inference.")
+    p.add_argument(
+        "--pipeline_config_path", required=True, help="pipeline config of the run"
+    )
+    p.add_argument("--export_dir", required=True, help="new directory to write")
+    p.add_argument(
+        "--checkpoint_path",
+        default=None,
+        help="a model.ckpt-N directory or a model_dir (its latest); default: "
+        "by export_config.exporter_type",
+    )
+    return p
+
+
+@dataclasses.dataclass(frozen=True)
+class Selection:
+    """The checkpoint chosen for export and why."""
+
+    step: int
+    path: str
+    how: str  # "checkpoint_path", "best" or "latest"
+    metric: str | None = None
+    value: float | None = None
+    larger_is_better: bool | None = None
+
+
+def select_checkpoint(
+    config: pipeline_pb2.EasyRecConfig, checkpoint_path: str | None = None
+) -> Selection:
+    """Chooses the checkpoint to export (see the module doc).
+
+    Raises:
+        CheckpointError: no complete checkpoint, or no evaluation to rank by.
+        ConfigError: an unknown ``exporter_type``.
+
+    """
+    from tzrec.checkpoint.best import best_step
+    from tzrec.checkpoint.manager import list_complete, resolve_checkpoint_path
+    from tzrec.monitor import keys
+
+    if checkpoint_path:
+        step, path = resolve_checkpoint_path(checkpoint_path)
+        return Selection(step, path, "checkpoint_path")
+    ec = config.export_config
+    kind = ec.exporter_type or "final"
+    if kind in _LATEST:
+        step, path = resolve_checkpoint_path(config.model_dir)
+        return Selection(step, path, "latest")
+    if kind != _BEST:
+        raise ConfigError(
+            f'unknown exporter_type "{kind}"',
+            "export_config.exporter_type",
+            'use "best", "final" or "latest"',
+        )
+    complete = dict(list_complete(config.model_dir))
+    log = os.path.join(config.model_dir, keys.EVAL_RESULT_FILE)
+    metric = ec.best_exporter_metric or "auc"
+    found = best_step(log, metric, ec.metric_larger_is_better, set(complete))
+    if found is None:
+        raise CheckpointError(
+            f'no complete checkpoint has a finite "{metric}" in the eval log',
+            log,
+            "pass --checkpoint_path, or set export_config.exporter_type: "
+            '"final" to export the latest checkpoint',
+        )
+    step, value = found
+    return Selection(
+        step, complete[step], "best", metric, value, ec.metric_larger_is_better
+    )
+
+
+def check_export_dir(export_dir: str) -> None:
+    """An export never replaces anything.
+
+    Raises:
+        ConfigError: ``export_dir`` exists.
+
+    """
+    if os.path.lexists(export_dir):
+        raise ConfigError(
+            "export directory already exists",
+            export_dir,
+            "choose a new --export_dir or remove the old one",
+        )
+
+
+def export(
+    config: pipeline_pb2.EasyRecConfig, selection: Selection, export_dir: str
+) -> dict[str, Any]:
+    """Writes the export directory for ``selection``; returns its meta.
+
+    Raises:
+        ConfigError: ``export_dir`` exists (checked again before the rename).
+
+    """
+    check_export_dir(export_dir)
+    parent = os.path.dirname(os.path.abspath(export_dir))
+    os.makedirs(parent, exist_ok=True)
+    tmp = os.path.join(parent, f".tmp-{os.path.basename(export_dir)}-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(tmp)
+    try:
+        meta = _write_export(config, selection, tmp)
+        check_export_dir(export_dir)
+        # Fails if export_dir appeared meanwhile as a non-empty directory.
+        os.rename(tmp, os.path.abspath(export_dir))
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    _fsync(parent)
+    return meta
+
+
+def _write_export(
+    config: pipeline_pb2.EasyRecConfig, selection: Selection, out: str
+) -> dict[str, Any]:
+    import torch
+
+    import tzrec
+    from tzrec.export_model import input_layout, script_model
+    from tzrec.inference.eager import load_eager_model
+    from tzrec.inference.self_check import check_scripted
+
+    _, model, state = load_eager_model(config, selection.path)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", ".*torch.jit.*deprecated", DeprecationWarning)
+        scripted = script_model(model)
+        scripted.save(os.path.join(out, SCRIPTED_FILE))
+    check_scripted(os.path.join(out, SCRIPTED_FILE), model)
+    config_lib.save_pipeline_config(config, os.path.join(out, CONFIG_FILE))
+    now = datetime.datetime.now().astimezone()
+    meta = {
+        "checkpoint_path": os.path.abspath(selection.path),
+        "global_step": selection.step,
+        "epoch": state.get("epoch"),
+        "selected_by": selection.how,
+        "metric": selection.metric,
+        "metric_value": selection.value,
+        "metric_larger_is_better": selection.larger_is_better,
+        "export_time": now.isoformat(timespec="seconds"),
+        "tzrec_version": tzrec.__version__,
+        "torch_version": torch.__version__,
+        "model": config.model_config.WhichOneof("model"),
+        "format": "torchscript",
+        "inputs": input_layout(model),
+    }
+    with open(os.path.join(out, META_FILE), "w", encoding="utf-8") as f:
+        json.dump(meta, f, indent=2)
+        f.write("\n")
+    for name in os.listdir(out):
+        with open(os.path.join(out, name), "rb") as f:
+            os.fsync(f.fileno())
+    _fsync(out)
+    return meta
+
+
+def _fsync(folder: str) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def main(args: argparse.Namespace) -> int:
+    """Exports; returns the exit status."""
+    check_export_dir(args.export_dir)
+    config = config_lib.load_pipeline_config(args.pipeline_config_path)
+    config_lib.validate(config)
+    from tzrec.utils.logging import setup_logging
+
+    setup_logging(None, 0)
+    selection = select_checkpoint(config, args.checkpoint_path)
+    if selection.how == "best":
+        _logger.info(
+            "[export] best checkpoint by %s: step %d (%s=%.6g)",
+            selection.metric,
+            selection.step,
+            selection.metric,
+            selection.value,
+        )
+    _logger.info("[export] exporting %s", selection.path)
+    export(config, selection, args.export_dir)
+    _logger.info("[export] wrote %s", args.export_dir)
+    print(os.path.abspath(args.export_dir), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    run_main(main, build_parser())

@@ -1,0 +1,1 @@
+"""Inference: the unsharded model from a checkpoint, streaming prediction I/O."""

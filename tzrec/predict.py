@@ -1,0 +1,325 @@
+"""python -m tzrec.predict: score a Parquet or CSV file with a trained model.
+
+Two modes:
+
+* exported: ``--scripted_model_path E`` (a ``python -m tzrec.export``
+  directory): the TorchScript model, with ``E/pipeline.config``'s features
+  encoding the input;
+* checkpoint: ``--pipeline_config_path P [--checkpoint_path C]``: the eager
+  model loaded from checkpoint C (default: the latest in P's model_dir).
+
+The output (Parquet, or CSV when the path ends in ``.csv``) holds the
+``--reserved_columns`` copied from the input, then the ``--output_columns``
+(``probs`` and/or ``logits``), one row per input row in input order. Input is
+streamed batch by batch; the output appears under its name only when complete.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import os
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+from tzrec.utils.cli import make_parser, run_main
+from tzrec.utils.errors import ConfigError
+
+_logger = logging.getLogger("tzrec")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The predict flags (TorchEasyRec's names; unknown flags are errors)."""
+    p = make_parser("python -m tzrec.predict", "Score data with a trained model.")
+    p.add_argument("--scripted_model_path", default=None, help="export directory")
+    p.add_argument("--pipeline_config_path", default=None, help="checkpoint mode")
+    p.add_argument(
+        "--checkpoint_path",
+        default=None,
+        help="checkpoint mode: model.ckpt-N or a model_dir (default: latest)",
+    )
+    p.add_argument("--predict_input_path", required=True, help="Parquet/CSV input")
+    p.add_argument("--predict_output_path", required=True, help="output file")
+    p.add_argument(
+        "--reserved_columns", default="", help="input columns to copy, a,b,c"
+    )
+    p.add_argument("--output_columns", default="probs", help="probs and/or logits")
+    p.add_argument("--batch_size", type=int, default=0, help="0: the config's")
+    p.add_argument("--dataset_type", default=None, help="ParquetDataset|CsvDataset")
+    p.add_argument(
+        "--writer_type", default=None, help="ParquetWriter|CsvWriter (default: ext)"
+    )
+    p.add_argument(
+        "--predict_threads",
+        type=int,
+        default=1,
+        help="threads encoding batches ahead of the model (0: inline)",
+    )
+    p.add_argument(
+        "--predict_steps", type=int, default=0, help="stop after N batches (0: all)"
+    )
+    p.add_argument(
+        "--is_profiling",
+        action="store_true",
+        help="profile the run (with --predict_steps for big inputs); "
+        "writes <output>.trace.json",
+    )
+    return p
+
+
+def _split(text: str) -> list[str]:
+    return [c.strip() for c in text.split(",") if c.strip()]
+
+
+def _check_flags(args: argparse.Namespace) -> None:
+    if bool(args.scripted_model_path) == bool(args.pipeline_config_path):
+        raise ConfigError(
+            "pass exactly one of --scripted_model_path and --pipeline_config_path",
+            "command line",
+            "an export directory, or a pipeline config (+ --checkpoint_path)",
+        )
+    if args.checkpoint_path and not args.pipeline_config_path:
+        raise ConfigError(
+            "--checkpoint_path needs --pipeline_config_path",
+            "command line",
+            "use checkpoint mode, or --scripted_model_path alone",
+        )
+    if os.path.isdir(args.predict_output_path):
+        raise ConfigError(
+            "--predict_output_path is a directory",
+            args.predict_output_path,
+            "give a file path, e.g. out.parquet or out.csv",
+        )
+    for flag in ("batch_size", "predict_threads", "predict_steps"):
+        if getattr(args, flag) < 0:
+            raise ConfigError(f"--{flag} must be >= 0", "command line")
+
+
+class Predictor:
+    """A model that scores Batches, with the features that encode its input.
+
+    Attributes:
+        config: the pipeline config (features, data options).
+        features: the configured features.
+        sparse_groups: KJT group -> feature keys, as the model reads them.
+        run: Batch -> {"logits", "probs"} tensors.
+        outputs: the output names the model returns.
+        source: what was loaded, for the log.
+    """
+
+    def __init__(
+        self,
+        config: Any,
+        features: list,
+        sparse_groups: dict[str, list[str]],
+        run: Callable[[Any], dict[str, Any]],
+        outputs: list[str],
+        source: str,
+    ) -> None:
+        self.config = config
+        self.features = features
+        self.sparse_groups = sparse_groups
+        self.run = run
+        self.outputs = outputs
+        self.source = source
+
+
+def load_scripted(export_dir: str, device: Any) -> Predictor:
+    """The exported TorchScript model and its config's features."""
+    from tzrec import config as config_lib
+    from tzrec.export import META_FILE, SCRIPTED_FILE
+    from tzrec.export_model import scripted_inputs
+    from tzrec.features.build import build_features
+
+    model_file = os.path.join(export_dir, SCRIPTED_FILE)
+    meta_file = os.path.join(export_dir, META_FILE)
+    for f in (model_file, meta_file):
+        if not os.path.isfile(f):
+            raise ConfigError(
+                "not an export directory (file missing)",
+                f,
+                "pass a directory written by python -m tzrec.export",
+            )
+    with open(meta_file, encoding="utf-8") as f:
+        meta = json.load(f)
+    config = config_lib.load_pipeline_config(
+        os.path.join(export_dir, "pipeline.config")
+    )
+    model = _jit_load(model_file, device)
+
+    def run(batch: Any) -> dict[str, Any]:
+        return model(*scripted_inputs(batch))
+
+    inputs = meta["inputs"]
+    groups = {g: list(k) for g, k in inputs["sparse"].items()}
+    used = {k for keys in groups.values() for k in keys}
+    used |= {d["name"] for d in inputs["dense"]}
+    features = _used(build_features(config.feature_configs), used)
+    return Predictor(config, features, groups, run, inputs["outputs"], model_file)
+
+
+def _used(features: list, names: set[str]) -> list:
+    """The features the model reads: input columns of others are not needed."""
+    return [f for f in features if f.name in names]
+
+
+def _jit_load(path: str, device: Any) -> Any:
+    import warnings
+
+    import torch
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", ".*torch.jit.*deprecated", DeprecationWarning)
+        model = torch.jit.load(path, map_location=device)
+    return model.eval()
+
+
+def load_checkpoint_model(
+    config_path: str, checkpoint_path: str | None, device: Any
+) -> Predictor:
+    """The eager model of a pipeline config, loaded from a checkpoint."""
+    from tzrec import config as config_lib
+    from tzrec.checkpoint.manager import resolve_checkpoint_path
+    from tzrec.export_model import OUTPUT_NAMES
+    from tzrec.inference.eager import load_eager_model
+
+    config = config_lib.load_pipeline_config(config_path)
+    config_lib.validate(config)
+    _, ckpt = resolve_checkpoint_path(checkpoint_path or config.model_dir)
+    features, model, _ = load_eager_model(config, ckpt, device)
+    groups = model.embedding_group.sparse_groups
+    used = {m for members in model.embedding_group.groups.values() for m in members}
+    features = _used(features, used)
+    return Predictor(config, features, groups, model.predict, list(OUTPUT_NAMES), ckpt)
+
+
+def _encoded(
+    tables: Iterator[Any], build: Callable[[Any], Any], threads: int
+) -> Iterator[tuple[Any, Any]]:
+    """``(table, build(table))`` in input order; ``threads`` encode ahead."""
+    if threads == 0:
+        for table in tables:
+            yield table, build(table)
+        return
+    with ThreadPoolExecutor(threads, thread_name_prefix="tzrec-predict") as pool:
+        ahead: deque[tuple[Any, Future]] = deque()
+        try:
+            for table in tables:
+                ahead.append((table, pool.submit(build, table)))
+                if len(ahead) > 2 * threads:
+                    table0, fut = ahead.popleft()
+                    yield table0, fut.result()
+            while ahead:
+                table0, fut = ahead.popleft()
+                yield table0, fut.result()
+        finally:
+            for _, fut in ahead:
+                fut.cancel()
+
+
+def predict(args: argparse.Namespace, predictor: Predictor, device: Any) -> int:
+    """Streams the input through the model into the output; returns rows."""
+    import pyarrow as pa
+    import torch
+
+    from tzrec.datasets.batch import BatchBuilder
+    from tzrec.inference import predict_io
+
+    reserved, outputs = _split(args.reserved_columns), _split(args.output_columns)
+    _check_columns(reserved, outputs, predictor.outputs)
+    builder = BatchBuilder(
+        predictor.features,
+        [],
+        require_labels=False,
+        sparse_groups=predictor.sparse_groups,
+    )
+    dc = predictor.config.data_config
+    batch_size = args.batch_size or dc.eval_batch_size or dc.batch_size
+    in_fmt = predict_io.input_format(args.predict_input_path, args.dataset_type)
+    out_fmt = predict_io.output_format(args.predict_output_path, args.writer_type)
+    columns = list(dict.fromkeys(builder.columns + reserved))
+    tables, total = predict_io.batches(
+        args.predict_input_path, in_fmt, columns, dc, batch_size
+    )
+    progress = predict_io.RowProgress(total)
+    steps = 0
+    empty = _empty_schema(reserved, outputs)
+    with predict_io.PredictionWriter(
+        args.predict_output_path, out_fmt, empty
+    ) as writer:
+        stream = _encoded(tables, builder.build, args.predict_threads)
+        with torch.no_grad(), contextlib.closing(stream):
+            for table, batch in stream:
+                preds = predictor.run(batch.to(device))
+                cols = {c: table.column(c) for c in reserved}
+                for name in outputs:
+                    cols[name] = pa.array(preds[name].float().cpu().numpy())
+                writer.write(pa.table(cols))
+                steps += 1
+                progress.update(writer.rows)
+                if args.predict_steps and steps >= args.predict_steps:
+                    break
+    progress.update(writer.rows, final=True)
+    return writer.rows
+
+
+def _empty_schema(reserved: list[str], outputs: list[str]) -> Any:
+    import pyarrow as pa
+
+    fields = [pa.field(c, pa.string()) for c in reserved]
+    return pa.schema(fields + [pa.field(c, pa.float32()) for c in outputs])
+
+
+def _check_columns(reserved: list[str], outputs: list[str], known: list[str]) -> None:
+    bad = [c for c in outputs if c not in known]
+    if not outputs or bad:
+        raise ConfigError(
+            f"unknown output column(s) {', '.join(bad) or '(none given)'}",
+            "--output_columns",
+            f"use any of {', '.join(known)}",
+        )
+    clash = sorted(set(reserved) & set(outputs))
+    if clash or len(set(reserved)) != len(reserved):
+        raise ConfigError(
+            f"duplicate output column(s) {', '.join(clash) or 'in reserved columns'}",
+            "--reserved_columns",
+            "list each column once and do not reserve a column named like an output",
+        )
+
+
+def main(args: argparse.Namespace) -> int:
+    """Runs prediction; returns the exit status."""
+    _check_flags(args)
+    import torch
+
+    from tzrec.utils.logging import setup_logging
+
+    setup_logging(None, 0)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if args.scripted_model_path:
+        predictor = load_scripted(args.scripted_model_path, device)
+    else:
+        predictor = load_checkpoint_model(
+            args.pipeline_config_path, args.checkpoint_path, device
+        )
+    _logger.info("[predict] model %s on %s", predictor.source, device)
+    profile = contextlib.nullcontext()
+    if args.is_profiling:
+        profile = torch.profiler.profile(record_shapes=False)
+    with profile as prof:
+        rows = predict(args, predictor, device)
+    if args.is_profiling:
+        trace = args.predict_output_path + ".trace.json"
+        prof.export_chrome_trace(trace)
+        table = prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=15)
+        _logger.info("[predict] profile (trace %s):\n%s", trace, table)
+    _logger.info("[predict] wrote %d rows to %s", rows, args.predict_output_path)
+    return 0
+
+
+if __name__ == "__main__":
+    run_main(main, build_parser())
