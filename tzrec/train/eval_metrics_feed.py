@@ -73,3 +73,22 @@ def update_eval_metrics(
 def eval_metrics_updater(model: RankModel) -> UpdateFn:
     """:func:`update_eval_metrics` bound to ``model``, as ``evaluate`` takes it."""
     return functools.partial(update_eval_metrics, model)
+
+
+def update_train_metrics(
+    model: RankModel,
+    metrics: dict,
+    preds: dict[str, torch.Tensor],
+    batch: Batch,
+) -> None:
+    """Feeds one train batch into the decayed train metrics (no host sync)."""
+    if not metrics:
+        return
+    label = batch.labels[model.label_name]
+    for m in metrics.values():
+        m.update(preds["probs"], label)
+
+
+def train_metrics_updater(model: RankModel) -> Callable:
+    """:func:`update_train_metrics` bound to ``model`` and the metrics."""
+    return functools.partial(update_train_metrics, model)

@@ -7,6 +7,7 @@ object that must be closed on exit.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import os
@@ -29,6 +30,7 @@ from tzrec.train.eval_metrics_feed import (
     build_eval_metric_set,
     eval_metrics_updater,
     grouping_keys,
+    train_metrics_updater,
 )
 from tzrec.train.evaluate import evaluate
 from tzrec.train.loop import LoopHooks, Schedule, epoch_steps, fit
@@ -216,13 +218,6 @@ class TrainSession:
         self.train_ds.epoch = epoch
         return loader_for(self.train_ds, self.config)
 
-    def _update_train_metrics(self, preds: dict[str, torch.Tensor], batch) -> None:  # noqa: ANN001
-        if not self.train_metrics:
-            return
-        label = batch.labels[self.parts.model.label_name]
-        for m in self.train_metrics.values():
-            m.update(preds["probs"], label)
-
     def _on_step(self, state: TrainState, out) -> None:  # noqa: ANN001
         self._track_nonfinite(out.total_loss)
         if self.monitor.should_log(state.step):
@@ -348,7 +343,9 @@ class TrainSession:
             hooks = LoopHooks(
                 batches=self._batches,
                 step_model=(self.parts.dmp, self.parts.optimizer, self.parts.model.loss),
-                update_train_metrics=self._update_train_metrics,
+                update_train_metrics=functools.partial(
+                    train_metrics_updater(self.parts.model), self.train_metrics
+                ),
                 on_step=self._on_step,
                 save_and_evaluate=self._save_and_evaluate,
                 should_stop=self._should_stop,
