@@ -133,3 +133,25 @@ def test_no_files_is_a_data_error(tmp_path):
             BatchBuilder(_features(), ["label"]),
             4,
         )
+
+
+def test_every_rank_gets_the_same_number_of_batches(tmp_path):
+    # 35 rows over 2 ranks: 17 and 18 rows; with batch 17 rank 1's extra row
+    # joins its last batch instead of making a second, 1-row batch.
+    n = 35
+    t = pa.table({"user": pa.array(range(n), pa.int64()), "label": [0] * n})
+    pq.write_table(t, tmp_path / "a.parquet")
+    f = build_features(
+        [text_format.Parse(FEATURES[0].replace("100", "1000"), feature_pb2.FeatureConfig())]
+    )
+    sizes, seen = [], []
+    for rank in range(2):
+        ds = TzrecDataset(
+            str(tmp_path), _data_config(data_pb2.ParquetDataset), BatchBuilder(f, ["label"]), 17, rank, 2
+        )
+        batches = list(ds)
+        assert len(batches) == ds.num_batches() == 1
+        sizes.append([b.batch_size for b in batches])
+        seen += [v for b in batches for v in b.sparse["deep"].values().tolist()]
+    assert sizes == [[17], [18]]
+    assert sorted(seen) == list(range(n))

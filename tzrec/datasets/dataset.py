@@ -19,6 +19,7 @@ from tzrec.datasets.reader import (
     CsvReader,
     ParquetReader,
     Share,
+    batches_per_share,
     list_files,
     rebatch,
     share_range,
@@ -114,29 +115,21 @@ class TzrecDataset(IterableDataset):
             )
 
     @property
-    def total_rows(self) -> int | None:
-        """Rows across all ranks (None when unknown up front, as for CSV)."""
+    def total_rows(self) -> int:
+        """Rows across all ranks (a CSV is counted once, by a streaming pass)."""
         return self.reader.total_rows
 
     def _shares(self) -> int:
         return self.world_size * max(self.num_workers, 1)
 
-    def batches_per_worker(self) -> list[int] | None:
-        """Batch count of each of this rank's workers (None when unknown)."""
-        if not isinstance(self.reader, ParquetReader):
-            return None
-        w = max(self.num_workers, 1)
-        return [
-            self.reader.num_batches(
-                Share(self.rank * w + i, self._shares()), self.batch_size
-            )
-            for i in range(w)
-        ]
+    def batches_per_worker(self) -> list[int]:
+        """Batch count of each of this rank's workers (all equal)."""
+        per_share = batches_per_share(self.total_rows, self._shares(), self.batch_size)
+        return [per_share] * max(self.num_workers, 1)
 
-    def num_batches(self) -> int | None:
-        """Batches this rank yields per epoch (None when unknown)."""
-        counts = self.batches_per_worker()
-        return None if counts is None else sum(counts)
+    def num_batches(self) -> int:
+        """Batches this rank yields per epoch; the same on every rank."""
+        return sum(self.batches_per_worker())
 
     def __iter__(self) -> Iterator[Batch]:
         info = get_worker_info()
@@ -144,31 +137,13 @@ class TzrecDataset(IterableDataset):
         w = max(self.num_workers, 1)
         share = Share(self.rank * w + worker, self._shares())
         counts = self.batches_per_worker()
-        if isinstance(self.reader, ParquetReader):
-            skip = (
-                worker_skips(counts, self.skip_batches)[worker]
-                if self.skip_batches
-                else 0
-            )
-            start, end = share_range(self.reader.total_rows, share)
-            chunks = self.reader.iter_range(start + skip * self.batch_size, end)
-            for table in rebatch(chunks, self.batch_size):
-                yield self.builder.build(table)
-            return
-        # CSV: row count unknown, so shares interleave batches by index.
         skip = (
-            worker_skips([1 << 62] * w, self.skip_batches)[worker]
-            if self.skip_batches
-            else 0
+            worker_skips(counts, self.skip_batches)[worker] if self.skip_batches else 0
         )
-        for i, table in enumerate(
-            rebatch(self.reader.iter_range(0, None), self.batch_size)
-        ):
-            if i % share.count == share.index:
-                if skip:
-                    skip -= 1
-                    continue
-                yield self.builder.build(table)
+        start, end = share_range(self.total_rows, share)
+        chunks = self.reader.iter_range(start + skip * self.batch_size, end)
+        for table in rebatch(chunks, self.batch_size, counts[worker] - skip):
+            yield self.builder.build(table)
 
 
 def create_dataloader(dataset: TzrecDataset, pin_memory: bool = False) -> DataLoader:

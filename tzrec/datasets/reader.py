@@ -1,10 +1,10 @@
 """File readers: input paths to streams of fixed-size pyarrow record batches.
 
 Rows are split into contiguous ranges, one per share (rank x worker); a share
-reads only its own range, in batches of exactly ``batch_size`` rows (the last
-may be short). A share's batch count is known up front for Parquet, which lets
-a resumed run skip exactly the batches it already trained on without reading
-them.
+reads only its own range, in batches of ``batch_size`` rows. Every share yields
+the same number of batches (shares differ by at most one row, which the last
+batch absorbs), so ranks never disagree on when an epoch ends and a resumed
+run can skip exactly the batches it already trained on without reading them.
 """
 
 from __future__ import annotations
@@ -56,6 +56,22 @@ def share_range(total: int, share: Share) -> tuple[int, int]:
     return total * share.index // share.count, total * (share.index + 1) // share.count
 
 
+def batches_per_share(total: int, shares: int, batch_size: int) -> int:
+    """Batches every share yields: ``ceil(floor(total / shares) / batch_size)``.
+
+    A share holding one row more than the smallest puts it in its last batch,
+    so all shares (and so all ranks) take the same number of steps.
+    """
+    smallest = total // shares
+    if smallest == 0:
+        raise DataError(
+            f"{total} rows cannot be split over {shares} readers (ranks x workers)",
+            "data_config.num_workers",
+            "use fewer DataLoader workers or ranks, or more data",
+        )
+    return -(-smallest // batch_size)
+
+
 class ParquetReader:
     """Streams row ranges of a set of Parquet files.
 
@@ -79,11 +95,6 @@ class ParquetReader:
                     "re-write or remove the file",
                 ) from None
         self.total_rows = sum(self.file_rows)
-
-    def num_batches(self, share: Share, batch_size: int) -> int:
-        """Batches the share yields."""
-        start, end = share_range(self.total_rows, share)
-        return -(-(end - start) // batch_size)
 
     def iter_range(self, start: int, end: int) -> Iterator[pa.RecordBatch]:
         """Record batches (of any size) covering rows ``[start, end)``."""
@@ -167,13 +178,27 @@ class CsvReader:
         self.with_header = with_header
         self.column_names = column_names
         self.column_types = column_types or {}
-        self.total_rows: int | None = None
+        self._total_rows: int | None = None
         if not with_header and not column_names:
             raise DataError(
                 "a CSV without header needs column names",
                 "data_config.input_fields",
                 "list the columns in input_fields or set with_header: true",
             )
+
+    @property
+    def total_rows(self) -> int:
+        """Rows in all files, counted once by a streaming pass over one column."""
+        if self._total_rows is None:
+            keep = self.columns
+            self.columns = self.columns[:1] if self.columns else None
+            try:
+                self._total_rows = sum(
+                    rb.num_rows for f in self.files for rb in self._read_file(f)
+                )
+            finally:
+                self.columns = keep
+        return self._total_rows
 
     def iter_range(self, start: int, end: int | None) -> Iterator[pa.RecordBatch]:
         """Record batches covering rows ``[start, end)`` (end None: to the end)."""
@@ -210,19 +235,29 @@ class CsvReader:
             ) from None
 
 
-def rebatch(chunks: Iterator[pa.RecordBatch], batch_size: int) -> Iterator[pa.Table]:
-    """Regroups record batches of any sizes into tables of ``batch_size`` rows."""
+def rebatch(
+    chunks: Iterator[pa.RecordBatch], batch_size: int, num_batches: int
+) -> Iterator[pa.Table]:
+    """Regroups record batches into ``num_batches`` tables of ``batch_size`` rows.
+
+    Rows beyond ``num_batches * batch_size`` (at most one, see
+    :func:`batches_per_share`) join the last table.
+    """
     buf: list[pa.RecordBatch] = []
-    have = 0
+    have = done = 0
     for rb in chunks:
         while rb.num_rows:
-            take = min(batch_size - have, rb.num_rows)
+            take = (
+                rb.num_rows
+                if done == num_batches - 1
+                else min(batch_size - have, rb.num_rows)
+            )
             buf.append(rb.slice(0, take))
             have += take
             rb = rb.slice(take)
-            if have == batch_size:
+            if have == batch_size and done < num_batches - 1:
                 yield _concat(buf)
-                buf, have = [], 0
+                buf, have, done = [], 0, done + 1
     if have:
         yield _concat(buf)
 
