@@ -91,6 +91,7 @@ def _read_lines(path: str) -> list[tuple[str, dict[str, Any]]]:
     with open(path, encoding="utf-8", errors="replace") as f:
         for lineno, line in enumerate(f, 1):
             if not line.strip():
+                _logger.warning("skipping blank line %d in %s", lineno, path)
                 continue
             try:
                 rec = json.loads(line)

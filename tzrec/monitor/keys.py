@@ -10,6 +10,8 @@ Tags:
     ``global_gradient_norm``, ``<param>/gradient_norm``, ``<param>/gradient``
         (histogram), ``<param>`` (parameter histogram).
     ``perf/...``: throughput, step time split in milliseconds, memory in MB.
+    ``best/<name>`` (``eval_val/``): best value of the export metric so far;
+        the hparams view links it, so it lists each run's best.
 """
 
 from __future__ import annotations
@@ -112,6 +114,11 @@ def lr_tag(group: int) -> str:
 def metric_tag(name: str) -> str:
     """Tag of a train or eval metric, e.g. ``metric/auc``."""
     return f"metric/{name}"
+
+
+def best_tag(name: str) -> str:
+    """Tag in ``eval_val/`` of the best eval value so far, e.g. ``best/auc``."""
+    return f"best/{name}"
 
 
 def eval_loss_name(loss_name: str) -> str:

@@ -30,6 +30,7 @@ from tzrec.monitor.model_summaries import (
 from tzrec.monitor.progress import ProgressLogger, format_value
 from tzrec.monitor.run_info import write_run_info
 from tzrec.monitor.sinks import NullSink, Sink, TensorBoardSink
+from tzrec.monitor.tb_layout import BestSoFar, custom_scalars_layout
 from tzrec.monitor.train_window import StepTimings, TrainWindow
 from tzrec.utils.errors import ConfigError
 
@@ -49,6 +50,11 @@ class Monitor:
         batch_size: rows per step per rank.
         hparams: hyperparameters for TensorBoard's hparams plugin.
         eval_metric_names: eval-log keys the hparams entry links to.
+        best_metric: eval-log key ranking checkpoints
+            (``export_config.best_exporter_metric``); its best value so far
+            is written as ``best/<metric>`` and listed first by the hparams
+            view. None: no ``best/`` tag.
+        best_larger_is_better: its direction (``metric_larger_is_better``).
         use_tensorboard: write TensorBoard event files.
         summaries: ``tensorboard_summaries`` (loss and lr are always on).
         log_every_steps: log step period (``log_step_count_steps``).
@@ -71,6 +77,8 @@ class Monitor:
         batch_size: int,
         hparams: Mapping[str, Any] | None = None,
         eval_metric_names: Iterable[str] = (),
+        best_metric: str | None = None,
+        best_larger_is_better: bool = True,
         use_tensorboard: bool = True,
         summaries: Iterable[str] = frozenset(),
         log_every_steps: int = 100,
@@ -116,6 +124,8 @@ class Monitor:
             if start_step > 0:
                 # Evals after the restored step belong to the lost future.
                 self._eval_log.truncate_after(start_step)
+        earlier = self._eval_log.records() if self._eval_log is not None else []
+        self._best = BestSoFar(best_metric or "", best_larger_is_better, earlier)
         self._progress: ProgressLogger | None = None
         self._eval_progress: ProgressLogger | None = None
         self._eval_t0: float | None = None
@@ -185,7 +195,12 @@ class Monitor:
             info["git_revision"] or "-",
         )
         tags = [keys.eval_tag(n) for n in self._eval_names]
+        if self._best.metric in self._eval_names:
+            tags.insert(0, keys.best_tag(self._best.metric))
         self._train_sink.hparams(self._hparams, tags, metric_group=keys.EVAL_VAL_DIR)
+        self._train_sink.layout(
+            custom_scalars_layout(self._eval_names, self._best.metric)
+        )
         self._progress = ProgressLogger(
             "train",
             self.total_steps,
@@ -264,7 +279,8 @@ class Monitor:
                 write_parameter_histograms(self._train_sink, step, model)
             if self._progress is not None:
                 fields = {keys.console_label(t): v for t, v in scalars.items()}
-                self._progress.maybe_log(step, epoch, fields)
+                last = step == self.total_steps
+                self._progress.maybe_log(step, epoch, fields, force=last)
         self._window.reset(now)
 
     def _train_scalars(
@@ -348,6 +364,10 @@ class Monitor:
         seconds = measured if seconds is None else seconds
         values = {k: float(v) for k, v in metrics.items()}
         tb = {keys.eval_tag(k): v for k, v in values.items() if math.isfinite(v)}
+        if self._best.metric in values:
+            self._best.update(step, values[self._best.metric])
+            if self._best.value is not None:
+                tb[keys.best_tag(self._best.metric)] = self._best.value
         self._eval_sink.scalars(step, tb)
         self._eval_sink.flush()
         assert self._eval_log is not None

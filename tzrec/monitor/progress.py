@@ -113,8 +113,13 @@ class ProgressLogger:
         step: int,
         epoch: int | None = None,
         fields: Mapping[str, float] | None = None,
+        force: bool = False,
     ) -> str | None:
-        """Writes the line if the throttle allows; returns it, or None."""
+        """Writes the line if the throttle allows (or ``force``); returns it, or None."""
+        if force and self._any_line and step > self._throttle.last_step:
+            last_time, last_step = self._recent[-1]
+            self._throttle.reset(step)
+            return self._emit(step, epoch, fields or {}, last_step, last_time)
         if self._any_line and not self._throttle.ready(step):
             return None
         if not self._any_line:

@@ -37,6 +37,9 @@ class Sink(Protocol):
         ``metric_group`` is the sub-run (relative folder) holding those tags.
         """
 
+    def layout(self, layout: Mapping[str, Mapping[str, list[Any]]]) -> None:
+        """Records a custom-scalars layout (category -> chart -> tag regexes)."""
+
     def flush(self) -> None:
         """Makes everything recorded so far durable."""
 
@@ -61,6 +64,9 @@ class NullSink:
     ) -> None:
         pass
 
+    def layout(self, layout: Mapping[str, Mapping[str, list[Any]]]) -> None:
+        pass
+
     def flush(self) -> None:
         pass
 
@@ -76,6 +82,7 @@ class MemorySink:
         scalar_log: ``(step, tag, value)`` in call order.
         histogram_log: ``(step, tag, values)`` with values copied to CPU.
         hparams_log: ``(hparams, metric_tags, metric_group)``.
+        layouts: custom-scalars layouts, in call order.
         flushes: number of flush calls.
         closed: whether close was called.
     """
@@ -87,6 +94,7 @@ class MemorySink:
     hparams_log: list[tuple[dict, list[str], str]] = dataclasses.field(
         default_factory=list
     )
+    layouts: list[dict] = dataclasses.field(default_factory=list)
     flushes: int = 0
     closed: bool = False
 
@@ -103,6 +111,9 @@ class MemorySink:
         metric_group: str = "",
     ) -> None:
         self.hparams_log.append((dict(hparams), list(metric_tags), metric_group))
+
+    def layout(self, layout: Mapping[str, Mapping[str, list[Any]]]) -> None:
+        self.layouts.append({k: dict(v) for k, v in layout.items()})
 
     def flush(self) -> None:
         self.flushes += 1
@@ -189,6 +200,10 @@ class TensorBoardSink:
             # Into this run's own file: SummaryWriter.add_hparams would open a
             # new timestamped sub-run and split the run in the dashboard.
             self._writer.file_writer.add_summary(summary)
+
+    def layout(self, layout: Mapping[str, Mapping[str, list[Any]]]) -> None:
+        if self._writer is not None:
+            self._writer.add_custom_scalars({k: dict(v) for k, v in layout.items()})
 
     def flush(self) -> None:
         if self._writer is not None:

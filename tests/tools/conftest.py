@@ -1,0 +1,74 @@
+"""Two real training runs on tiny data, built once per test session.
+
+Run A and run B differ in batch size, dense learning rate, checkpoint
+cadence and retention, so ``compare`` has steps, samples and config
+differences to align.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from runs_helpers import (
+    BASE_EDITS,
+    EDITS_A,
+    EDITS_B,
+    QUICKSTART_CONFIG,
+    REPO,
+    write_tiny_data,
+)
+
+
+def _train_cmd(data: Path, model_dir: Path, edits: dict) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "tzrec.train_eval",
+        "--pipeline_config_path",
+        str(QUICKSTART_CONFIG),
+        "--model_dir",
+        str(model_dir),
+        "--train_input_path",
+        str(data / "train"),
+        "--eval_input_path",
+        str(data / "eval"),
+        "--edit_config_json",
+        json.dumps({**BASE_EDITS, **edits}),
+    ]
+
+
+@dataclasses.dataclass
+class TwoRuns:
+    a: Path
+    b: Path
+    data: Path
+
+
+@pytest.fixture(scope="session")
+def two_runs(tmp_path_factory) -> TwoRuns:
+    """Trains runs A and B at the same time (one process each)."""
+    root = tmp_path_factory.mktemp("runs")
+    data = write_tiny_data(root / "data")
+    dirs = {"a": root / "run_a", "b": root / "run_b"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
+    procs = {
+        k: subprocess.Popen(
+            _train_cmd(data, d, EDITS_A if k == "a" else EDITS_B),
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for k, d in dirs.items()
+    }
+    for k, p in procs.items():
+        out, _ = p.communicate(timeout=300)
+        assert p.returncode == 0, f"training run {k} failed:\n{out[-3000:]}"
+    return TwoRuns(dirs["a"], dirs["b"], data)
