@@ -20,7 +20,6 @@ from tzrec import config as config_lib
 from tzrec.checkpoint.best import best_step
 from tzrec.checkpoint.manager import CheckpointManager
 from tzrec.checkpoint.state import restore_rng_state
-from tzrec.metrics.build import build_train_metrics
 from tzrec.monitor import keys
 from tzrec.monitor.events import read_records
 from tzrec.monitor.monitor import Monitor
@@ -28,6 +27,7 @@ from tzrec.protos import pipeline_pb2
 from tzrec.train.early_stop import BestTracker, EarlyStopper
 from tzrec.train.eval_metrics_feed import (
     build_eval_metric_set,
+    build_train_metric_set,
     eval_metrics_updater,
     grouping_keys,
     train_metrics_updater,
@@ -97,19 +97,28 @@ class TrainSession:
         self.model_dir = config.model_dir
         tc = config.train_config
         self.parts = build_model_parts(config, dist_info)
-        if dist_info.is_rank0:
-            _logger.debug("sharding plan:\n%s", plan_summary(self.parts.plan))
-        self.train_metrics = build_train_metrics(config.model_config.train_metrics)
+        _logger.debug(
+            "rank %d/%d on %s; sharding plan:\n%s",
+            dist_info.rank,
+            dist_info.world_size,
+            dist_info.device,
+            plan_summary(self.parts.plan),
+        )
+        self.train_metrics = build_train_metric_set(config)
         self.eval_metrics = build_eval_metric_set(config, self.parts.model.loss_names)
         extra = grouping_keys(config)
         self.train_ds = build_dataset(config, self.parts, config.train_input_path, dist_info, False)
         self.eval_ds = build_dataset(config, self.parts, config.eval_input_path, dist_info, True, extra)
         self.ckpt = CheckpointManager(self.model_dir, tc.keep_checkpoint_max, self._best_for_prune)
         self.state = TrainState()
+        removed = self.ckpt.cleanup_incomplete()
+        if removed:
+            _logger.info("[ckpt] removed %d incomplete checkpoint(s): %s", len(removed), ", ".join(removed))
         if continue_train:
             self._restore()
         elif tc.fine_tune_checkpoint:
             self._fine_tune(tc.fine_tune_checkpoint)
+        self.parts.optimizer.set_global_step(self.state.step)  # LR schedules
         self.schedule = Schedule(
             num_steps=tc.num_steps,
             num_epochs=tc.num_epochs,
@@ -133,6 +142,8 @@ class TrainSession:
             world_size=dist_info.world_size,
             start_step=self.state.step,
             config_hash=config_lib.config_hash(config),
+            best_metric=config.export_config.best_exporter_metric or "auc",
+            best_larger_is_better=config.export_config.metric_larger_is_better,
         )
         self.stop = _StopFlag()
         export = config.export_config
