@@ -74,6 +74,16 @@ def test_outputs_written_once(two_rank_run):
     # Every rank keeps its own DEBUG log.
     assert sorted(p.name for p in (model_dir / "log").iterdir()) == ["rank0.log", "rank1.log"]
     assert (proc.stdout + proc.stderr).count("[train] step 80/80") == 1
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(model_dir))
+    acc.Reload()
+    tags = acc.Tags()["scalars"]
+    # A straggler shows as a gap between the slowest and fastest rank.
+    assert "perf/rank_step_time_ms/min" in tags and "perf/rank_step_time_ms/max" in tags
+    lo = acc.Scalars("perf/rank_step_time_ms/min")[-1].value
+    hi = acc.Scalars("perf/rank_step_time_ms/max")[-1].value
+    assert 0 < lo <= hi
 
 
 def test_checkpoint_of_two_ranks_evaluates_alone(two_rank_run):

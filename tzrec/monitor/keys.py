@@ -78,6 +78,9 @@ PERF_STEPS_PER_SEC = "perf/steps_per_sec"
 PERF_RSS_MB = "perf/rss_mb"
 PERF_CUDA_MEM_MB = "perf/cuda_mem_mb"
 PERF_CUDA_MAX_MEM_MB = "perf/cuda_max_mem_mb"
+# Slowest and fastest rank's mean step time over a log window (multi-rank only).
+PERF_RANK_STEP_MS_MIN = "perf/rank_step_time_ms/min"
+PERF_RANK_STEP_MS_MAX = "perf/rank_step_time_ms/max"
 STEP_PHASES = ("data_wait", "forward_backward", "optimizer")
 # Eval metric names of per-loss means start with this; their eval tag is
 # ``loss/<name>`` so they overlay the train loss curve.

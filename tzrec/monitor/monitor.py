@@ -271,10 +271,12 @@ class Monitor:
     ) -> None:
         losses, metrics = self._window.read(train_metrics, self.is_rank0)
         now = self._clock()
+        spread = self._window.rank_spread(now)
         if self.is_rank0:
             scalars = self._train_scalars(losses, lrs, metrics)
             self._check_finite(step, losses)
-            self._train_sink.scalars(step, {**scalars, **self._window.perf(now)})
+            perf = {**self._window.perf(now), **spread}
+            self._train_sink.scalars(step, {**scalars, **perf})
             if model is not None and keys.SUMMARY_PARAMETER in self.summaries:
                 write_parameter_histograms(self._train_sink, step, model)
             if self._progress is not None:

@@ -91,6 +91,26 @@ class TrainWindow:
         values = torch.stack([p.to(device, torch.float64) for p in parts]).tolist()
         return dict(zip(names, values)), dict(zip(train_metrics, values[len(names) :]))
 
+    def rank_spread(self, now: float) -> dict[str, float]:
+        """Min and max over ranks of the mean step time (ms); a collective.
+
+        Every rank must call it on the same log steps. Busy time (forward,
+        backward, optimizer, data wait) is used rather than wall time, which
+        the collectives equalise across ranks.
+        """
+        if not dist_active() or not self.steps:
+            return {}
+        busy = sum(self._phase_sums) if self._has_timings else now - self.t0
+        device = "cuda" if dist.get_backend() == "nccl" else "cpu"
+        local = torch.tensor([1000.0 * busy / self.steps], dtype=torch.float64, device=device)
+        lo, hi = local.clone(), local.clone()
+        dist.all_reduce(lo, op=dist.ReduceOp.MIN)
+        dist.all_reduce(hi, op=dist.ReduceOp.MAX)
+        return {
+            keys.PERF_RANK_STEP_MS_MIN: float(lo),
+            keys.PERF_RANK_STEP_MS_MAX: float(hi),
+        }
+
     def perf(self, now: float) -> dict[str, float]:
         """Throughput, mean step time split (ms) and memory (MB)."""
         out: dict[str, float] = {}
