@@ -8,6 +8,7 @@ import os
 
 from tzrec import config as config_lib
 from tzrec.utils.cli import make_parser, run_main
+from tzrec.utils.errors import ConfigError
 
 _logger = logging.getLogger("tzrec")
 
@@ -48,19 +49,43 @@ def main(args: argparse.Namespace) -> int:
     from tzrec.train.session import TrainSession, check_model_dir
     from tzrec.utils.dist import init_distributed
     from tzrec.utils.logging import setup_logging
+    from tzrec.utils.run_lock import RunLock
 
     check_model_dir(config.model_dir, args.continue_train)
-    dist_info = init_distributed()
-    os.makedirs(config.model_dir, exist_ok=True)
-    setup_logging(config.model_dir, dist_info.rank)
-    if dist_info.is_rank0:
-        config_lib.save_pipeline_config(config, os.path.join(config.model_dir, "pipeline.config"))
-    session = TrainSession(config, dist_info, args.continue_train)
-    reason = session.run()
+    _make_model_dir(config.model_dir)
+    # Rank 0 alone holds the lock; it is decided before the process group
+    # exists so a second run fails fast without touching the first one's files.
+    lock = RunLock(config.model_dir) if os.environ.get("RANK", "0") == "0" else None
+    if lock is not None:
+        lock.acquire()
+    try:
+        check_model_dir(config.model_dir, args.continue_train)
+        dist_info = init_distributed()
+        setup_logging(config.model_dir, dist_info.rank)
+        if dist_info.is_rank0:
+            config_lib.save_pipeline_config(
+                config, os.path.join(config.model_dir, "pipeline.config")
+            )
+        session = TrainSession(config, dist_info, args.continue_train)
+        reason = session.run()
+    finally:
+        if lock is not None:
+            lock.release()
     if dist_info.is_rank0:
         _logger.info("[done] %s; TensorBoard: tensorboard --logdir %s", reason, config.model_dir)
         _logger.info("[done] eval log: %s", os.path.join(config.model_dir, "train_eval_result.jsonl"))
     return 0
+
+
+def _make_model_dir(model_dir: str) -> None:
+    try:
+        os.makedirs(model_dir, exist_ok=True)
+    except OSError as e:
+        raise ConfigError(
+            f"cannot create model_dir: {e.strerror}", model_dir, "choose a writable path"
+        ) from None
+    if not os.access(model_dir, os.W_OK):
+        raise ConfigError("model_dir is not writable", model_dir, "choose a writable path")
 
 
 if __name__ == "__main__":

@@ -38,6 +38,10 @@ def test_sigterm_saves_and_resumes(tiny_data, tmp_path):
                 break
             time.sleep(0.2)
         time.sleep(2.0)  # let it take some steps
+        # A second run on the same model_dir is refused while the first runs.
+        second = run_cli("tzrec.train_eval", *args, "--continue_train")
+        assert second.returncode == 2
+        assert "another run is writing this model_dir" in second.stderr
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=120)
     finally:
