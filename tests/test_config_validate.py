@@ -75,24 +75,14 @@ def test_message_lists_all_problems() -> None:
     ("edits", "where"),
     [
         (
-            {"feature_configs[13]": {"combo_feature": {"feature_name": "c"}}},
-            "feature_configs[13].combo_feature",
+            {"model_config.feature_groups[1].sequence_groups": [{"group_name": "s"}]},
+            "model_config.feature_groups[1].sequence_groups",
         ),
-        (
-            {"model_config.wide_and_deep": {"deep": {"hidden_units": [4]}}},
-            "model_config.wide_and_deep",
-        ),
-        (
-            {"train_config.dense_optimizer.cosine_annealing_learning_rate": {}},
-            "train_config.dense_optimizer.cosine_annealing_learning_rate",
-        ),
-        ({"model_config.losses[0]": {"l2_loss": {}}}, "model_config.losses[0].l2_loss"),
-        (
-            {"feature_configs[13].id_feature.vocab_file": "v.txt"},
-            "feature_configs[13].id_feature.vocab_file",
-        ),
-        ({"train_config.grad_clipping.clipping_type": "norm"}, None),
-        ({"train_config.gradient_accumulation_steps": 4}, None),
+        ({"model_config.losses[0]": {"jrc_loss": {}}}, "model_config.losses[0]"),
+        ({"train_config.dense_optimizer.ema": {}}, "train_config.dense_optimizer.ema"),
+        ({"model_config.metrics[0]": {"xauc": {}}}, "model_config.metrics[0].xauc"),
+        ({"train_config.grad_scaler": {}}, None),
+        ({"train_config.mixed_precision": "FP16"}, None),
     ],
 )
 def test_unsupported_is_reported_not_ignored(edits: dict, where: str | None) -> None:
