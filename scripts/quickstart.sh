@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
 PY=.venv/bin/python
-ROWS=${ROWS:-1000000}
+ROWS=${ROWS:-2000000}
 EVAL_ROWS=${EVAL_ROWS:-100000}
 DATA=data/synthetic
 RUN_DIR=${RUN_DIR:-runs/deepfm_synthetic}

@@ -285,19 +285,19 @@ def test_export_best_from_eval_log(run, tmp_path, capsys):
     shutil.copytree(f"{md}/model.ckpt-20", f"{md}/model.ckpt-25")
     os.unlink(f"{md}/model.ckpt-25/DONE")
     write_eval_log(f"{md}/train_eval_result.jsonl", [
-        '{"global_step": 10, "auc": 0.9, "my_loss": 0.30}',
-        '{"global_step": 20, "auc": 0.5, "my_loss": NaN}',
-        '{"global_step": 25, "auc": 0.5, "my_loss": 0.01}',
-        '{"global_step": 30, "auc": 0.6, "my_loss": 0.20}',
+        '{"global_step": 10, "auc": 0.9, "loss_binary_cross_entropy": 0.30}',
+        '{"global_step": 20, "auc": 0.5, "loss_binary_cross_entropy": NaN}',
+        '{"global_step": 25, "auc": 0.5, "loss_binary_cross_entropy": 0.01}',
+        '{"global_step": 30, "auc": 0.6, "loss_binary_cross_entropy": 0.20}',
         '',
-        '{"global_step": 40, "auc": 0.7, "my_lo',
+        '{"global_step": 40, "auc": 0.7, "loss_binary_cro',
     ])  # fmt: skip
     config = config_lib.load_pipeline_config(f"{run}/md/pipeline.config")
     config.model_dir = md
     config.export_config.exporter_type = "best"
     by_auc = export_cli.select_checkpoint(config)
     assert (by_auc.step, by_auc.value) == (10, 0.9)  # the default metric
-    config.export_config.best_exporter_metric = "my_loss"
+    config.export_config.best_exporter_metric = "loss_binary_cross_entropy"
     config.export_config.metric_larger_is_better = False
     config_lib.save_pipeline_config(config, f"{tmp_path}/best.config")
     out = f"{tmp_path}/exp"
@@ -307,7 +307,8 @@ def test_export_best_from_eval_log(run, tmp_path, capsys):
     meta = json.load(open(f"{out}/meta.json"))
     assert meta["global_step"] == 30
     assert meta["checkpoint_path"] == f"{md}/model.ckpt-30"
-    assert (meta["selected_by"], meta["metric"]) == ("best", "my_loss")
+    assert meta["selected_by"] == "best"
+    assert meta["metric"] == "loss_binary_cross_entropy"
     assert meta["metric_value"] == pytest.approx(0.20)
     assert meta["metric_larger_is_better"] is False
 

@@ -47,54 +47,24 @@ _TOKEN = re.compile(r"\"[^\"\n]*\"?|'[^'\n]*'?|[\w.+-]+|\S")
 
 
 # Reasons shared by several UNSUPPORTED entries.
-_SEQ = "sequence features are not implemented"
-_ONLY_DEEPFM = "only deepfm is implemented"
-_USE_BCE = "use binary_cross_entropy"
+_SEQ = "use a SEQUENCE feature group read by multi_tower_din's din_towers"
+_WEIGHTED_SEQ = "use a weighted id_feature in a DEEP group"
 _NOT_IMPL = "not implemented"
 _USE_ADAGRAD = "use adagrad_optimizer, rowwise_adagrad_optimizer or sgd_optimizer"
 _USE_ADAM = "use adam_optimizer, adamw_optimizer, adagrad_optimizer or sgd_optimizer"
-_LR = "use constant_learning_rate"
 _EMA = "dense EMA is not implemented"
 _TS = "use save_checkpoints_steps"
-_VOCAB = "use vocab_list, num_buckets or hash_bucket_size"
 
 # What parses (TorchEasyRec's schema) but is not implemented yet: field path
 # (dotted names, no indices; repeated fields are walked) -> reason. A path is
 # reported when in use: a set oneof member or message, a non-empty list, or a
 # scalar set to a non-default value. Delete a line when its feature lands.
 UNSUPPORTED: dict[str, str] = {
-    "feature_configs.sequence_feature": _SEQ,
-    "feature_configs.sequence_id_feature": _SEQ,
-    "feature_configs.sequence_raw_feature": _SEQ,
-    "feature_configs.combo_feature": _NOT_IMPL,
-    "feature_configs.lookup_feature": _NOT_IMPL,
-    "feature_configs.id_feature.vocab_file": _VOCAB,
-    "feature_configs.id_feature.vocab_dict": _VOCAB,
-    "feature_configs.id_feature.weighted": _NOT_IMPL,
-    "feature_configs.raw_feature.normalizer": "normalize the column beforehand",
+    "feature_configs.sequence_id_feature.weighted": _WEIGHTED_SEQ,
+    "feature_configs.sequence_feature.features.id_feature.weighted": _WEIGHTED_SEQ,
+    "model_config.feature_groups.sequence_groups": _SEQ,
+    "model_config.feature_groups.sequence_encoders": _SEQ,
     "data_config.input_fields_str": "use input_fields { input_name: ... }",
-    "data_config.sample_weight_fields": _NOT_IMPL,
-    "model_config.dlrm": _ONLY_DEEPFM,
-    "model_config.multi_tower": _ONLY_DEEPFM,
-    "model_config.multi_tower_din": _ONLY_DEEPFM,
-    "model_config.mask_net": _ONLY_DEEPFM,
-    "model_config.wide_and_deep": _ONLY_DEEPFM,
-    "model_config.dcn_v2": _ONLY_DEEPFM,
-    "model_config.mmoe": _ONLY_DEEPFM,
-    "model_config.dbmtl": _ONLY_DEEPFM,
-    "model_config.num_class": "only num_class 1 (binary) is implemented",
-    "model_config.losses.softmax_cross_entropy": _USE_BCE,
-    "model_config.losses.l2_loss": _USE_BCE,
-    "model_config.losses.jrc_loss": _USE_BCE,
-    "model_config.losses.binary_focal_loss": _USE_BCE,
-    "model_config.metrics.multiclass_auc": "use auc",
-    "model_config.metrics.recall_at_k": _NOT_IMPL,
-    "model_config.metrics.xauc": _NOT_IMPL,
-    "model_config.metrics.grouped_xauc": _NOT_IMPL,
-    "model_config.train_metrics.multiclass_auc": "use auc",
-    "model_config.train_metrics.recall_at_k": _NOT_IMPL,
-    "model_config.train_metrics.xauc": _NOT_IMPL,
-    "model_config.train_metrics.grouped_xauc": _NOT_IMPL,
     "train_config.sparse_optimizer.lars_sgd_optimizer": _USE_ADAGRAD,
     "train_config.sparse_optimizer.lamb_optimizer": _USE_ADAGRAD,
     "train_config.sparse_optimizer.partial_rowwise_lamb_optimizer": _USE_ADAGRAD,
@@ -105,25 +75,46 @@ UNSUPPORTED: dict[str, str] = {
     "train_config.dense_optimizer.rmsprop_optimizer": _USE_ADAM,
     "train_config.dense_optimizer.part_optimizers": "one optimizer for all params",
     "train_config.dense_optimizer.ema": _EMA,
-    "train_config.sparse_optimizer.exponential_decay_learning_rate": _LR,
-    "train_config.sparse_optimizer.manual_step_learning_rate": _LR,
-    "train_config.sparse_optimizer.cosine_annealing_learning_rate": _LR,
-    "train_config.sparse_optimizer.cosine_annealing_warm_restarts_learning_rate": _LR,
-    "train_config.dense_optimizer.exponential_decay_learning_rate": _LR,
-    "train_config.dense_optimizer.manual_step_learning_rate": _LR,
-    "train_config.dense_optimizer.cosine_annealing_learning_rate": _LR,
-    "train_config.dense_optimizer.cosine_annealing_warm_restarts_learning_rate": _LR,
-    "train_config.mixed_precision": "train in FP32",
-    "train_config.gradient_accumulation_steps": "only 1 (no accumulation)",
-    "train_config.grad_clipping.clipping_type": "only clipping_type none",
     "train_config.save_checkpoints_timestamp_field": _TS,
     "train_config.save_checkpoints_timestamp_format": _TS,
     "train_config.save_checkpoints_timestamp_interval": _TS,
     "train_config.fine_tune_ckpt_param_map": "parameters restore by their own names",
+    "train_config.grad_scaler": "only BF16 mixed precision, which needs no scaler",
     "eval_config.use_dense_ema": _EMA,
     "export_config.use_dense_ema": _EMA,
     "export_config.mixed_precision": "export in FP32",
 }
+
+# Metrics not implemented, wherever metrics are configured (model or towers).
+_METRIC_HOMES = (
+    "model_config",
+    "model_config.mmoe.task_towers",
+    "model_config.dbmtl.task_towers",
+)
+for _home in _METRIC_HOMES:
+    for _field, _kinds in (
+        ("metrics", ("multiclass_auc", "recall_at_k", "xauc", "grouped_xauc")),
+        (
+            "train_metrics",
+            ("multiclass_auc", "recall_at_k", "xauc", "grouped_xauc", "grouped_auc")
+            + ("normalized_entropy",),
+        ),
+    ):
+        for _kind in _kinds:
+            UNSUPPORTED[f"{_home}.{_field}.{_kind}"] = (
+                "use auc" if _kind == "multiclass_auc" else _NOT_IMPL
+            )
+# Unsupported losses (jrc_loss) are reported by the task checks
+# (tzrec.models.tasks). Per-optimizer clipping flags (TorchEasyRec's) are not
+# implemented; dense clipping is train_config.grad_clipping.
+for _part, _names in (
+    ("sparse_optimizer", ("sgd", "adagrad", "adam", "rowwise_adagrad")),
+    ("dense_optimizer", ("sgd", "adagrad", "adam", "adamw")),
+):
+    for _name in _names:
+        UNSUPPORTED[f"train_config.{_part}.{_name}_optimizer.gradient_clipping"] = (
+            "use train_config.grad_clipping (dense parameters)"
+        )
 
 # Checked only where torch.cuda.is_available() is False.
 UNSUPPORTED_ON_CPU: dict[str, str] = {

@@ -12,7 +12,9 @@ import difflib
 
 from google.protobuf.message import Message
 
-from tzrec.protos import data_pb2, feature_pb2, model_pb2, module_pb2, pipeline_pb2
+from tzrec.config_validate_model import check_model, check_optimisation
+from tzrec.features.validate import check_features
+from tzrec.protos import data_pb2, feature_pb2, model_pb2, pipeline_pb2
 from tzrec.utils.errors import ConfigError
 
 TENSORBOARD_SUMMARIES = (
@@ -24,9 +26,6 @@ TENSORBOARD_SUMMARIES = (
     "gradient",
 )
 _MULTI_TASK_MODELS = ("mmoe", "dbmtl")
-_POOLINGS = ("sum", "mean")
-_ID_KINDS = ("id_feature", "sequence_id_feature")
-_RAW_KINDS = ("raw_feature", "sequence_raw_feature")
 _WIDE, _DEEP = model_pb2.WIDE, model_pb2.DEEP
 
 
@@ -81,8 +80,9 @@ def collect_problems(config: pipeline_pb2.EasyRecConfig) -> Problems:
         if not getattr(config, name):
             p.add(name, "not set", f"set {name} in the config or pass --{name}")
     _check_train(config, p)
+    check_optimisation(config, p)
     _check_data(config, p)
-    dims = _check_features(config, p)
+    dims = check_features(config, p)
     _check_model(config, dims, p)
     _check_export(config, p)
     return p
@@ -202,91 +202,6 @@ def _check_data(config: pipeline_pb2.EasyRecConfig, p: Problems) -> None:
         )
 
 
-def _check_features(config: pipeline_pb2.EasyRecConfig, p: Problems) -> dict[str, int]:
-    """Checks every feature; returns name -> output dimension (0: unknown)."""
-    dims: dict[str, int] = {}
-    for i, fc in enumerate(config.feature_configs):
-        kind = fc.WhichOneof("feature")
-        if kind is None:
-            p.add(f"feature_configs[{i}]", "empty", "add e.g. id_feature { ... }")
-            continue
-        where = f"feature_configs[{i}].{kind}"
-        name = feature_name_of(fc)
-        key = "sequence_name" if kind == "sequence_feature" else "feature_name"
-        _add_name(dims, name, f"{where}.{key}", p)
-        if kind == "sequence_feature":
-            for j, sfc in enumerate(fc.sequence_feature.features):
-                sub_kind = sfc.WhichOneof("feature")
-                sub_where = f"{where}.features[{j}]"
-                if sub_kind is None:
-                    p.add(sub_where, "empty", "add id_feature or raw_feature")
-                    continue
-                sub = getattr(sfc, sub_kind)
-                sub_where += f".{sub_kind}"
-                full = f"{name}__{sub.feature_name}" if sub.feature_name else ""
-                _add_name(dims, full, f"{sub_where}.feature_name", p)
-                dim = _check_feature(sub_kind, sub, sub_where, p)
-                dims[full] = dim if full else 0
-        elif name:
-            dims[name] = _check_feature(kind, getattr(fc, kind), where, p)
-    return dims
-
-
-def _add_name(dims: dict[str, int], name: str, where: str, p: Problems) -> None:
-    if not name:
-        p.add(where, "not set", "every feature needs a name")
-    elif name in dims:
-        p.add(where, f'duplicate feature name "{name}"', "names must be unique")
-    else:
-        dims[name] = 0
-
-
-def _check_feature(kind: str, f: Message, where: str, p: Problems) -> int:
-    """Checks one feature message; returns its output dimension (0: unknown)."""
-    label = f'feature "{f.feature_name}"'
-    if kind in _ID_KINDS:
-        buckets = (
-            "hash_bucket_size",
-            "num_buckets",
-            "vocab_list",
-            "vocab_dict",
-            "vocab_file",
-        )
-    elif kind == "combo_feature":
-        buckets = ("hash_bucket_size", "vocab_list")
-    elif kind == "lookup_feature":
-        buckets = ("boundaries", "hash_bucket_size", "num_buckets", "vocab_list")
-        if f.combiner not in ("sum", "mean", "min", "max", "count"):
-            p.add(f"{where}.combiner", f'bad value "{f.combiner}"')
-    else:  # raw
-        buckets = ("boundaries",)
-    if hasattr(f, "pooling") and f.pooling not in _POOLINGS:
-        p.add(
-            f"{where}.pooling",
-            f'bad value "{f.pooling}"',
-            _choices(f.pooling, _POOLINGS),
-        )
-    for name in ("hash_bucket_size", "num_buckets"):
-        if name in buckets and f.HasField(name) and getattr(f, name) == 0:
-            p.add(f"{where}.{name}", "must be > 0")
-    used = [b for b in buckets if in_use(f, b)]
-    embedded = kind not in _RAW_KINDS + ("lookup_feature",) or bool(used)
-    if not embedded:
-        if f.value_dim == 0:
-            p.add(f"{where}.value_dim", "must be > 0")
-        return f.value_dim
-    if kind not in _RAW_KINDS and len(used) != 1:
-        got = f" (got {', '.join(used)})" if used else ""
-        p.add(where, f"{label} needs exactly one of {', '.join(buckets)}{got}")
-    if "boundaries" in used:
-        bounds = list(f.boundaries)
-        if any(a >= b for a, b in zip(bounds[:-1], bounds[1:], strict=True)):
-            p.add(f"{where}.boundaries", "must be strictly increasing")
-    if f.embedding_dim == 0:
-        p.add(f"{where}.embedding_dim", f"{label} needs embedding_dim > 0")
-    return f.embedding_dim
-
-
 def _check_model(
     config: pipeline_pb2.EasyRecConfig, dims: dict[str, int], p: Problems
 ) -> None:
@@ -298,28 +213,35 @@ def _check_model(
     if model is None:
         p.add("model_config", "no model set", "add e.g. deepfm { deep { ... } }")
     groups = _check_groups(mc, dims, p)
-    if model is not None and model not in _MULTI_TASK_MODELS and not mc.losses:
-        p.add("model_config.losses", "empty", "add losses { binary_cross_entropy {} }")
     if mc.num_class == 0:
         p.add("model_config.num_class", "must be >= 1")
         p.invalid.add("model_config.num_class")
-    for field, oneof in (("losses", "loss"), ("metrics", "metric")):
-        for i, entry in enumerate(getattr(mc, field)):
-            if entry.WhichOneof(oneof) is None:
-                p.add(f"model_config.{field}[{i}]", "empty")
-    for i, m in enumerate(mc.metrics):
+    homes = [("model_config", mc)]
+    if model in _MULTI_TASK_MODELS:
+        towers = getattr(mc, model).task_towers
+        homes += [
+            (f"model_config.{model}.task_towers[{i}]", t) for i, t in enumerate(towers)
+        ]
+    for where, home in homes:
+        _check_metrics(home, where, p)
+    check_model(config, groups, dims, p)
+
+
+def _check_metrics(home: Message, base: str, p: Problems) -> None:
+    """Metric entries of the model or one task tower."""
+    for i, m in enumerate(home.metrics):
+        if m.WhichOneof("metric") is None:
+            p.add(f"{base}.metrics[{i}]", "empty")
         if m.HasField("grouped_auc") and not m.grouped_auc.grouping_key:
-            p.add(f"model_config.metrics[{i}].grouped_auc.grouping_key", "not set")
-    for i, m in enumerate(mc.train_metrics):
-        where = f"model_config.train_metrics[{i}]"
+            p.add(f"{base}.metrics[{i}].grouped_auc.grouping_key", "not set")
+    for i, m in enumerate(home.train_metrics):
+        where = f"{base}.train_metrics[{i}]"
         if m.WhichOneof("metric") is None:
             p.add(where, "empty")
         if not 0.0 <= m.decay_rate < 1.0:
             p.add(f"{where}.decay_rate", "must be in [0, 1)")
         if m.decay_step == 0:
             p.add(f"{where}.decay_step", "must be > 0")
-    if model == "deepfm":
-        _check_deepfm(mc, groups, dims, p)
 
 
 def _check_groups(
@@ -349,59 +271,6 @@ def _check_groups(
                 fix = f'did you mean "{close[0]}"?' if close else "define it first"
                 p.add(ref_where, f'unknown feature "{name}"', fix)
     return groups
-
-
-def _check_deepfm(
-    mc: model_pb2.ModelConfig,
-    groups: dict[str, int],
-    dims: dict[str, int],
-    p: Problems,
-) -> None:
-    wanted = (("wide", _WIDE, True), ("fm", _DEEP, False), ("deep", _DEEP, True))
-    for name, gtype, required in wanted:
-        if name not in groups:
-            if required:
-                p.add(
-                    "model_config.feature_groups",
-                    f'DeepFM needs a feature group named "{name}"',
-                    f'add feature_groups {{ group_name: "{name}" group_type: '
-                    f"{model_pb2.FeatureGroupType.Name(gtype)} feature_names: ... }}",
-                )
-            continue
-        group = mc.feature_groups[groups[name]]
-        if group.group_type != gtype:
-            p.add(
-                f"model_config.feature_groups[{groups[name]}].group_type",
-                f'DeepFM group "{name}" must be '
-                f"{model_pb2.FeatureGroupType.Name(gtype)}",
-            )
-    fm = "fm" if "fm" in groups else "deep"
-    if fm in groups:
-        names = mc.feature_groups[groups[fm]].feature_names
-        fm_dims = sorted({dims[n] for n in names if dims.get(n)})
-        if len(fm_dims) > 1:
-            p.add(
-                f"model_config.feature_groups[{groups[fm]}]",
-                f'FM features (group "{fm}") need one embedding dimension, got '
-                f"{fm_dims}",
-                'add an "fm" group of features with equal embedding_dim',
-            )
-    dfm = mc.deepfm
-    if not dfm.deep.hidden_units:
-        p.add("model_config.deepfm.deep.hidden_units", "empty", "e.g. [256, 128]")
-    _check_mlp(dfm.deep, "model_config.deepfm.deep", p)
-    if dfm.HasField("final"):
-        _check_mlp(dfm.final, "model_config.deepfm.final", p)
-
-
-def _check_mlp(mlp: module_pb2.MLP, where: str, p: Problems) -> None:
-    if any(u == 0 for u in mlp.hidden_units):
-        p.add(f"{where}.hidden_units", "every unit count must be > 0")
-    ratios = list(mlp.dropout_ratio)
-    if len(ratios) not in (0, 1, len(mlp.hidden_units)):
-        p.add(f"{where}.dropout_ratio", "give one ratio or one per hidden layer")
-    if any(not 0.0 <= r < 1.0 for r in ratios):
-        p.add(f"{where}.dropout_ratio", "each ratio must be in [0, 1)")
 
 
 def _check_export(config: pipeline_pb2.EasyRecConfig, p: Problems) -> None:

@@ -93,6 +93,7 @@ def evaluate_checkpoint(
 
     """
     from tzrec.checkpoint.manager import CheckpointManager
+    from tzrec.datasets.labels import check_labels
     from tzrec.monitor.progress import ProgressLogger
     from tzrec.train.eval_metrics_feed import (
         build_eval_metric_set,
@@ -114,6 +115,7 @@ def evaluate_checkpoint(
         True,
         grouping_keys(config),
     )
+    check_labels([dataset], config)
     max_steps = config.eval_config.num_steps
     total = dataset.num_batches()
     if total is not None and max_steps:

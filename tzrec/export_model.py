@@ -16,11 +16,14 @@ Inputs of ``forward`` (``B`` rows):
   ``KeyedJaggedTensor.lengths()``. The feature keys of each group and their
   order are fixed by the export (``meta.json`` ``inputs.sparse``).
 
-Output: ``{"logits": [B], "probs": [B]}``.
+Output: the model's predictions (:mod:`tzrec.models.outputs`), e.g.
+``{"logits": [B], "probs": [B]}`` or, for a multi-task model,
+``probs_<task>``/``logits_<task>`` per task.
 
-The model-specific part after the embedding lookup is a *head* built from the
-trained model's own modules (:class:`DeepFMHead`); a model without one is a
-clear export error.
+After the lookup the wrapper runs the trained model's own ``head`` and
+``outputs`` modules (TorchScript-compatible by design), so the export cannot
+drift from the model; a model whose head does not script is a clear export
+error.
 """
 
 import typing
@@ -29,13 +32,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from tzrec.models.deepfm import DeepFM
 from tzrec.models.model import RankModel
 from tzrec.utils.errors import ConfigError
 
 # Where a group member comes from (InferenceModel.sources).
 _DEEP, _WIDE, _DENSE = 0, 1, 2
-OUTPUT_NAMES = ("logits", "probs")
+OUTPUT_NAMES = ("logits", "probs")  # a single-task binary model's outputs
 
 
 class _Bag(nn.Module):
@@ -61,6 +63,8 @@ class SparseLookup(nn.Module):
         bags: one :class:`_Bag` per key, same order.
     """
 
+    keys: list[str]
+
     def __init__(self, keys: list[str], bags: list[_Bag]) -> None:
         super().__init__()
         self.keys = list(keys)
@@ -83,47 +87,8 @@ class SparseLookup(nn.Module):
         return out
 
 
-class DeepFMHead(nn.Module):
-    """DeepFM after the lookup (mirrors :meth:`DeepFM.predict`), on its modules.
-
-    Args:
-        model: the trained DeepFM (its modules are reused, not copied).
-    """
-
-    def __init__(self, model: DeepFM) -> None:
-        super().__init__()
-        self.fm_group = model.fm_group
-        self.fm = model.fm
-        # tzrec's MLP.forward calls super(), which TorchScript cannot compile;
-        # a plain Sequential of the same layers computes the same.
-        self.deep = nn.Sequential(*model.deep)
-        self.has_final = model.final is not None
-        self.final = (
-            nn.Sequential(*model.final) if model.final is not None else nn.Identity()
-        )
-        self.output = model.output
-
-    def forward(self, groups: dict[str, list[Tensor]]) -> Tensor:
-        """Logits ``[B]``."""
-        wide = torch.stack(groups["wide"], dim=1).sum(dim=1)
-        fm = self.fm(torch.stack(groups[self.fm_group], dim=1))
-        deep = self.deep(torch.cat(groups["deep"], dim=1))
-        if self.has_final:
-            logits = self.output(self.final(torch.cat([wide, fm, deep], dim=1)))
-        else:
-            logits = (
-                self.output(deep)
-                + wide.sum(dim=1, keepdim=True)
-                + fm.sum(dim=1, keepdim=True)
-            )
-        return logits.squeeze(1)
-
-
-_HEADS: dict[type, typing.Callable[[typing.Any], nn.Module]] = {DeepFM: DeepFMHead}
-
-
 class InferenceModel(nn.Module):
-    """Plain-tensor inputs -> ``{"logits", "probs"}``; see the module doc.
+    """Plain-tensor inputs -> the model's predictions; see the module doc.
 
     Args:
         deep: lookup of the ``deep`` KJT group.
@@ -131,7 +96,8 @@ class InferenceModel(nn.Module):
         groups: feature group -> member feature names, in group order.
         sources: feature group -> where each member comes from (deep, wide
             or dense).
-        head: the model-specific part: groups -> logits.
+        head: the model-specific part: groups -> raw outputs by task.
+        outputs: raw outputs -> named predictions.
     """
 
     def __init__(
@@ -141,6 +107,7 @@ class InferenceModel(nn.Module):
         groups: dict[str, list[str]],
         sources: dict[str, list[int]],
         head: nn.Module,
+        outputs: nn.Module,
     ) -> None:
         super().__init__()
         self.deep = deep
@@ -148,6 +115,7 @@ class InferenceModel(nn.Module):
         self.groups = groups
         self.sources = sources
         self.head = head
+        self.outputs = outputs
 
     def forward(
         self,
@@ -175,8 +143,7 @@ class InferenceModel(nn.Module):
                 else:
                     outs.append(dense[member].float())
             groups[name] = outs
-        logits = self.head(groups)
-        return {"logits": logits, "probs": torch.sigmoid(logits)}
+        return self.outputs(self.head(groups))
 
 
 def _lookup(ebc: typing.Any, keys: list[str]) -> SparseLookup:
@@ -197,12 +164,12 @@ def build_inference_model(model: RankModel) -> InferenceModel:
     Raises:
         ConfigError: the model type has no inference head yet.
     """
-    head_cls = _HEADS.get(type(model))
-    if head_cls is None:
+    head = getattr(model, "head", None)
+    if head is None:
         raise ConfigError(
             f"export of {type(model).__name__} is not supported yet",
             "model_config",
-            f"export supports {', '.join(c.__name__ for c in _HEADS)}",
+            "the model has no scriptable head",
         )
     eg = model.embedding_group
     layout = eg.sparse_groups
@@ -220,7 +187,8 @@ def build_inference_model(model: RankModel) -> InferenceModel:
         _lookup(eg.wide_ebc, layout.get("wide", [])),
         groups,
         sources,
-        head_cls(model),
+        head,
+        model.outputs,
     )
     return wrapper.eval()
 
@@ -237,13 +205,29 @@ def input_layout(model: RankModel) -> dict[str, typing.Any]:
     return {
         "dense": dense,
         "sparse": {g: list(k) for g, k in eg.sparse_groups.items()},
-        "outputs": list(OUTPUT_NAMES),
+        "outputs": model.output_names(),
     }
 
 
 def script_model(model: RankModel) -> torch.jit.ScriptModule:
-    """``torch.jit.script`` of the inference wrapper of ``model``."""
-    return torch.jit.script(build_inference_model(model))
+    """``torch.jit.script`` of the inference wrapper of ``model``.
+
+    Raises:
+        ConfigError: the model's head does not compile with TorchScript.
+    """
+    wrapper = build_inference_model(model)
+    try:
+        return torch.jit.script(wrapper)
+    except (RuntimeError, torch.jit.frontend.FrontendError) as e:
+        raise ConfigError(
+            f"export of {type(model).__name__} is not supported yet",
+            "model_config",
+            f"its head does not compile with TorchScript ({_first_line(e)})",
+        ) from e
+
+
+def _first_line(e: Exception) -> str:
+    return next((line.strip() for line in str(e).splitlines() if line.strip()), "")
 
 
 def scripted_inputs(

@@ -47,7 +47,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--reserved_columns", default="", help="input columns to copy, a,b,c"
     )
-    p.add_argument("--output_columns", default="probs", help="probs and/or logits")
+    p.add_argument(
+        "--output_columns",
+        default="",
+        help="model outputs to write, a,b (default: every probs* output)",
+    )
     p.add_argument("--batch_size", type=int, default=0, help="0: the config's")
     p.add_argument("--dataset_type", default=None, help="ParquetDataset|CsvDataset")
     p.add_argument(
@@ -184,7 +188,6 @@ def load_checkpoint_model(
     """The eager model of a pipeline config, loaded from a checkpoint."""
     from tzrec import config as config_lib
     from tzrec.checkpoint.manager import resolve_checkpoint_path
-    from tzrec.export_model import OUTPUT_NAMES
     from tzrec.inference.eager import load_eager_model
 
     config = config_lib.load_pipeline_config(config_path)
@@ -194,7 +197,8 @@ def load_checkpoint_model(
     groups = model.embedding_group.sparse_groups
     used = {m for members in model.embedding_group.groups.values() for m in members}
     features = _used(features, used)
-    return Predictor(config, features, groups, model.predict, list(OUTPUT_NAMES), ckpt)
+    outputs = model.output_names()
+    return Predictor(config, features, groups, model.predict, outputs, ckpt)
 
 
 def _encoded(
@@ -230,6 +234,7 @@ def predict(args: argparse.Namespace, predictor: Predictor, device: Any) -> int:
     from tzrec.inference import predict_io
 
     reserved, outputs = _split(args.reserved_columns), _split(args.output_columns)
+    outputs = outputs or [o for o in predictor.outputs if o.startswith("probs")]
     _check_columns(reserved, outputs, predictor.outputs)
     builder = BatchBuilder(
         predictor.features,

@@ -79,7 +79,11 @@ def test_rows_split_across_shares_without_overlap(tmp_path):
     pq.write_table(t.slice(0, 50), tmp_path / "a.parquet", row_group_size=16)
     pq.write_table(t.slice(50), tmp_path / "b.parquet", row_group_size=7)
     f = build_features(
-        [text_format.Parse(FEATURES[0].replace("100", "1000"), feature_pb2.FeatureConfig())]
+        [
+            text_format.Parse(
+                FEATURES[0].replace("100", "1000"), feature_pb2.FeatureConfig()
+            )
+        ]
     )
     seen = []
     for rank in range(2):
@@ -106,9 +110,18 @@ def test_skip_batches_resumes_exactly(tmp_path):
     t = pa.table({"user": pa.array(range(n), pa.int64()), "label": [0] * n})
     pq.write_table(t, tmp_path / "a.parquet", row_group_size=9)
     f = build_features(
-        [text_format.Parse(FEATURES[0].replace("100", "1000"), feature_pb2.FeatureConfig())]
+        [
+            text_format.Parse(
+                FEATURES[0].replace("100", "1000"), feature_pb2.FeatureConfig()
+            )
+        ]
     )
-    ds = TzrecDataset(str(tmp_path), _data_config(data_pb2.ParquetDataset), BatchBuilder(f, ["label"]), 6)
+    ds = TzrecDataset(
+        str(tmp_path),
+        _data_config(data_pb2.ParquetDataset),
+        BatchBuilder(f, ["label"]),
+        6,
+    )
     full = [b.sparse["deep"].values().tolist() for b in ds]
     ds.skip_batches = 3
     rest = [b.sparse["deep"].values().tolist() for b in ds]
@@ -119,7 +132,10 @@ def test_nan_label_is_a_data_error(tmp_path):
     t = TABLE.set_column(4, "label", pa.array([1, None, 0, 1], pa.int64()))
     pq.write_table(t, tmp_path / "a.parquet")
     ds = TzrecDataset(
-        str(tmp_path), _data_config(data_pb2.ParquetDataset), BatchBuilder(_features(), ["label"]), 4
+        str(tmp_path),
+        _data_config(data_pb2.ParquetDataset),
+        BatchBuilder(_features(), ["label"]),
+        4,
     )
     with pytest.raises(DataError, match='column "label"'):
         list(ds)
@@ -142,12 +158,21 @@ def test_every_rank_gets_the_same_number_of_batches(tmp_path):
     t = pa.table({"user": pa.array(range(n), pa.int64()), "label": [0] * n})
     pq.write_table(t, tmp_path / "a.parquet")
     f = build_features(
-        [text_format.Parse(FEATURES[0].replace("100", "1000"), feature_pb2.FeatureConfig())]
+        [
+            text_format.Parse(
+                FEATURES[0].replace("100", "1000"), feature_pb2.FeatureConfig()
+            )
+        ]
     )
     sizes, seen = [], []
     for rank in range(2):
         ds = TzrecDataset(
-            str(tmp_path), _data_config(data_pb2.ParquetDataset), BatchBuilder(f, ["label"]), 17, rank, 2
+            str(tmp_path),
+            _data_config(data_pb2.ParquetDataset),
+            BatchBuilder(f, ["label"]),
+            17,
+            rank,
+            2,
         )
         batches = list(ds)
         assert len(batches) == ds.num_batches() == 1

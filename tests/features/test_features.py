@@ -26,7 +26,8 @@ def test_id_feature_num_buckets_missing_and_out_of_range():
 
 def test_id_feature_default_value_fills_missing():
     f = _feature(
-        'id_feature { feature_name: "c" num_buckets: 10 embedding_dim: 4 default_value: "7" }'
+        'id_feature { feature_name: "c" num_buckets: 10 embedding_dim: 4 '
+        'default_value: "7" }'
     )
     sv = f.encode_sparse({"c": pa.array([3, None], pa.int64())})
     assert sv.values.tolist() == [3, 7]
@@ -35,7 +36,8 @@ def test_id_feature_default_value_fills_missing():
 
 def test_id_feature_multi_value_string_with_separator():
     f = _feature(
-        'id_feature { feature_name: "t" num_buckets: 100 embedding_dim: 4 separator: "|" }'
+        'id_feature { feature_name: "t" num_buckets: 100 embedding_dim: 4 '
+        'separator: "|" }'
     )
     sv = f.encode_sparse({"t": pa.array(["1|2|3", "", None, "5||6"])})
     assert sv.values.tolist() == [1, 2, 3, 5, 6]
@@ -52,7 +54,9 @@ def test_id_feature_vocab_list_unknown_goes_to_extra_bucket():
 
 
 def test_id_feature_hash_is_stable_and_in_range():
-    f = _feature('id_feature { feature_name: "s" hash_bucket_size: 50 embedding_dim: 4 }')
+    f = _feature(
+        'id_feature { feature_name: "s" hash_bucket_size: 50 embedding_dim: 4 }'
+    )
     a = f.encode_sparse({"s": pa.array(["x", "y", "x"])}).values
     assert a[0] == a[2] and (0 <= a).all() and (a < 50).all()
     # Slicing must not change a string's bucket (offsets are honoured).

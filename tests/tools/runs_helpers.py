@@ -43,6 +43,10 @@ def write_tiny_data(root: Path, seed: int = 3) -> Path:
     for split, rows in (("train", 2048), ("eval", 512)):
         cols = {f"int_{i}": rng.integers(0, 60, rows) for i in range(13)}
         cols.update({f"cat_{i}": rng.integers(0, 20, rows) for i in range(26)})
+        cols.update(
+            user_id=rng.integers(0, 100, rows), item_id=rng.integers(0, 100, rows)
+        )
+        cols["tags"] = np.array(["1\x1d2", "3", ""] * (rows // 3) + ["4"] * (rows % 3))
         logit = 0.9 * (cols["cat_0"] % 5 - 2) + 1.2 * (cols["int_0"] > 30) - 0.6
         cols["label"] = (rng.random(rows) < 1 / (1 + np.exp(-logit))).astype(np.int64)
         (root / split).mkdir(parents=True, exist_ok=True)

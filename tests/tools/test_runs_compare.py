@@ -35,16 +35,16 @@ def test_diff_uses_defaults_ignores_model_dir_and_survives_an_inserted_feature()
     new.CopyFrom(c)
     del new.feature_configs[:]
     extra = new.feature_configs.add()
-    extra.id_feature.feature_name = "user_id"
+    extra.id_feature.feature_name = "extra_id"
     extra.id_feature.num_buckets = 7
     new.feature_configs.extend(c.feature_configs)
     assert config_diff([a, b]) == []
     diff = {d["path"]: d["values"] for d in config_diff([a, b, new])}
     assert diff == {
         "train_config.save_checkpoints_steps": [1000, 1000, 500],
-        "feature_configs[feature_name=user_id].id_feature.feature_name": [
-            "(unset)", "(unset)", "user_id"],
-        "feature_configs[feature_name=user_id].id_feature.num_buckets": [
+        "feature_configs[feature_name=extra_id].id_feature.feature_name": [
+            "(unset)", "(unset)", "extra_id"],
+        "feature_configs[feature_name=extra_id].id_feature.num_buckets": [
             "(unset)", "(unset)", 7],
     }  # fmt: skip
     assert first.raw_feature.feature_name == "int_0"

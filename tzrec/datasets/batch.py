@@ -2,6 +2,12 @@
 
 Every feature encodes its whole column at once (numpy / pyarrow compute); the
 batch is then a handful of tensor constructions: no Python loop over rows.
+
+A KJT whose features include a ``weighted`` one carries weights for all of
+them (1.0 for the unweighted). Features of one sequence (the sub-features of
+a ``sequence_feature``, or sequences listed together in ``sequence_groups``)
+must have equal lengths in every row; a mismatch is a DataError naming both
+columns.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import pyarrow.compute as pc
 import torch
 from torchrec import KeyedJaggedTensor
 
+from tzrec.datasets.labels import LabelRange
 from tzrec.features.feature import BaseFeature
 from tzrec.utils.errors import DataError
 
@@ -23,7 +30,8 @@ class Batch:
     """Model input for one step.
 
     Attributes:
-        dense: dense feature name -> float32 [B, value_dim].
+        dense: dense feature name -> float32 [B, value_dim]; a sequence raw
+            feature's is [B, sequence_length, value_dim], zero-padded.
         sparse: KeyedJaggedTensors by embedding-collection name (``deep``,
             ``wide``), each holding the ids of the features that collection reads.
         labels: label column -> float32 [B] (int64 for multi-class).
@@ -87,6 +95,11 @@ class BatchBuilder:
         require_labels: False for prediction input, which has no labels.
         sparse_groups: collection name -> the sparse feature names it reads;
             default: one ``deep`` collection of every sparse feature.
+        sequence_groups: lists of sequence features whose lengths must agree
+            row by row (``EmbeddingGroup.aligned_sequences``); sub-features of
+            one ``sequence_feature`` are always checked.
+        label_ranges: label column -> allowed values
+            (``tzrec.datasets.labels.label_ranges``); NaN is always refused.
 
     """
 
@@ -98,6 +111,8 @@ class BatchBuilder:
         extra_fields: list[str] | None = None,
         require_labels: bool = True,
         sparse_groups: dict[str, list[str]] | None = None,
+        sequence_groups: list[list[str]] | None = None,
+        label_ranges: dict[str, LabelRange] | None = None,
     ) -> None:
         self.features = features
         self.sparse_features = [f for f in features if f.is_sparse]
@@ -108,6 +123,13 @@ class BatchBuilder:
         self.sparse_groups = sparse_groups or {
             "deep": [f.name for f in self.sparse_features]
         }
+        by_name = {f.name: f for f in features}
+        self.weighted_groups = {
+            g for g, keys in self.sparse_groups.items()
+            if any(by_name[k].is_weighted for k in keys if k in by_name)
+        }  # fmt: skip
+        self.aligned = _aligned_sets(features, sequence_groups or [])
+        self.label_ranges = dict(label_ranges or {})
 
     @property
     def columns(self) -> list[str]:
@@ -122,15 +144,23 @@ class BatchBuilder:
         """Encodes one record batch."""
         columns = {name: rb.column(name) for name in rb.schema.names}
         n = rb.num_rows
-        dense = {
-            f.name: torch.from_numpy(
-                np.array(f.encode_dense(columns), dtype=np.float32)
-            )
-            for f in self.dense_features
-        }
+        dense: dict[str, torch.Tensor] = {}
+        seq_lengths: dict[str, np.ndarray] = {}
+        for f in self.dense_features:
+            if f.is_sequence:
+                values, seq_lengths[f.name] = f.encode_sequence_dense(columns)
+            else:
+                values = f.encode_dense(columns)
+            dense[f.name] = torch.from_numpy(np.array(values, dtype=np.float32))
         encoded = {f.name: f.encode_sparse(columns) for f in self.sparse_features}
+        for f in self.sparse_features:
+            if f.is_sequence:
+                seq_lengths[f.name] = encoded[f.name].lengths
+        self._check_aligned(seq_lengths, {f.name: f for f in self.features})
         sparse = {
-            group: _to_kjt([encoded[k] for k in keys], keys, n)
+            group: _to_kjt(
+                [encoded[k] for k in keys], keys, n, group in self.weighted_groups
+            )
             for group, keys in self.sparse_groups.items()
         }
         labels = {k: self._label(columns, k) for k in self.label_fields}
@@ -140,15 +170,47 @@ class BatchBuilder:
         extras = {k: self._int(columns, k) for k in self.extra_fields}
         return Batch(dense, sparse, labels, weights, extras, n)
 
+    def _check_aligned(
+        self, lengths: dict[str, np.ndarray], by_name: dict[str, BaseFeature]
+    ) -> None:
+        for names in self.aligned:
+            present = [n for n in names if n in lengths]
+            for other in present[1:]:
+                diff = lengths[present[0]] != lengths[other]
+                if diff.any():
+                    row = int(np.flatnonzero(diff)[0])
+                    a, b = by_name[present[0]], by_name[other]
+                    raise DataError(
+                        f"sequence lengths differ in row {row} of a batch: "
+                        f"{lengths[present[0]][row]} vs {lengths[other][row]}",
+                        f'columns "{a.inputs[0]}" and "{b.inputs[0]}"',
+                        "give the features of one sequence one value per position",
+                    )
+
     def _label(self, columns: dict[str, pa.Array], name: str) -> torch.Tensor:
         t = self._float(columns, name, "label")
-        if torch.isnan(t).any():
-            row = int(torch.isnan(t).nonzero()[0])
+        values = t.numpy()
+        bad = np.isnan(values)
+        if bad.any():
             raise DataError(
-                f"label is NaN or missing at row {row} of a batch",
+                "label is NaN or missing",
                 f'column "{name}"',
                 "drop or fix rows without a label",
+                row=int(np.flatnonzero(bad)[0]),
             )
+        allowed = self.label_ranges.get(name)
+        if allowed is not None:
+            bad = (values < allowed.low) | (values > allowed.high)
+            if allowed.integer:
+                bad |= values != np.round(values)
+            if bad.any():
+                row = int(np.flatnonzero(bad)[0])
+                raise DataError(
+                    f"label {values[row]:g} is out of range: {allowed.reason}",
+                    f'column "{name}"',
+                    "fix the label values, or choose a loss that fits them",
+                    row=row,
+                )
         return t
 
     def _float(
@@ -176,10 +238,31 @@ class BatchBuilder:
         return torch.from_numpy(pc.fill_null(col, -1).to_numpy().astype(np.int64))
 
 
-def _to_kjt(parts: list, keys: list[str], batch_size: int) -> KeyedJaggedTensor:
+def _aligned_sets(
+    features: list[BaseFeature], sequence_groups: list[list[str]]
+) -> list[list[str]]:
+    """Name lists whose sequence lengths must agree (per sequence, and given)."""
+    by_sequence: dict[str, list[str]] = {}
+    for f in features:
+        if f.is_sequence:
+            by_sequence.setdefault(f.sequence.name, []).append(f.name)
+    sets = [names for names in by_sequence.values() if len(names) > 1]
+    return sets + [list(g) for g in sequence_groups if len(g) > 1]
+
+
+def _to_kjt(
+    parts: list, keys: list[str], batch_size: int, weighted: bool = False
+) -> KeyedJaggedTensor:
     """One KeyedJaggedTensor from per-feature ids, feature-major."""
     values = [p.values for p in parts]
     lengths = [p.lengths for p in parts]
+    weights = None
+    if weighted:
+        w = [
+            p.weights if p.weights is not None else np.ones(len(p.values), np.float32)
+            for p in parts
+        ]
+        weights = torch.from_numpy(np.concatenate(w).astype(np.float32))
     return KeyedJaggedTensor(
         keys=keys,
         values=torch.from_numpy(
@@ -188,6 +271,7 @@ def _to_kjt(parts: list, keys: list[str], batch_size: int) -> KeyedJaggedTensor:
         lengths=torch.from_numpy(
             np.concatenate(lengths) if lengths else np.zeros(0, np.int32)
         ),
+        weights=weights,
         stride=batch_size,
     )
 

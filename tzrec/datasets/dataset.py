@@ -20,12 +20,13 @@ from tzrec.datasets.reader import (
     ParquetReader,
     Share,
     batches_per_share,
+    check_share_rows,
     list_files,
     rebatch,
     share_range,
 )
 from tzrec.protos import data_pb2
-from tzrec.utils.errors import ConfigError
+from tzrec.utils.errors import ConfigError, DataError
 
 _ARROW_TYPES = {
     data_pb2.INT32: pa.int32(),
@@ -113,6 +114,11 @@ class TzrecDataset(IterableDataset):
                 "data_config.dataset_type",
                 "use ParquetDataset or CsvDataset",
             )
+        self._check_rows(input_path)
+
+    def _check_rows(self, input_path: str) -> None:
+        """Every (rank, worker) share must get rows; fails before any step."""
+        check_share_rows(self.total_rows, self.world_size, self.num_workers, input_path)
 
     @property
     def total_rows(self) -> int:
@@ -141,9 +147,20 @@ class TzrecDataset(IterableDataset):
             worker_skips(counts, self.skip_batches)[worker] if self.skip_batches else 0
         )
         start, end = share_range(self.total_rows, share)
-        chunks = self.reader.iter_range(start + skip * self.batch_size, end)
-        for table in rebatch(chunks, self.batch_size, counts[worker] - skip):
-            yield self.builder.build(table)
+        first = start + skip * self.batch_size
+        chunks = self.reader.iter_range(first, end)
+        for i, table in enumerate(
+            rebatch(chunks, self.batch_size, counts[worker] - skip)
+        ):
+            try:
+                batch = self.builder.build(table)
+            except DataError as e:
+                if e.row is None:
+                    raise
+                row = first + i * self.batch_size + e.row
+                where = f"{e.where}, {self.reader.locate(row)}".lstrip(", ")
+                raise DataError(e.what, where, e.fix) from None
+            yield batch
 
 
 def create_dataloader(dataset: TzrecDataset, pin_memory: bool = False) -> DataLoader:

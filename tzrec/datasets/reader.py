@@ -9,9 +9,11 @@ run can skip exactly the batches it already trained on without reading them.
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import glob
 import os
+import re
 from collections.abc import Iterator
 
 import pyarrow as pa
@@ -72,6 +74,24 @@ def batches_per_share(total: int, shares: int, batch_size: int) -> int:
     return -(-smallest // batch_size)
 
 
+def check_share_rows(
+    total: int, world_size: int, num_workers: int, input_path: str
+) -> None:
+    """Raises a DataError unless every (rank, worker) share gets a row."""
+    shares = world_size * max(num_workers, 1)
+    if total == 0:
+        raise DataError(
+            "input has no rows", input_path, "point the path at non-empty files"
+        )
+    if total < shares:
+        raise DataError(
+            f"{total} rows cannot be split over {shares} readers "
+            f"({world_size} ranks x {max(num_workers, 1)} workers)",
+            input_path,
+            "use fewer ranks or data_config.num_workers, or more data",
+        )
+
+
 class ParquetReader:
     """Streams row ranges of a set of Parquet files.
 
@@ -85,16 +105,49 @@ class ParquetReader:
         self.files = files
         self.columns = columns
         self.file_rows: list[int] = []
+        first: pa.Schema | None = None
         for f in files:
             try:
-                self.file_rows.append(pq.ParquetFile(f).metadata.num_rows)
+                pf = pq.ParquetFile(f)
+                self.file_rows.append(pf.metadata.num_rows)
+                schema = pf.schema_arrow
             except (pa.ArrowInvalid, OSError) as e:
                 raise DataError(
-                    f"not a readable Parquet file: {str(e)[:120]}",
+                    f"not a readable Parquet file: {_short(e)}",
                     f,
                     "re-write or remove the file",
                 ) from None
+            first = first or schema
+            self._check_schema(f, schema, first)
         self.total_rows = sum(self.file_rows)
+
+    def _check_schema(self, path: str, schema: pa.Schema, first: pa.Schema) -> None:
+        """Every file has the needed columns, with the first file's types.
+
+        Only footers are read, so a file that would fail mid-epoch (a column
+        dropped or retyped in newer files) fails before training starts.
+        """
+        names = set(schema.names)
+        missing = [c for c in self.columns or [] if c not in names]
+        if missing:
+            raise DataError(
+                f"missing column(s) {', '.join(missing)}",
+                path,
+                "add the columns or fix the feature expressions / label_fields",
+            )
+        for col in self.columns or first.names:
+            want, got = first.field(col).type, schema.field(col).type
+            if got != want and not pa.types.is_null(got) and not pa.types.is_null(want):
+                raise DataError(
+                    f'column "{col}" is {got} in this file but {want} in '
+                    f"{self.files[0]}",
+                    path,
+                    "write every file of the input with the same column types",
+                )
+
+    def locate(self, row: int) -> str:
+        """``row index R of FILE`` for a row number over all files."""
+        return _locate(self.files, self.file_rows, row)
 
     def iter_range(self, start: int, end: int) -> Iterator[pa.RecordBatch]:
         """Record batches (of any size) covering rows ``[start, end)``."""
@@ -133,7 +186,9 @@ class ParquetReader:
                     break
         except (pa.ArrowInvalid, OSError) as e:
             raise DataError(
-                f"corrupt Parquet data: {str(e)[:120]}", path, "re-write the file"
+                f"corrupt Parquet data: {_short(e)}",
+                path,
+                "re-write the file, or remove it from the input",
             ) from None
 
     def _cols(self, pf: pq.ParquetFile, path: str) -> list[str] | None:
@@ -179,6 +234,7 @@ class CsvReader:
         self.column_names = column_names
         self.column_types = column_types or {}
         self._total_rows: int | None = None
+        self.file_rows: list[int] = []
         if not with_header and not column_names:
             raise DataError(
                 "a CSV without header needs column names",
@@ -193,12 +249,19 @@ class CsvReader:
             keep = self.columns
             self.columns = self.columns[:1] if self.columns else None
             try:
-                self._total_rows = sum(
-                    rb.num_rows for f in self.files for rb in self._read_file(f)
-                )
+                self.file_rows = [
+                    sum(rb.num_rows for rb in self._read_file(f)) for f in self.files
+                ]
             finally:
                 self.columns = keep
+            self._total_rows = sum(self.file_rows)
         return self._total_rows
+
+    def locate(self, row: int) -> str:
+        """``row index R of FILE`` for a row number over all files."""
+        if not self.file_rows:
+            return f"row index {row} of the input"
+        return _locate(self.files, self.file_rows, row)
 
     def iter_range(self, start: int, end: int | None) -> Iterator[pa.RecordBatch]:
         """Record batches covering rows ``[start, end)`` (end None: to the end)."""
@@ -224,15 +287,35 @@ class CsvReader:
             include_columns=self.columns,
             strings_can_be_null=True,
         )
+        if os.path.getsize(path) == 0:
+            raise DataError("empty file", path, "remove it or write its rows")
+        rows = 0
         try:
             reader = pacsv.open_csv(path, read_opts, parse_opts, convert_opts)
             for rb in reader:
+                rows += rb.num_rows
                 yield rb
         except (pa.ArrowInvalid, pa.ArrowKeyError, OSError) as e:
-            msg = str(e).split("\n")[0][:160]
+            msg = _short(e)
+            where = f"{path}, after row index {rows - 1}" if rows else path
+            m = re.match(r"In CSV column #(\d+): ", msg)
+            if m:
+                name = self._column_name(path, int(m.group(1)))
+                where += f', column "{name}"'
+                msg = msg[m.end() :]
             raise DataError(
-                f"cannot read CSV: {msg}", path, "fix the file or input_fields types"
+                f"cannot read CSV: {msg}",
+                where,
+                "fix the value, or set the column's type in data_config.input_fields",
             ) from None
+
+    def _column_name(self, path: str, index: int) -> str:
+        """The name of the file's ``index``-th column (header or input_fields)."""
+        names = self.column_names or []
+        if self.with_header:
+            with open(path, encoding="utf-8", errors="replace", newline="") as f:
+                names = next(csv.reader(f, delimiter=self.delimiter), [])
+        return names[index] if index < len(names) else f"#{index}"
 
 
 def rebatch(
@@ -265,9 +348,25 @@ def rebatch(
 def _concat(parts: list[pa.RecordBatch]) -> pa.Table:
     try:
         return pa.Table.from_batches(parts)
-    except pa.ArrowInvalid as e:
+    except pa.ArrowInvalid:
+        types = {str(p.schema.types) for p in parts}
         raise DataError(
-            f"files disagree on the schema: {str(e)[:160]}",
+            "input files disagree on the column types: " + " vs ".join(sorted(types)),
             "input files",
-            "make every file use the same column types",
+            "write every file of the input with the same column types",
         ) from None
+
+
+def _short(e: BaseException) -> str:
+    """The first line of an (Arrow) error message, at most 200 characters."""
+    lines = str(e).strip().splitlines()
+    return (lines[0] if lines else type(e).__name__)[:200].rstrip(": ")
+
+
+def _locate(files: list[str], file_rows: list[int], row: int) -> str:
+    offset = 0
+    for path, n in zip(files, file_rows):
+        if row < offset + n:
+            return f"row index {row - offset} of {path}"
+        offset += n
+    return f"row index {row} of the input"

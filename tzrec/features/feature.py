@@ -3,6 +3,11 @@
 A feature knows the columns it reads, whether it feeds an embedding table
 (sparse) or goes straight to the MLP (dense), and how to encode a whole
 pyarrow batch at once: no Python loop over rows.
+
+Column names: ``expression`` when set, else the feature name. A TorchEasyRec
+side prefix (``user:``, ``item:``, ``context:``) is dropped, so
+``expression: "user:uid"`` reads the column ``uid``. Sub-features of a
+``sequence_feature`` read ``{sequence_name}__{column}``.
 """
 
 from __future__ import annotations
@@ -13,7 +18,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tzrec.utils.errors import DataError
+from tzrec.utils.errors import ConfigError, DataError
+
+_SIDES = ("user:", "item:", "context:")
 
 
 @dataclasses.dataclass
@@ -47,27 +54,74 @@ class TableSpec:
     trainable: bool = True
 
 
+@dataclasses.dataclass(frozen=True)
+class SequenceSpec:
+    """Where a sequence feature's positions come from.
+
+    Attributes:
+        name: the sequence (``sequence_name``, or the feature's own name for a
+            standalone ``sequence_id_feature`` / ``sequence_raw_feature``);
+            features of one sequence must have equal lengths per row.
+        length: most positions kept per row (``sequence_length``).
+        delim: separator of positions in a string column.
+        prefix: column and name prefix (``{sequence_name}__`` for sub-features).
+
+    """
+
+    name: str
+    length: int
+    delim: str = ";"
+    prefix: str = ""
+
+
+def column_of(expression: str, default: str, where: str) -> str:
+    """The column an expression names (side prefix dropped)."""
+    expr = expression or default
+    for side in _SIDES:
+        if expr.startswith(side):
+            return expr[len(side) :]
+    if expr.startswith(("feature:", "const:")):
+        raise ConfigError(
+            f'expression "{expr}" is not supported yet',
+            where,
+            "read a data column (user:, item: or context: side, or no prefix)",
+        )
+    return expr
+
+
 class BaseFeature:
     """A configured input feature.
 
     Args:
         config: the feature's proto sub-message (IdFeature, RawFeature, ...).
+        sequence: set for sequence features (one value per position).
 
     """
 
     is_sparse: bool = True
+    is_weighted: bool = False
 
-    def __init__(self, config) -> None:  # noqa: ANN001 - any feature proto
+    def __init__(self, config, sequence: SequenceSpec | None = None) -> None:  # noqa: ANN001
         self.config = config
-        self.name: str = config.feature_name
+        self.sequence = sequence
+        prefix = sequence.prefix if sequence else ""
+        self.name: str = prefix + config.feature_name
+
+    @property
+    def is_sequence(self) -> bool:
+        """Whether the feature has one value per position of a sequence."""
+        return self.sequence is not None
 
     @property
     def inputs(self) -> list[str]:
         """Column names this feature reads (``expression`` or the feature name)."""
+        prefix = self.sequence.prefix if self.sequence else ""
+        where = f"feature {self.name}"
         expr = getattr(self.config, "expression", "")
         if isinstance(expr, str):
-            return [expr or self.name]
-        return list(expr) or [self.name]
+            return [prefix + column_of(expr, self.config.feature_name, where)]
+        names = [column_of(e, "", where) for e in expr]
+        return names or [self.config.feature_name]
 
     @property
     def output_dim(self) -> int:
@@ -84,12 +138,12 @@ class BaseFeature:
         raise NotImplementedError
 
     def encode_dense(self, columns: dict[str, pa.Array]) -> np.ndarray:
-        """Encodes a batch of this feature's columns to float32 [B, output_dim]."""
+        """Encodes a batch to float32 [B, output_dim] ([B, L, dim] for sequences)."""
         raise NotImplementedError
 
-    def column(self, columns: dict[str, pa.Array]) -> pa.Array:
-        """This feature's single input column, or a DataError naming it."""
-        name = self.inputs[0]
+    def column(self, columns: dict[str, pa.Array], name: str | None = None) -> pa.Array:
+        """One input column (the first by default), or a DataError naming it."""
+        name = name or self.inputs[0]
         try:
             col = columns[name]
         except KeyError:
@@ -102,16 +156,40 @@ class BaseFeature:
             col = col.combine_chunks()
         return col
 
+    def where(self, column: str | None = None) -> str:
+        """``column "x", feature f`` for error messages."""
+        return f'column "{column or self.inputs[0]}", feature {self.name}'
+
+
+def is_text_or_list(t: pa.DataType) -> bool:
+    """String or list column types (multi-value capable)."""
+    return (
+        pa.types.is_string(t)
+        or pa.types.is_large_string(t)
+        or pa.types.is_list(t)
+        or pa.types.is_large_list(t)
+    )
+
+
+def row_ids(lengths: np.ndarray) -> np.ndarray:
+    """The row of each flat value, for per-row bag ``lengths``."""
+    return np.repeat(np.arange(len(lengths)), lengths)
+
 
 def split_multi_value(col: pa.Array, separator: str) -> tuple[pa.Array, np.ndarray]:
     """Splits a string column by ``separator`` into flat tokens and lengths.
 
-    Nulls and empty strings give empty bags. List-typed columns are flattened
-    as they are.
+    Nulls and empty strings give empty bags; empty tokens (doubled separators)
+    are dropped. List-typed columns are flattened as they are.
     """
     if pa.types.is_list(col.type) or pa.types.is_large_list(col.type):
-        lengths = pc.fill_null(pc.list_value_length(col), 0)
-        return pc.list_flatten(col), lengths.to_numpy().astype(np.int32)
+        lengths = pc.fill_null(pc.list_value_length(col), 0).to_numpy()
+        flat = pc.list_flatten(col)
+        lengths = lengths.astype(np.int32)
+        if flat.null_count:  # null elements add nothing, like empty tokens
+            keep = pc.is_valid(flat).to_numpy(zero_copy_only=False)
+            flat, lengths = pc.filter(flat, pa.array(keep)), drop_values(lengths, keep)
+        return flat, lengths
     if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
         col = col.cast(pa.string())
     parts = pc.split_pattern(col, separator)
@@ -119,13 +197,70 @@ def split_multi_value(col: pa.Array, separator: str) -> tuple[pa.Array, np.ndarr
     lengths = pc.fill_null(pc.list_value_length(parts), 0).to_numpy().astype(np.int32)
     empty = pc.equal(flat, "")
     if pc.any(empty).as_py():
-        # "" tokens (empty cells, doubled separators) are dropped from their bag.
-        keep = pc.invert(empty)
-        row_of_token = np.repeat(np.arange(len(lengths)), lengths)
-        dropped = np.bincount(
-            row_of_token[~keep.to_numpy(zero_copy_only=False)],
-            minlength=len(lengths),
-        )
-        lengths = (lengths - dropped).astype(np.int32)
-        flat = pc.filter(flat, keep)
+        keep = pc.invert(empty).to_numpy(zero_copy_only=False)
+        flat = pc.filter(flat, pa.array(keep))
+        lengths = drop_values(lengths, keep)
     return flat, lengths
+
+
+def split_sequence(
+    col: pa.Array, delim: str, max_length: int
+) -> tuple[pa.Array, np.ndarray]:
+    """Splits a sequence column into flat position tokens and lengths.
+
+    Positions keep their place (an empty token between two delimiters stays,
+    so sub-sequences stay aligned); a null or empty cell is an empty sequence.
+    Sequences are most-recent-first, as TorchEasyRec data has them: the first
+    ``max_length`` positions are kept and the (oldest) rest dropped.
+    """
+    if pa.types.is_list(col.type) or pa.types.is_large_list(col.type):
+        lengths = pc.fill_null(pc.list_value_length(col), 0).to_numpy()
+        flat = pc.list_flatten(col)
+    else:
+        if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
+            col = col.cast(pa.string())
+        col = pc.if_else(pc.equal(col, ""), pa.scalar(None, col.type), col)
+        parts = pc.split_pattern(col, delim)
+        lengths = pc.fill_null(pc.list_value_length(parts), 0).to_numpy()
+        flat = pc.list_flatten(parts)
+    lengths = lengths.astype(np.int32)
+    if max_length and (lengths > max_length).any():
+        starts = np.cumsum(lengths) - lengths
+        pos = np.arange(int(lengths.sum())) - np.repeat(starts, lengths)
+        flat = pc.filter(flat, pa.array(pos < max_length))
+        lengths = np.minimum(lengths, max_length).astype(np.int32)
+    return flat, lengths
+
+
+def drop_values(lengths: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """Bag lengths after removing the flat values where ``keep`` is False."""
+    dropped = np.bincount(row_ids(lengths)[~keep], minlength=len(lengths))
+    return (lengths - dropped).astype(np.int32)
+
+
+def fill_empty(sv: SparseValues, default_id: int | None) -> SparseValues:
+    """Gives every empty bag the single id ``default_id`` (weight 1)."""
+    if default_id is None:
+        return sv
+    empty = np.flatnonzero(sv.lengths == 0)
+    if not len(empty):
+        return sv
+    starts = (np.cumsum(sv.lengths) - sv.lengths)[empty]
+    values = np.insert(sv.values, starts, default_id)
+    weights = None if sv.weights is None else np.insert(sv.weights, starts, 1.0)
+    lengths = sv.lengths.copy()
+    lengths[empty] = 1
+    return SparseValues(values.astype(np.int64), lengths, weights)
+
+
+def to_float(tokens: pa.Array, where: str) -> np.ndarray:
+    """float32 numpy of a numeric or text array; a DataError on bad text."""
+    try:
+        out = pc.cast(tokens, pa.float32())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as e:
+        raise DataError(
+            f"unparseable number: {str(e)[:100]}",
+            where,
+            "fix the value or set the column type in input_fields",
+        ) from None
+    return out.to_numpy(zero_copy_only=False).astype(np.float32)

@@ -3,7 +3,17 @@
 Without ``boundaries`` the value (``value_dim`` wide) goes to the MLP as a
 dense input. With ``boundaries`` it is bucketized (bucket i holds values in
 ``[b[i-1], b[i])``) and looked up in a table of ``len(boundaries) + 1`` rows.
-Missing values take ``default_value`` (default "0").
+
+Missing values (null, empty string, NaN) take ``default_value`` (default "0"),
+given in the column's units; then the ``normalizer`` applies (see
+tzrec.features.normalizer), then the boundaries. A value that does not parse
+as a number, or a row with a number of values other than ``value_dim``, is a
+DataError naming the column.
+
+As a sequence feature the column holds one value per position (``value_dim``
+numbers split by ``separator`` when wider), split by ``sequence_delim`` and
+truncated to ``sequence_length``; dense values come out padded with zeros as
+``[B, sequence_length, value_dim]``, bucketized ones as one id per position.
 """
 
 from __future__ import annotations
@@ -14,21 +24,38 @@ import pyarrow.compute as pc
 
 from tzrec.features.feature import (
     BaseFeature,
+    SequenceSpec,
     SparseValues,
     TableSpec,
+    is_text_or_list,
     split_multi_value,
+    split_sequence,
+    to_float,
 )
-from tzrec.utils.errors import DataError
+from tzrec.features.normalizer import parse_normalizer
+from tzrec.utils.errors import ConfigError, DataError
 
 
 class RawFeature(BaseFeature):
-    """A dense numeric feature, optionally bucketized."""
+    """A dense numeric feature, optionally bucketized or per sequence position."""
 
-    def __init__(self, config) -> None:  # noqa: ANN001
-        super().__init__(config)
+    def __init__(self, config, sequence: SequenceSpec | None = None) -> None:  # noqa: ANN001
+        super().__init__(config, sequence)
+        where = f"feature {self.name}"
         self.boundaries = np.asarray(list(config.boundaries), dtype=np.float32)
         self.is_sparse = len(self.boundaries) > 0
         self.value_dim = max(int(config.value_dim), 1)
+        self.normalizer = parse_normalizer(config.normalizer, f"{where}.normalizer")
+        try:
+            self.default = float(config.default_value or 0.0)
+        except ValueError:
+            raise ConfigError(
+                f'default_value "{config.default_value}" is not a number', where
+            ) from None
+        if sequence is not None and self.is_sparse and self.value_dim != 1:
+            raise ConfigError(
+                "a bucketized sequence raw feature needs value_dim 1", where
+            )
 
     @property
     def output_dim(self) -> int:
@@ -53,55 +80,64 @@ class RawFeature(BaseFeature):
         )
 
     def values(self, columns: dict[str, pa.Array]) -> np.ndarray:
-        """float32 [B, value_dim] with missing values filled."""
-        col = self.column(columns)
-        default = float(self.config.default_value or 0.0)
-        if self.value_dim == 1 and not _is_text_or_list(col.type):
-            try:
-                filled = pc.fill_null(col.cast(pa.float32()), default)
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as e:
-                raise self._bad_value(e) from None
-            return filled.to_numpy(zero_copy_only=False).reshape(-1, 1)
-        tokens, lengths = split_multi_value(col, self.config.separator)
-        try:
-            flat = pc.cast(tokens, pa.float32()).to_numpy(zero_copy_only=False)
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as e:
-            raise self._bad_value(e) from None
-        out = np.full((len(lengths), self.value_dim), default, dtype=np.float32)
-        full = lengths == self.value_dim
-        if not np.all(full | (lengths == 0)):
-            bad = int(np.flatnonzero(~(full | (lengths == 0)))[0])
-            raise DataError(
-                f"row {bad} has {lengths[bad]} values, expected value_dim={self.value_dim}",
-                f'column "{self.inputs[0]}", feature {self.name}',
-                "fix the data or the feature's value_dim",
+        """float32 [B, value_dim]: missing filled, normalized."""
+        return self._parse(self.column(columns))
+
+    def _parse(self, col: pa.Array) -> np.ndarray:
+        if self.value_dim == 1 and not is_text_or_list(col.type):
+            out = to_float(col, self.where()).reshape(-1, 1)
+        else:
+            tokens, lengths = split_multi_value(col, self.config.separator)
+            flat = to_float(tokens, self.where())
+            full = lengths == self.value_dim
+            if not np.all(full | (lengths == 0)):
+                bad = int(np.flatnonzero(~(full | (lengths == 0)))[0])
+                raise DataError(
+                    f"row {bad} has {lengths[bad]} values, expected value_dim="
+                    f"{self.value_dim}",
+                    self.where(),
+                    "fix the data or the feature's value_dim",
+                )
+            out = np.full((len(lengths), self.value_dim), np.nan, dtype=np.float32)
+            out[full] = flat.reshape(-1, self.value_dim)
+        out = np.where(np.isnan(out), np.float32(self.default), out)
+        return out if self.normalizer is None else self.normalizer(out)
+
+    def sequence_values(
+        self, columns: dict[str, pa.Array]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Per position float32 [N, value_dim] and per-row lengths [B]."""
+        tokens, lengths = split_sequence(
+            self.column(columns), self.sequence.delim, self.sequence.length
+        )
+        if pa.types.is_string(tokens.type) or pa.types.is_large_string(tokens.type):
+            tokens = pc.if_else(
+                pc.equal(tokens, ""), pa.scalar(None, tokens.type), tokens
             )
-        out[full] = flat.reshape(-1, self.value_dim)
-        return out
+        return self._parse(tokens), lengths
+
+    def encode_sequence_dense(
+        self, columns: dict[str, pa.Array]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Zero-padded float32 [B, sequence_length, value_dim] and lengths [B]."""
+        flat, lengths = self.sequence_values(columns)
+        out = np.zeros((len(lengths), self.sequence.length, self.value_dim), np.float32)
+        pos = np.arange(self.sequence.length)
+        out[pos[None, :] < lengths[:, None]] = flat
+        return out, lengths
 
     def encode_dense(self, columns: dict[str, pa.Array]) -> np.ndarray:
-        """The value as float32 [B, value_dim]."""
+        """[B, value_dim], or [B, sequence_length, value_dim] for a sequence."""
+        if self.sequence is not None:
+            return self.encode_sequence_dense(columns)[0]
         return self.values(columns)
 
     def encode_sparse(self, columns: dict[str, pa.Array]) -> SparseValues:
-        """Bucket ids, one per value."""
-        vals = self.values(columns).reshape(-1)
-        ids = np.searchsorted(self.boundaries, vals, side="right").astype(np.int64)
-        lengths = np.full(len(vals) // self.value_dim, self.value_dim, dtype=np.int32)
-        return SparseValues(ids, lengths)
-
-    def _bad_value(self, e: Exception) -> DataError:
-        return DataError(
-            f"unparseable number: {str(e)[:100]}",
-            f'column "{self.inputs[0]}", feature {self.name}',
-            "fix the value or set the column type in input_fields",
-        )
-
-
-def _is_text_or_list(t: pa.DataType) -> bool:
-    return (
-        pa.types.is_string(t)
-        or pa.types.is_large_string(t)
-        or pa.types.is_list(t)
-        or pa.types.is_large_list(t)
-    )
+        """Bucket ids: one per value, or one per sequence position."""
+        if self.sequence is not None:
+            vals, lengths = self.sequence_values(columns)
+        else:
+            vals = self.values(columns)
+            lengths = np.full(len(vals), self.value_dim, dtype=np.int32)
+        ids = np.searchsorted(self.boundaries, vals.reshape(-1), side="right")
+        return SparseValues(ids.astype(np.int64), lengths.astype(np.int32))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import time
 from collections.abc import Callable, Iterator
 
@@ -108,7 +109,8 @@ def batches(
 ) -> tuple[Iterator[pa.Table], int | None]:
     """Tables of ``batch_size`` rows (the last may be short), in input order."""
     chunks, total = open_input(input_path, fmt, columns, data_config)
-    return rebatch(chunks, batch_size), total
+    # No batch count to fill: never fold trailing rows into an earlier batch.
+    return rebatch(chunks, batch_size, sys.maxsize), total
 
 
 class PredictionWriter:

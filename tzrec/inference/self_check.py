@@ -70,7 +70,11 @@ def check_scripted(path: str, model: RankModel, atol: float = 1e-5) -> None:
             batch = synthetic_batch(model, batch_size, seed=batch_size)
             want = model.predict(batch)
             got = scripted(*scripted_inputs(batch))
-            for name in ("logits", "probs"):
+            if sorted(got) != sorted(want):
+                raise RuntimeError(
+                    f"scripted model outputs {sorted(got)}, eager {sorted(want)}"
+                )
+            for name in want:
                 if not torch.allclose(got[name], want[name], atol=atol, rtol=1e-4):
                     diff = (got[name] - want[name]).abs().max().item()
                     raise RuntimeError(

@@ -1,50 +1,97 @@
 """RankModel: the base of every ranking model.
 
-A model turns a Batch into predictions (``predict``) and predictions into named
-losses (``loss``); the training loop sums the losses. Metrics live outside the
-model (tzrec.metrics), fed with ``predict``'s output.
+A model is three parts, called in order by :meth:`RankModel.predict`:
+
+1. ``embedding_group``: Batch -> ``{group name: [feature tensors]}``
+   (torchrec lookups; not scriptable);
+2. ``head``: the model-specific dense network, groups ->
+   ``{task name: [B, num_class]}``; TorchScript-compatible, so export reuses
+   the trained module itself rather than a copy;
+3. ``outputs``: raw task outputs -> named predictions (:mod:`.outputs`).
+
+``loss`` turns predictions into named losses (summed by the training loop).
+Metrics live outside the model (tzrec.metrics), routed by ``tasks``.
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Sequence
+
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from tzrec.datasets.batch import Batch
 from tzrec.features.feature import BaseFeature
+from tzrec.loss.losses import per_row_loss, weighted_mean
+from tzrec.models.outputs import TaskOutputs
+from tzrec.models.tasks import Task, loss_names, tasks_from_config
 from tzrec.modules.embedding import EmbeddingGroup
 from tzrec.protos import model_pb2
 from tzrec.utils.errors import ConfigError
 
+AUTOCAST_DTYPES = {"BF16": torch.bfloat16}
+
 
 class RankModel(nn.Module):
-    """Single-task binary ranking model base.
+    """Ranking model base: embedding lookup, a scriptable head, task outputs.
+
+    Subclasses build ``self.head`` in their ``__init__`` (after calling this
+    one): an ``nn.Module`` mapping ``Dict[str, List[Tensor]]`` groups to
+    ``Dict[str, Tensor]`` raw outputs keyed by task name.
 
     Args:
         model_config: the pipeline's ModelConfig.
         features: all features.
-        label_fields: label columns; the first is this model's label.
-        sample_weight_field: optional sample-weight column.
+        label_fields: ``data_config.label_fields``.
+        sample_weight_fields: ``data_config.sample_weight_fields`` (a single
+            string is accepted too).
         device: where embedding tables are created (``meta`` for DMP).
-
     """
+
+    head: nn.Module
 
     def __init__(
         self,
         model_config: model_pb2.ModelConfig,
         features: list[BaseFeature],
-        label_fields: list[str],
-        sample_weight_field: str = "",
+        label_fields: Sequence[str],
+        sample_weight_fields: Sequence[str] | str = (),
         device: torch.device | None = None,
     ) -> None:
         super().__init__()
+        if isinstance(sample_weight_fields, str):
+            sample_weight_fields = (
+                [sample_weight_fields] if sample_weight_fields else []
+            )
         self.model_config = model_config
-        self.label_name = label_fields[0]
-        self.sample_weight_field = sample_weight_field
+        self.tasks: list[Task] = tasks_from_config(
+            model_config, label_fields, sample_weight_fields
+        )
         self.embedding_group = EmbeddingGroup(
             features, model_config.feature_groups, self.wide_embedding_dim(), device
         )
-        self.loss_names = [self._loss_name(lc) for lc in model_config.losses]
+        self.outputs = TaskOutputs(self.tasks)
+        self.loss_names = loss_names(self.tasks)
+        self.autocast_dtype: torch.dtype | None = None
+
+    # ---- single-task compatibility ----
+
+    @property
+    def label_name(self) -> str:
+        """The first task's label column."""
+        return self.tasks[0].label_name
+
+    @property
+    def sample_weight_field(self) -> str:
+        """The first task's sample-weight column ("" when none)."""
+        return self.tasks[0].sample_weight_name
+
+    def output_names(self) -> list[str]:
+        """Predictions with one value per row (what export and predict write)."""
+        return [n for t in self.tasks for n in t.output_names]
+
+    # ---- for subclasses ----
 
     def wide_embedding_dim(self) -> int:
         """Width of WIDE-group tables (models with a wide part override it)."""
@@ -67,40 +114,85 @@ class RankModel(nn.Module):
                 f'add feature_groups {{ group_name: "{group}" ... }}',
             )
 
-    def predict(self, batch: Batch) -> dict[str, torch.Tensor]:
-        """Returns at least ``logits`` and ``probs``, each [B]."""
-        raise NotImplementedError
+    def only_group(self, where: str) -> str:
+        """The single feature group of a model that reads one (as TorchEasyRec).
 
-    def forward(self, batch: Batch) -> dict[str, torch.Tensor]:
-        """Same as :meth:`predict` (what DistributedModelParallel calls)."""
-        return self.predict(batch)
-
-    @staticmethod
-    def _loss_name(lc: model_pb2.LossConfig) -> str:
-        kind = lc.WhichOneof("loss")
-        if kind != "binary_cross_entropy":
+        Raises:
+            ConfigError: there are none or several (the others would be
+                looked up and silently ignored).
+        """
+        groups = list(self.embedding_group.groups)
+        if len(groups) != 1:
             raise ConfigError(
-                f"loss {kind} is not supported yet",
-                "model_config.losses",
-                "use binary_cross_entropy",
+                f"{type(self).__name__} reads exactly one feature group, got "
+                f"{len(groups)} ({', '.join(groups) or 'none'})",
+                "model_config.feature_groups",
+                f"put every feature of {where} in one feature group",
             )
-        return kind
+        return groups[0]
 
-    def loss(
-        self, preds: dict[str, torch.Tensor], batch: Batch
-    ) -> dict[str, torch.Tensor]:
-        """Named scalar losses, weighted by the sample weight when configured."""
-        label = batch.labels[self.label_name]
-        losses = {}
-        for lc, name in zip(self.model_config.losses, self.loss_names):
-            smoothing = lc.binary_cross_entropy.label_smoothing
-            target = label * (1 - smoothing) + 0.5 * smoothing if smoothing else label
-            per_row = nn.functional.binary_cross_entropy_with_logits(
-                preds["logits"], target, reduction="none"
+    def fields_of(self, group: str, where: str) -> tuple[int, int]:
+        """``(number of fields, dim)`` of a group whose features share one dim.
+
+        Raises:
+            ConfigError: the group mixes dims or holds a non-embedding feature.
+        """
+        names = self.embedding_group.groups[group]
+        dims = {self.embedding_group.feature_dims.get(n) for n in names}
+        if len(dims) != 1 or None in dims:
+            raise ConfigError(
+                f'features of group "{group}" must all be embeddings of one '
+                "embedding_dim",
+                where,
+                "give every feature of the group the same embedding_dim "
+                "(bucketize dense ones with boundaries)",
             )
-            if self.sample_weight_field:
-                w = batch.weights[self.sample_weight_field]
-                losses[name] = (per_row * w).sum() / w.sum().clamp_min(1e-12)
-            else:
-                losses[name] = per_row.mean()
+        return len(names), int(dims.pop())
+
+    # ---- running ----
+
+    def predict(self, batch: Batch) -> dict[str, Tensor]:
+        """Named predictions (see :mod:`tzrec.models.outputs`)."""
+        groups = self.embedding_group(batch.sparse, batch.dense)
+        return self.outputs(self.head(groups))
+
+    def forward(self, batch: Batch) -> dict[str, Tensor]:
+        """:meth:`predict`, under autocast when mixed precision is on."""
+        with self._autocast(batch):
+            return self.predict(batch)
+
+    def _autocast(self, batch: Batch) -> contextlib.AbstractContextManager:
+        if self.autocast_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(_device_type(batch), dtype=self.autocast_dtype)
+
+    def loss(self, preds: dict[str, Tensor], batch: Batch) -> dict[str, Tensor]:
+        """Named scalar losses: per task, sample-weighted, times the task weight."""
+        losses: dict[str, Tensor] = {}
+        for task in self.tasks:
+            label = batch.labels[task.label_name]
+            w = (
+                batch.weights[task.sample_weight_name]
+                if task.sample_weight_name
+                else None
+            )
+            for spec in task.losses:
+                value = weighted_mean(
+                    per_row_loss(spec, preds[spec.pred_key], label), w
+                )
+                losses[spec.name] = value * task.weight if task.weight != 1.0 else value
         return losses
+
+
+def _device_type(batch: Batch) -> str:
+    for tensors in (batch.labels, batch.dense):
+        for t in tensors.values():
+            return t.device.type
+    for kjt in batch.sparse.values():
+        return kjt.values().device.type
+    return "cpu"
+
+
+def output_layer(in_features: int, task: Task, bias: bool = True) -> nn.Linear:
+    """The final ``Linear`` of a task: ``num_class`` outputs."""
+    return nn.Linear(in_features, task.num_class, bias=bias)

@@ -1,9 +1,21 @@
-"""Embedding lookups for feature groups, on torchrec EmbeddingBagCollections.
+"""Embedding lookups for feature groups, on torchrec embedding collections.
 
-Deep groups (DEEP) share one collection of tables at each feature's
-``embedding_dim``; wide groups (WIDE) get their own narrow tables
-(``wide_embedding_dim``) in a second collection. A group's output is its
-features' pooled embeddings and dense values, concatenated in group order.
+Deep groups (DEEP) share one EmbeddingBagCollection of tables at each
+feature's ``embedding_dim``; wide groups (WIDE) get their own narrow tables
+(``wide_embedding_dim``) in a second one. A DEEP/WIDE group's output is its
+features' pooled embeddings and dense values, in group order. SEQUENCE groups
+are looked up unpooled (tzrec.modules.sequence_embedding) and give
+``[query, sequence, lengths]``.
+
+KJT layout (``sparse_groups``): ``deep``, ``wide`` (when there is a WIDE
+group) and ``sequence_<dim>`` per SEQUENCE embedding width. A bag collection
+holding a ``weighted`` feature is a weighted collection: its KJT carries
+weights, 1.0 for its unweighted features.
+
+``trainable: false`` freezes a feature's table (deep or sequence; its wide
+table, if any, still trains): the table gets its own in-backward optimizer,
+SGD with lr 0, so it is left out of the configured sparse optimizer (which
+skips parameters that already carry one) and never changes.
 """
 
 from __future__ import annotations
@@ -15,24 +27,12 @@ from torchrec.modules.embedding_configs import PoolingType
 
 from tzrec.features.build import shared_tables
 from tzrec.features.feature import BaseFeature, TableSpec
+from tzrec.modules.embedding_tables import check_dims, freeze, init_fn_of
+from tzrec.modules.sequence_embedding import SequenceEmbedding, SequenceGroupSpec
 from tzrec.protos import model_pb2
 from tzrec.utils.errors import ConfigError
 
 WIDE_PREFIX = "wide_"
-
-
-def _init_fn(spec: str):  # noqa: ANN202
-    """An init function from ``nn.init.normal_,std=0.01``-style text (or None)."""
-    if not spec:
-        return None
-    name, *kwargs = [p.strip() for p in spec.split(",")]
-    fn = getattr(nn.init, name.removeprefix("nn.init."), None)
-    if fn is None:
-        raise ConfigError(
-            f'unknown init_fn "{spec}"', "init_fn", "use e.g. nn.init.normal_,std=0.01"
-        )
-    params = {k.strip(): float(v) for k, v in (kv.split("=") for kv in kwargs)}
-    return lambda t: fn(t, **params)
 
 
 def _bag_config(
@@ -44,7 +44,7 @@ def _bag_config(
         num_embeddings=spec.num_embeddings,
         feature_names=features,
         pooling=PoolingType.MEAN if spec.pooling == "mean" else PoolingType.SUM,
-        init_fn=_init_fn(spec.init_fn),
+        init_fn=init_fn_of(spec.init_fn),
     )
 
 
@@ -70,27 +70,18 @@ class EmbeddingGroup(nn.Module):
         by_name = {f.name: f for f in features}
         self.groups: dict[str, list[str]] = {}
         self.wide_groups: set[str] = set()
-        deep_feats, wide_feats = [], []
-        for g in feature_groups:
-            self.groups[g.group_name] = list(g.feature_names)
-            target = wide_feats if g.group_type == model_pb2.WIDE else deep_feats
-            if g.group_type == model_pb2.WIDE:
-                self.wide_groups.add(g.group_name)
-            for n in g.feature_names:
-                if n not in target:
-                    target.append(n)
-        self.dense_dims = {f.name: f.output_dim for f in features if not f.is_sparse}
+        self.sequence_groups: dict[str, SequenceGroupSpec] = {}
+        deep_feats, wide_feats = self._read_groups(feature_groups, by_name)
+        self.dense_dims = {
+            f.name: f.output_dim
+            for f in features
+            if not f.is_sparse and not f.is_sequence
+        }
         self.deep_keys = [n for n in deep_feats if by_name[n].is_sparse]
-        dense_in_wide = [n for n in wide_feats if not by_name[n].is_sparse]
-        if dense_in_wide:
-            raise ConfigError(
-                f"dense feature {dense_in_wide[0]} is in a WIDE group",
-                "model_config.feature_groups",
-                "give it boundaries (an embedding) or move it to a DEEP group",
-            )
         self.wide_keys = wide_feats
         self.wide_dim = wide_embedding_dim
-        self.ebc = self._collection([by_name[n] for n in self.deep_keys], None, device)
+        deep = [by_name[n] for n in self.deep_keys]
+        self.ebc = self._collection(deep, None, device) if deep else None
         self.wide_ebc = (
             self._collection(
                 [by_name[n] for n in self.wide_keys], wide_embedding_dim, device
@@ -98,22 +89,80 @@ class EmbeddingGroup(nn.Module):
             if self.wide_keys
             else None
         )
+        self.seq = (
+            SequenceEmbedding(list(self.sequence_groups.values()), device)
+            if self.sequence_groups
+            else None
+        )
         self.feature_dims = {n: by_name[n].output_dim for n in self.deep_keys}
+        for name, spec in shared_tables(deep).items():
+            if not spec.trainable:
+                freeze(self.ebc.embedding_bags[name].weight)
+
+    def _read_groups(
+        self,
+        feature_groups,
+        by_name: dict[str, BaseFeature],  # noqa: ANN001
+    ) -> tuple[list[str], list[str]]:
+        """Fills the group tables; returns the deep and the wide feature names."""
+        deep_feats: list[str] = []
+        wide_feats: list[str] = []
+        for i, g in enumerate(feature_groups):
+            where = f"model_config.feature_groups[{i}]"
+            members = self._members(g, by_name, where)
+            self.groups[g.group_name] = [f.name for f in members]
+            if g.group_type == model_pb2.SEQUENCE:
+                self.sequence_groups[g.group_name] = SequenceGroupSpec(
+                    g.group_name, members, where
+                )
+                continue
+            wide = g.group_type == model_pb2.WIDE
+            if wide:
+                self.wide_groups.add(g.group_name)
+            target = wide_feats if wide else deep_feats
+            target += [f.name for f in members if f.name not in target]
+        return deep_feats, wide_feats
+
+    def _members(
+        self, g, by_name: dict[str, BaseFeature], where: str
+    ) -> list[BaseFeature]:  # noqa: ANN001
+        """The group's features, after the checks that need the feature objects."""
+        if g.group_type == model_pb2.JAGGED_SEQUENCE:
+            raise ConfigError(
+                "JAGGED_SEQUENCE groups are not supported yet", where, "use SEQUENCE"
+            )
+        if len(g.sequence_groups) or len(g.sequence_encoders):
+            raise ConfigError(
+                "sequence_groups / sequence_encoders are not supported yet",
+                where,
+                "use a SEQUENCE group read by multi_tower_din's din_towers",
+            )
+        members = []
+        for n in g.feature_names:
+            if n not in by_name:
+                raise ConfigError(f'unknown feature "{n}"', where, "define it first")
+            f = by_name[n]
+            if g.group_type != model_pb2.SEQUENCE and f.is_sequence and not f.is_sparse:
+                raise ConfigError(
+                    f"dense sequence feature {n} in a non-SEQUENCE group",
+                    where,
+                    "put it in a SEQUENCE group, or give it boundaries",
+                )
+            if g.group_type == model_pb2.WIDE and not f.is_sparse:
+                raise ConfigError(
+                    f"dense feature {n} is in a WIDE group",
+                    "model_config.feature_groups",
+                    "give it boundaries (an embedding) or move it to a DEEP group",
+                )
+            members.append(f)
+        return members
 
     @staticmethod
     def _collection(
         feats: list[BaseFeature], wide_dim: int | None, device: torch.device | None
     ) -> EmbeddingBagCollection:
         tables = shared_tables(feats)
-        for spec in tables.values():
-            dim = wide_dim or spec.embedding_dim
-            if dim % 4:
-                what = "wide_embedding_dim" if wide_dim else "embedding_dim"
-                raise ConfigError(
-                    f"{what} {dim} of table {spec.name} is not a multiple of 4",
-                    "feature_configs" if not wide_dim else "model_config",
-                    f"fbgemm's fused embedding kernels need {what} divisible by 4",
-                )
+        check_dims(tables, wide_dim)
         users: dict[str, list[str]] = {name: [] for name in tables}
         for f in feats:
             users[f.table.name].append(f.name)
@@ -126,7 +175,10 @@ class EmbeddingGroup(nn.Module):
             )
             for name, spec in tables.items()
         ]
-        return EmbeddingBagCollection(tables=configs, device=device)
+        weighted = any(f.is_weighted for f in feats)
+        return EmbeddingBagCollection(
+            tables=configs, is_weighted=weighted, device=device
+        )
 
     @property
     def sparse_groups(self) -> dict[str, list[str]]:
@@ -134,26 +186,62 @@ class EmbeddingGroup(nn.Module):
         layout = {"deep": self.deep_keys}
         if self.wide_ebc is not None:
             layout["wide"] = self.wide_keys
+        if self.seq is not None:
+            layout.update(self.seq.layout)
         return layout
 
+    @property
+    def aligned_sequences(self) -> list[list[str]]:
+        """Per SEQUENCE group, its sequence features (lengths must agree)."""
+        return [g.aligned for g in self.sequence_groups.values() if len(g.aligned) > 1]
+
+    def export_unsupported(self) -> str | None:
+        """Why the plain-tensor export cannot serve this model yet (None: it can)."""
+        if self.sequence_groups:
+            return "SEQUENCE feature groups"
+        if any(c is not None and c.is_weighted() for c in (self.ebc, self.wide_ebc)):
+            return "weighted id features"
+        return None
+
     def group_dim(self, group: str) -> int:
-        """Output width of a group."""
+        """Output width of a DEEP or WIDE group."""
+        if group in self.sequence_groups:
+            raise ConfigError(
+                f'feature group "{group}" is a SEQUENCE group',
+                "model_config.feature_groups",
+                "read it with a multi_tower_din din_tower, or make it DEEP",
+            )
         if group in self.wide_groups:
             return self.wide_dim * len(self.groups[group])
         return sum(
             self.feature_dims.get(n) or self.dense_dims[n] for n in self.groups[group]
         )
 
+    def sequence_dims(self, group: str) -> tuple[int, int]:
+        """``(query_dim, sequence_dim)`` of a SEQUENCE group."""
+        if group not in self.sequence_groups:
+            raise ConfigError(
+                f'feature group "{group}" is not a SEQUENCE group',
+                "model_config.feature_groups",
+                "set group_type: SEQUENCE",
+            )
+        spec = self.sequence_groups[group]
+        return spec.query_dim, spec.sequence_dim
+
     def forward(
         self, sparse: dict[str, KeyedJaggedTensor], dense: dict[str, torch.Tensor]
     ) -> dict[str, list[torch.Tensor]]:
-        """Per group, the list of feature outputs in group order."""
-        deep = self.ebc(sparse["deep"]).to_dict() if self.deep_keys else {}
+        """Per group, its outputs in order (SEQUENCE: query, sequence, lengths)."""
+        deep = self.ebc(sparse["deep"]).to_dict() if self.ebc is not None else {}
         wide = (
             self.wide_ebc(sparse["wide"]).to_dict() if self.wide_ebc is not None else {}
         )
-        out: dict[str, list[torch.Tensor]] = {}
+        out: dict[str, list[torch.Tensor]] = (
+            self.seq(sparse, dense) if self.seq is not None else {}
+        )
         for group, names in self.groups.items():
+            if group in self.sequence_groups:
+                continue
             if group in self.wide_groups:
                 out[group] = [wide[n] for n in names]
             else:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import torch
 from torch import nn
 
 from tzrec.utils.errors import ConfigError
@@ -33,6 +32,9 @@ def make_activation(name: str, where: str) -> nn.Module:
 
 class MLP(nn.Sequential):
     """Linear -> [BN|LN] -> activation -> [dropout], per hidden layer.
+
+    A plain ``nn.Sequential`` (no ``forward`` override) so TorchScript compiles
+    it and export reuses the trained module.
 
     Args:
         in_features: input width.
@@ -69,7 +71,3 @@ class MLP(nn.Sequential):
             dim = out
         super().__init__(*layers)
         self.output_dim = dim
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Applies the layers."""
-        return super().forward(x)

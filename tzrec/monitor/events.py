@@ -7,6 +7,7 @@ next append starts on a fresh line.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import logging
@@ -43,18 +44,28 @@ def append_json_line(path: str, obj: Mapping[str, Any]) -> None:
     """Appends ``obj`` as one JSON line, whole, flushed and fsynced.
 
     If the file ends in a torn line (no newline), the new line starts on a
-    line of its own so it stays parseable.
+    line of its own so it stays parseable. A failed write (disk full) is
+    undone: the file is cut back to its old size, so every earlier line stays
+    intact, and the OSError raised names the file.
     """
     data = json.dumps(json_safe(obj), allow_nan=False) + "\n"
-    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+    except OSError as e:
+        raise OSError(e.errno, e.strerror, path) from e
     try:
         size = os.fstat(fd).st_size
         if size and os.pread(fd, 1, size - 1) != b"\n":
             data = "\n" + data
         buf = data.encode("utf-8")
-        while buf:  # os.write may write less than asked (signals, huge lines)
-            buf = buf[os.write(fd, buf) :]
-        os.fsync(fd)
+        try:
+            while buf:  # os.write may write less than asked (signals, huge lines)
+                buf = buf[os.write(fd, buf) :]
+            os.fsync(fd)
+        except OSError as e:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, size)  # shrinking a file needs no space
+            raise OSError(e.errno, e.strerror, path) from e
     finally:
         os.close(fd)
 

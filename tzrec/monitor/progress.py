@@ -115,7 +115,7 @@ class ProgressLogger:
         fields: Mapping[str, float] | None = None,
         force: bool = False,
     ) -> str | None:
-        """Writes the line if the throttle allows (or ``force``); returns it, or None."""
+        """Writes the line if the throttle allows or ``force``; returns it or None."""
         if force and self._any_line and step > self._throttle.last_step:
             last_time, last_step = self._recent[-1]
             self._throttle.reset(step)

@@ -102,7 +102,9 @@ class TrainWindow:
             return {}
         busy = sum(self._phase_sums) if self._has_timings else now - self.t0
         device = "cuda" if dist.get_backend() == "nccl" else "cpu"
-        local = torch.tensor([1000.0 * busy / self.steps], dtype=torch.float64, device=device)
+        local = torch.tensor(
+            [1000.0 * busy / self.steps], dtype=torch.float64, device=device
+        )
         lo, hi = local.clone(), local.clone()
         dist.all_reduce(lo, op=dist.ReduceOp.MIN)
         dist.all_reduce(hi, op=dist.ReduceOp.MAX)

@@ -16,6 +16,8 @@ from torchrec.optim import RowWiseAdagrad
 from torchrec.optim.apply_optimizer_in_backward import apply_optimizer_in_backward
 from torchrec.optim.keyed import CombinedOptimizer, KeyedOptimizerWrapper
 
+from tzrec.optim.lr import build_schedule
+from tzrec.optim.train_optimizer import TrainOptimizer
 from tzrec.protos import optimizer_pb2
 from tzrec.utils.errors import ConfigError
 
@@ -98,19 +100,23 @@ def apply_sparse_optimizer(
 ) -> None:
     """Attaches the fused optimizer to every embedding table (before DMP wraps)."""
     cls, kwargs = sparse_optimizer_spec(cfg)
+    # Frozen tables (trainable: false) already carry their own lr-0 optimizer.
     tables = [
         p
         for name, p in model.named_parameters()
-        if ".embedding_bags." in name or ".embeddings." in name
+        if (".embedding_bags." in name or ".embeddings." in name)
+        and getattr(p, "_in_backward_optimizers", None) is None
     ]
     if tables:
         apply_optimizer_in_backward(cls, tables, kwargs)
 
 
-def build_optimizer(dmp: nn.Module, train_config) -> CombinedOptimizer:  # noqa: ANN001
+def build_optimizer(dmp: nn.Module, train_config) -> TrainOptimizer:  # noqa: ANN001
     """The fused sparse optimizer and the dense one, as one keyed optimizer.
 
-    Param group order (``lr/g<i>`` tags): g0 = sparse, g1 = dense.
+    Wrapped in a :class:`TrainOptimizer` for learning-rate schedules,
+    gradient accumulation and clipping. Param group order (``lr/g<i>``
+    tags): the sparse groups first, then the dense group.
     """
     dense = {
         name: p
@@ -121,4 +127,17 @@ def build_optimizer(dmp: nn.Module, train_config) -> CombinedOptimizer:  # noqa:
     parts = [("sparse", dmp.fused_optimizer)]
     if dense:
         parts.append(("dense", KeyedOptimizerWrapper(dense, factory)))
-    return CombinedOptimizer(parts)
+    tc = train_config
+    schedules = {
+        "sparse": build_schedule(tc.sparse_optimizer, "train_config.sparse_optimizer"),
+        "dense": build_schedule(tc.dense_optimizer, "train_config.dense_optimizer"),
+    }
+    clip = tc.grad_clipping
+    return TrainOptimizer(
+        CombinedOptimizer(parts),
+        schedules,
+        tc.gradient_accumulation_steps,
+        clip.clipping_type,
+        clip.max_gradient,
+        clip.norm_type,
+    )

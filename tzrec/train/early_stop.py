@@ -10,7 +10,9 @@ import math
 from typing import Any
 
 
-def is_better(value: float | None, best: float | None, larger: bool, min_delta: float = 0.0) -> bool:
+def is_better(
+    value: float | None, best: float | None, larger: bool, min_delta: float = 0.0
+) -> bool:
     """Whether ``value`` beats ``best`` by more than ``min_delta``."""
     if value is None or math.isnan(value):
         return False
@@ -48,7 +50,9 @@ class EarlyStopper:
         min_delta: smallest change that counts as an improvement.
     """
 
-    def __init__(self, metric: str, larger_is_better: bool, patience: int, min_delta: float) -> None:
+    def __init__(
+        self, metric: str, larger_is_better: bool, patience: int, min_delta: float
+    ) -> None:
         self.metric = metric
         self.larger = larger_is_better
         self.patience = patience
@@ -62,14 +66,20 @@ class EarlyStopper:
         """Records an evaluation; returns the stop reason once patience runs out."""
         raw = metrics.get(self.metric)
         value = None if raw is None else float(raw)
-        if is_better(value, None if self.best_step < 0 else self.best, self.larger, self.min_delta):
+        if is_better(
+            value,
+            None if self.best_step < 0 else self.best,
+            self.larger,
+            self.min_delta,
+        ):
             self.best, self.best_step, self.bad_evals = float(value), step, 0
             return None
         self.bad_evals += 1
         if self.bad_evals >= self.patience:
             self.reason = (
-                f"early stop: {self.metric} did not improve by more than {self.min_delta} "
-                f"for {self.bad_evals} evaluations (best {self.best:.6g} at step {self.best_step})"
+                f"early stop: {self.metric} did not improve by more than "
+                f"{self.min_delta} for {self.bad_evals} evaluations "
+                f"(best {self.best:.6g} at step {self.best_step})"
             )
         return self.reason
 

@@ -1,7 +1,10 @@
-"""Eval metrics of a pipeline and how one batch of predictions feeds them.
+"""Eval and train metrics of a pipeline and how one batch feeds them.
 
 Shared by evaluation during training (:mod:`tzrec.train.session`) and the
-standalone ``python -m tzrec.eval``, so both compute the same numbers.
+standalone ``python -m tzrec.eval``, so both compute the same numbers. Every
+metric is routed to its task's label, sample weight and prediction
+(:func:`tzrec.models.tasks.metric_routes`), so single- and multi-task models
+are fed alike; a multi-task model's names carry the tower suffix (``auc_ctr``).
 """
 
 from __future__ import annotations
@@ -12,30 +15,82 @@ from collections.abc import Callable
 import torch
 
 from tzrec.datasets.batch import Batch
-from tzrec.metrics.build import build_eval_metrics, build_loss_means
+from tzrec.metrics.build import (
+    build_eval_metrics,
+    build_loss_means,
+    build_train_metrics,
+)
 from tzrec.metrics.eval_metrics import Metric
 from tzrec.models.model import RankModel
+from tzrec.models.tasks import MetricRoute, Task, metric_routes, tasks_from_config
+from tzrec.monitor import keys
 from tzrec.protos import pipeline_pb2
 
 UpdateFn = Callable[[dict, dict[str, torch.Tensor], Batch], None]
 
 
+def config_tasks(config: pipeline_pb2.EasyRecConfig) -> list[Task]:
+    """The tasks of the configured model (no model needed)."""
+    dc = config.data_config
+    return tasks_from_config(
+        config.model_config, list(dc.label_fields), list(dc.sample_weight_fields)
+    )
+
+
 def grouping_keys(config: pipeline_pb2.EasyRecConfig) -> list[str]:
     """Columns the eval metrics need carried in each batch (grouped AUC keys)."""
-    cols = []
-    for m in config.model_config.metrics:
-        if m.WhichOneof("metric") == "grouped_auc":
-            cols.append(m.grouped_auc.grouping_key)
-    return list(dict.fromkeys(cols))
+    routes = metric_routes(config_tasks(config))
+    return list(
+        dict.fromkeys(r.grouping_key for r in routes.values() if r.grouping_key)
+    )
 
 
 def build_eval_metric_set(
-    config: pipeline_pb2.EasyRecConfig, loss_names: list[str]
+    config: pipeline_pb2.EasyRecConfig, loss_names: list[str] | None = None
 ) -> dict[str, Metric]:
-    """The configured eval metrics plus ``loss_<name>`` means, by eval-log key."""
-    metrics = build_eval_metrics(config.model_config.metrics)
+    """Every task's eval metrics and calibration plus ``loss_<name>`` means.
+
+    Args:
+        config: the pipeline config.
+        loss_names: the model's loss names (default: from the config's tasks).
+    """
+    metrics: dict[str, Metric] = {}
+    tasks = config_tasks(config)
+    for task in tasks:
+        metrics.update(
+            build_eval_metrics(
+                task.metrics,
+                suffix=task.suffix,
+                where=f"{task.where}.metrics",
+                calibration=bool(task.probability_key),
+            )
+        )
+    if loss_names is None:
+        loss_names = [s.name for t in tasks for s in t.losses]
     metrics.update(build_loss_means(loss_names))
     return metrics
+
+
+def build_train_metric_set(config: pipeline_pb2.EasyRecConfig) -> dict:
+    """Every task's decayed train metrics by name (``auc`` or ``auc_ctr``)."""
+    metrics: dict = {}
+    for task in config_tasks(config):
+        metrics.update(
+            build_train_metrics(
+                task.train_metrics,
+                suffix=task.suffix,
+                where=f"{task.where}.train_metrics",
+            )
+        )
+    return metrics
+
+
+def _feed(
+    metric: Metric, route: MetricRoute, preds: dict[str, torch.Tensor], batch: Batch
+) -> None:
+    weights = batch.weights.get(route.weight_name) if route.weight_name else None
+    group = batch.extras.get(route.grouping_key) if route.grouping_key else None
+    metric.update(preds[route.pred_key], batch.labels[route.label_name], weights, group)
 
 
 def update_eval_metrics(
@@ -43,52 +98,47 @@ def update_eval_metrics(
     metrics: dict[str, Metric],
     preds: dict[str, torch.Tensor],
     batch: Batch,
+    routes: dict[str, MetricRoute] | None = None,
 ) -> None:
     """Feeds one batch's predictions into every eval metric (no host sync).
 
     Args:
-        model: the unwrapped model (its label, sample weight and losses).
+        model: the unwrapped model (its tasks and losses).
         metrics: from :func:`build_eval_metric_set`.
         preds: the model's output for ``batch``.
         batch: the batch, on the predictions' device.
-
+        routes: :func:`metric_routes` of the model's tasks (computed if None).
     """
-    label = batch.labels[model.label_name]
-    weights = (
-        batch.weights.get(model.sample_weight_field)
-        if model.sample_weight_field
-        else None
-    )
+    routes = routes if routes is not None else metric_routes(model.tasks)
     losses = model.loss(preds, batch)
     for name, m in metrics.items():
-        if name.startswith("loss_"):
-            m.update(losses[name.removeprefix("loss_")], batch.batch_size)
+        if name in routes:
+            _feed(m, routes[name], preds, batch)
         else:
-            key = getattr(m, "grouping_key", None)
-            m.update(
-                preds["probs"], label, weights, batch.extras.get(key) if key else None
-            )
+            m.update(losses[name.removeprefix(keys.EVAL_LOSS_PREFIX)], batch.batch_size)
 
 
 def eval_metrics_updater(model: RankModel) -> UpdateFn:
     """:func:`update_eval_metrics` bound to ``model``, as ``evaluate`` takes it."""
-    return functools.partial(update_eval_metrics, model)
+    return functools.partial(
+        update_eval_metrics, model, routes=metric_routes(model.tasks)
+    )
 
 
 def update_train_metrics(
-    model: RankModel,
+    routes: dict[str, MetricRoute],
     metrics: dict,
     preds: dict[str, torch.Tensor],
     batch: Batch,
 ) -> None:
     """Feeds one train batch into the decayed train metrics (no host sync)."""
-    if not metrics:
-        return
-    label = batch.labels[model.label_name]
-    for m in metrics.values():
-        m.update(preds["probs"], label)
+    for name, m in metrics.items():
+        route = routes[name]
+        m.update(preds[route.pred_key], batch.labels[route.label_name])
 
 
 def train_metrics_updater(model: RankModel) -> Callable:
-    """:func:`update_train_metrics` bound to ``model`` and the metrics."""
-    return functools.partial(update_train_metrics, model)
+    """``(metrics, preds, batch) -> None`` feeding ``model``'s train metrics."""
+    return functools.partial(
+        update_train_metrics, metric_routes(model.tasks, train=True)
+    )

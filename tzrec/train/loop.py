@@ -89,7 +89,11 @@ def fit(state: TrainState, schedule: Schedule, hooks: LoopHooks) -> str:
         if not epoch_ended:
             continue
         if seen == 0 and state.batch_in_epoch == 0:
-            raise DataError("the training data has no rows", "train_input_path", "check the input files")
+            raise DataError(
+                "the training data has no rows",
+                "train_input_path",
+                "check the input files",
+            )
         state.epoch += 1
         state.batch_in_epoch = 0
         due = schedule.save_epochs and state.epoch % schedule.save_epochs == 0

@@ -58,7 +58,9 @@ class _StopFlag:
         if self.reason is not None and signum == signal.SIGINT:
             raise KeyboardInterrupt  # a second Ctrl-C stops without saving
         self.reason = f"signal {signal.Signals(signum).name}"
-        _logger.warning("[stop] %s: saving a checkpoint at the current step", self.reason)
+        _logger.warning(
+            "[stop] %s: saving a checkpoint at the current step", self.reason
+        )
 
     def restore(self) -> None:
         for sig, handler in self._previous.items():
@@ -90,7 +92,10 @@ class TrainSession:
     """
 
     def __init__(
-        self, config: pipeline_pb2.EasyRecConfig, dist_info: DistInfo, continue_train: bool
+        self,
+        config: pipeline_pb2.EasyRecConfig,
+        dist_info: DistInfo,
+        continue_train: bool,
     ) -> None:
         self.config = config
         self.dist = dist_info
@@ -107,13 +112,23 @@ class TrainSession:
         self.train_metrics = build_train_metric_set(config)
         self.eval_metrics = build_eval_metric_set(config, self.parts.model.loss_names)
         extra = grouping_keys(config)
-        self.train_ds = build_dataset(config, self.parts, config.train_input_path, dist_info, False)
-        self.eval_ds = build_dataset(config, self.parts, config.eval_input_path, dist_info, True, extra)
-        self.ckpt = CheckpointManager(self.model_dir, tc.keep_checkpoint_max, self._best_for_prune)
+        self.train_ds = build_dataset(
+            config, self.parts, config.train_input_path, dist_info, False
+        )
+        self.eval_ds = build_dataset(
+            config, self.parts, config.eval_input_path, dist_info, True, extra
+        )
+        self.ckpt = CheckpointManager(
+            self.model_dir, tc.keep_checkpoint_max, self._best_for_prune
+        )
         self.state = TrainState()
         removed = self.ckpt.cleanup_incomplete()
         if removed:
-            _logger.info("[ckpt] removed %d incomplete checkpoint(s): %s", len(removed), ", ".join(removed))
+            _logger.info(
+                "[ckpt] removed %d incomplete checkpoint(s): %s",
+                len(removed),
+                ", ".join(removed),
+            )
         if continue_train:
             self._restore()
         elif tc.fine_tune_checkpoint:
@@ -122,10 +137,16 @@ class TrainSession:
         self.schedule = Schedule(
             num_steps=tc.num_steps,
             num_epochs=tc.num_epochs,
-            save_steps=tc.save_checkpoints_steps if not tc.save_checkpoints_epochs else 0,
+            save_steps=tc.save_checkpoints_steps
+            if not tc.save_checkpoints_epochs
+            else 0,
             save_epochs=tc.save_checkpoints_epochs,
         )
-        per_epoch = epoch_steps(self.train_ds.total_rows, config.data_config.batch_size, dist_info.world_size)
+        per_epoch = epoch_steps(
+            self.train_ds.total_rows,
+            config.data_config.batch_size,
+            dist_info.world_size,
+        )
         total = tc.num_steps or (per_epoch * tc.num_epochs if per_epoch else None)
         self.monitor = Monitor(
             self.model_dir,
@@ -147,7 +168,9 @@ class TrainSession:
         )
         self.stop = _StopFlag()
         export = config.export_config
-        self.best = BestTracker(export.best_exporter_metric or "auc", export.metric_larger_is_better)
+        self.best = BestTracker(
+            export.best_exporter_metric or "auc", export.metric_larger_is_better
+        )
         self.early_stopper = None
         if tc.HasField("early_stopping"):
             es = tc.early_stopping
@@ -163,7 +186,9 @@ class TrainSession:
     def _restore(self) -> None:
         latest = self.ckpt.latest()
         if latest is None:
-            _logger.info("[resume] no complete checkpoint in %s: starting fresh", self.model_dir)
+            _logger.info(
+                "[resume] no complete checkpoint in %s: starting fresh", self.model_dir
+            )
             return
         step, path = latest
         saved = self.ckpt.restore(path, self.parts.dmp, self.parts.optimizer)
@@ -182,7 +207,7 @@ class TrainSession:
         )
         if step != self.state.step:
             raise CheckpointError(
-                f"checkpoint name says step {step} but its state says {self.state.step}",
+                f"checkpoint name says step {step}, its state {self.state.step}",
                 path,
                 "remove the damaged checkpoint",
             )
@@ -260,8 +285,16 @@ class TrainSession:
         state.train_metrics = {n: m.state_dict() for n, m in self.train_metrics.items()}
         path = os.path.join(self.model_dir, f"model.ckpt-{state.step}")
         self.monitor.on_checkpoint_start(state.step, path)
-        result = self.ckpt.save(state.step, self.parts.dmp, self.parts.optimizer, state.to_dict(), self.parts.plan)
-        self.monitor.on_checkpoint(state.step, result.path, result.nbytes, result.seconds)
+        result = self.ckpt.save(
+            state.step,
+            self.parts.dmp,
+            self.parts.optimizer,
+            state.to_dict(),
+            self.parts.plan,
+        )
+        self.monitor.on_checkpoint(
+            state.step, result.path, result.nbytes, result.seconds
+        )
         if evaluate:
             self._evaluate(state)
         self.ckpt.prune()
@@ -270,7 +303,9 @@ class TrainSession:
         loader = loader_for(self.eval_ds, self.config)
         total = self.eval_ds.num_batches()
         max_steps = self.config.eval_config.num_steps
-        self.monitor.on_eval_start(state.step, min(total or max_steps, max_steps or total or 0) or None)
+        self.monitor.on_eval_start(
+            state.step, min(total or max_steps, max_steps or total or 0) or None
+        )
         values, _, seconds = evaluate(
             self.parts.dmp,
             loader,
@@ -285,20 +320,27 @@ class TrainSession:
         if self.best.update(state.step, values):
             state.best_step, state.best_value = self.best.step, self.best.value
             self.monitor.on_event(
-                keys.EVENT_BEST_CHANGED, step=state.step, metric=self.best.metric, value=self.best.value
+                keys.EVENT_BEST_CHANGED,
+                step=state.step,
+                metric=self.best.metric,
+                value=self.best.value,
             )
         if self.early_stopper is not None:
             reason = self.early_stopper.update(state.step, values)
             state.early_stop = self.early_stopper.state_dict()
             if reason:
-                self.monitor.on_event(keys.EVENT_EARLY_STOP, step=state.step, reason=reason)
+                self.monitor.on_event(
+                    keys.EVENT_EARLY_STOP, step=state.step, reason=reason
+                )
 
     def _track_nonfinite(self, total_loss: torch.Tensor) -> None:
         """Remembers the first step with a non-finite loss, on the device."""
         if self._first_bad is None:
             dev = total_loss.device
             self._first_bad = torch.full((), -1, dtype=torch.long, device=dev)
-            self._step_counter = torch.full((), self.state.step, dtype=torch.long, device=dev)
+            self._step_counter = torch.full(
+                (), self.state.step, dtype=torch.long, device=dev
+            )
         self._step_counter += 1
         newly_bad = (self._first_bad < 0) & ~torch.isfinite(total_loss)
         self._first_bad = torch.where(newly_bad, self._step_counter, self._first_bad)
@@ -326,7 +368,11 @@ class TrainSession:
         if not os.path.exists(path):
             return None
         try:
-            found = best_step(path, export.best_exporter_metric or "auc", export.metric_larger_is_better)
+            found = best_step(
+                path,
+                export.best_exporter_metric or "auc",
+                export.metric_larger_is_better,
+            )
         except TzrecError:
             return None
         return found[0] if found else None
@@ -353,7 +399,11 @@ class TrainSession:
                 self._evaluate(self.state)
             hooks = LoopHooks(
                 batches=self._batches,
-                step_model=(self.parts.dmp, self.parts.optimizer, self.parts.model.loss),
+                step_model=(
+                    self.parts.dmp,
+                    self.parts.optimizer,
+                    self.parts.model.loss,
+                ),
                 update_train_metrics=functools.partial(
                     train_metrics_updater(self.parts.model), self.train_metrics
                 ),

@@ -21,6 +21,7 @@ from tzrec.optim.build import apply_sparse_optimizer, build_optimizer
 from tzrec.protos import pipeline_pb2
 from tzrec.train.sharding import create_plan
 from tzrec.utils.dist import DistInfo
+from tzrec.utils.quiet import quiet_third_party
 
 
 @dataclasses.dataclass
@@ -50,8 +51,9 @@ def build_model_parts(
     model = build_model(config, features, device=torch.device("meta"))
     if with_optimizer:
         apply_sparse_optimizer(model, config.train_config.sparse_optimizer)
-    plan = create_plan(model, dist_info)
-    dmp = DistributedModelParallel(model, device=dist_info.device, plan=plan)
+    with quiet_third_party():
+        plan = create_plan(model, dist_info)
+        dmp = DistributedModelParallel(model, device=dist_info.device, plan=plan)
     optimizer = build_optimizer(dmp, config.train_config) if with_optimizer else None
     return ModelParts(features, model, dmp, optimizer, plan)
 
@@ -72,6 +74,7 @@ def build_dataset(
         list(dc.sample_weight_fields),
         extra_fields,
         sparse_groups=parts.model.embedding_group.sparse_groups,
+        sequence_groups=parts.model.embedding_group.aligned_sequences,
     )
     batch_size = (dc.eval_batch_size or dc.batch_size) if for_eval else dc.batch_size
     return TzrecDataset(

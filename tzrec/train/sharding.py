@@ -10,9 +10,16 @@ from __future__ import annotations
 import torch.distributed as dist
 from torch import nn
 from torchrec.distributed.embedding_types import EmbeddingComputeKernel
-from torchrec.distributed.planner import EmbeddingShardingPlanner, ParameterConstraints, Topology
+from torchrec.distributed.planner import (
+    EmbeddingShardingPlanner,
+    ParameterConstraints,
+    Topology,
+)
 from torchrec.distributed.types import ShardingPlan, ShardingType
-from torchrec.modules.embedding_modules import EmbeddingBagCollection
+from torchrec.modules.embedding_modules import (
+    EmbeddingBagCollection,
+    EmbeddingCollection,
+)
 
 from tzrec.utils.dist import DistInfo
 
@@ -25,13 +32,14 @@ _SHARDING_TYPES = [
 
 
 def table_names(model: nn.Module) -> list[str]:
-    """Every embedding table name in the model."""
-    return [
-        cfg.name
-        for m in model.modules()
-        if isinstance(m, EmbeddingBagCollection)
-        for cfg in m.embedding_bag_configs()
-    ]
+    """Every embedding table name in the model (pooled and sequence tables)."""
+    names = []
+    for m in model.modules():
+        if isinstance(m, EmbeddingBagCollection):
+            names += [cfg.name for cfg in m.embedding_bag_configs()]
+        elif isinstance(m, EmbeddingCollection):
+            names += [cfg.name for cfg in m.embedding_configs()]
+    return names
 
 
 def create_plan(model: nn.Module, dist_info: DistInfo) -> ShardingPlan:
@@ -68,4 +76,3 @@ def plan_summary(plan: ShardingPlan) -> str:
         for name, ps in params.items():
             lines.append(f"{module}.{name}: {ps.sharding_type} ranks={ps.ranks}")
     return "\n".join(lines)
-

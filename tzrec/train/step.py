@@ -31,13 +31,27 @@ def train_step(
     data_wait: float,
     before_update: Callable[[], None] | None = None,
 ) -> StepOutput:
-    """Forward, backward (embedding tables update here, fused) and dense step."""
+    """Forward, backward (embedding tables update here, fused) and dense step.
+
+    Mixed precision runs inside the model's forward (autocast); gradient
+    accumulation and clipping live in the optimizer
+    (:class:`tzrec.optim.train_optimizer.TrainOptimizer`), whose
+    ``loss_scale`` (``1/k`` when accumulating ``k`` micro-batches) scales the
+    loss before backward. Returned losses are unscaled.
+    """
     t0 = time.perf_counter()
+    # Before the forward: it also sets this step's learning rates, and the
+    # fused embedding kernels read theirs when the lookup runs.
+    optimizer.zero_grad(set_to_none=True)
     preds = model(batch)
     losses = loss_fn(preds, batch)
-    total = torch.stack(list(losses.values())).sum() if len(losses) > 1 else next(iter(losses.values()))
-    optimizer.zero_grad(set_to_none=True)
-    total.backward()
+    total = (
+        torch.stack(list(losses.values())).sum()
+        if len(losses) > 1
+        else next(iter(losses.values()))
+    )
+    scale = getattr(optimizer, "loss_scale", 1.0)
+    (total * scale if scale != 1.0 else total).backward()
     if before_update is not None:  # gradient summaries, on log steps only
         before_update()
     t1 = time.perf_counter()
@@ -45,4 +59,6 @@ def train_step(
     t2 = time.perf_counter()
     detached = {k: v.detach() for k, v in losses.items()}
     preds = {k: v.detach() for k, v in preds.items()}
-    return StepOutput(detached, total.detach(), preds, StepTimings(data_wait, t1 - t0, t2 - t1))
+    return StepOutput(
+        detached, total.detach(), preds, StepTimings(data_wait, t1 - t0, t2 - t1)
+    )

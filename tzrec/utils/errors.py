@@ -7,6 +7,12 @@ traceback.
 
 from __future__ import annotations
 
+import re
+
+# torch's DataLoader re-raises a worker's exception in the main process as
+# ``type(message)``, the message holding the worker's whole traceback.
+_WORKER_RERAISE = re.compile(r"Caught \w+ in DataLoader worker process \d+\.\n")
+
 
 class TzrecError(Exception):
     """A user mistake that the CLI reports as one line.
@@ -15,11 +21,19 @@ class TzrecError(Exception):
         what: what is wrong, e.g. ``unknown field "foo"``.
         where: the field path, file, column or flag it concerns.
         fix: how to fix it.
+
+    Attributes:
+        detail: for an error re-raised from a DataLoader worker, the worker's
+            traceback (shown with ``--debug``); else empty.
     """
 
     kind = "error"
 
     def __init__(self, what: str, where: str = "", fix: str = "") -> None:
+        self.detail = ""
+        if not where and not fix and _WORKER_RERAISE.match(what):
+            self.detail = what
+            what = _original_message(what, type(self).__name__)
         self.what = what
         self.where = where
         self.fix = fix
@@ -64,8 +78,28 @@ class ConfigError(TzrecError):
 
 
 class DataError(TzrecError):
-    """A problem in the input data: paths, files, columns, values."""
+    """A problem in the input data: paths, files, columns, values.
+
+    Args:
+        what: what is wrong.
+        where: the file and/or column.
+        fix: how to fix it.
+        row: the row within the batch being built, when known; the dataset
+            turns it into a file and row number.
+    """
+
+    def __init__(
+        self, what: str, where: str = "", fix: str = "", row: int | None = None
+    ) -> None:
+        self.row = row
+        super().__init__(what, where, fix)
 
 
 class CheckpointError(TzrecError):
     """A missing, corrupt or mismatched checkpoint."""
+
+
+def _original_message(worker_text: str, type_name: str) -> str:
+    """The original one-line message at the end of a worker's traceback text."""
+    tail = worker_text.rstrip().rsplit(f"{type_name}: ", 1)
+    return tail[-1].strip() if len(tail) == 2 else worker_text.splitlines()[-1]

@@ -1,9 +1,11 @@
-"""Crash-injection points for the kill/resume tests.
+"""Crash-injection points for the kill/resume and disk-full tests.
 
-``TZREC_FAILPOINT=<name>[:<step>]`` makes the process SIGKILL itself when it
-reaches the named point (at that step, if given): the same abrupt death as an
-OOM kill or a pre-empted machine, at a moment a test can choose. Unset (the
-normal case) a failpoint costs one dict lookup.
+``TZREC_FAILPOINT=<name>[:<step>[:<action>]]`` acts when the process reaches
+the named point (at that step, if given). The action is ``kill`` (default):
+SIGKILL itself, the same abrupt death as an OOM kill or a pre-empted machine;
+or ``stop``: SIGSTOP itself, so a test can change the process from outside
+(e.g. lower its file-size limit) at a known moment and then SIGCONT it. Unset
+(the normal case) a failpoint costs one dict lookup.
 """
 
 from __future__ import annotations
@@ -12,15 +14,17 @@ import os
 import signal
 
 _SPEC = os.environ.get("TZREC_FAILPOINT", "")
+_ACTIONS = {"kill": signal.SIGKILL, "stop": signal.SIGSTOP}
 
 
 def failpoint(name: str, step: int | None = None) -> None:
-    """Kills this process if ``TZREC_FAILPOINT`` names this point (and step)."""
+    """Kills or stops this process if ``TZREC_FAILPOINT`` names this point."""
     if not _SPEC:
         return
-    want, _, want_step = _SPEC.partition(":")
+    want, _, rest = _SPEC.partition(":")
     if want != name:
         return
+    want_step, _, action = rest.partition(":")
     if want_step and (step is None or int(want_step) != step):
         return
-    os.kill(os.getpid(), signal.SIGKILL)
+    os.kill(os.getpid(), _ACTIONS[action or "kill"])

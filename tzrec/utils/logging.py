@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 
 from tzrec.monitor.keys import LOG_DIR
 from tzrec.utils.errors import ConfigError
@@ -57,7 +58,7 @@ def setup_logging(model_dir: str | None, rank: int) -> logging.Logger:
     if model_dir:
         log_dir = os.path.join(model_dir, LOG_DIR)
         os.makedirs(log_dir, exist_ok=True)
-        file = logging.FileHandler(os.path.join(log_dir, f"rank{rank}.log"))
+        file = _FileHandler(os.path.join(log_dir, f"rank{rank}.log"))
         file.setLevel(logging.DEBUG)
         file.setFormatter(
             logging.Formatter(
@@ -73,3 +74,23 @@ def setup_logging(model_dir: str | None, rank: int) -> logging.Logger:
     # would print them twice wherever a library configured the root.
     logger.propagate = False
     return logger
+
+
+class _FileHandler(logging.FileHandler):
+    """A FileHandler that stops, with one warning, when its file cannot be written.
+
+    logging's default prints a traceback for every record that fails to be
+    written (a full disk fails them all); the run's own writes report the
+    full disk as one error line.
+    """
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802
+        if self.level > logging.CRITICAL:
+            return
+        self.setLevel(logging.CRITICAL + 1)  # drop every later record
+        err = sys.exc_info()[1]
+        print(
+            f"warning: stopped writing {self.baseFilename}: {err}",
+            file=sys.stderr,
+            flush=True,
+        )

@@ -47,7 +47,9 @@ class RunLock:
             ) from None
         previous = _read_holder(fd)
         if previous != "unknown holder":
-            _logger.debug("taking over the lock of a finished or killed run: %s", previous)
+            _logger.debug(
+                "taking over the lock of a finished or killed run: %s", previous
+            )
         info = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()}
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(info).encode(), 0)

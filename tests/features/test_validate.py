@@ -1,0 +1,118 @@
+"""Config validation of features and sequence groups: each problem named by path."""
+
+import json
+
+import pytest
+
+from tests.conftest import REPO
+from tzrec import config as config_lib
+from tzrec.utils.errors import ConfigError
+
+DIN = REPO / "experiments" / "multi_tower_din_synthetic.config"
+
+
+def _problems(edits: dict) -> dict[str, str]:
+    config = config_lib.load_pipeline_config(str(DIN), json.dumps(edits))
+    try:
+        config_lib.validate(config)
+    except ConfigError as e:
+        return {p.where: p.one_line() for p in e.problems}
+    return {}
+
+
+def test_the_din_example_is_valid():
+    assert _problems({}) == {}
+
+
+@pytest.mark.parametrize(
+    ("edits", "where", "message"),
+    [
+        (
+            {"feature_configs[1].sequence_id_feature.sequence_length": 0},
+            "feature_configs[1].sequence_id_feature.sequence_length",
+            "must be > 0",
+        ),
+        (
+            {"feature_configs[4].raw_feature.normalizer": "method=expression,expr=x"},
+            "feature_configs[4].raw_feature.normalizer",
+            "not supported yet",
+        ),
+        (
+            {"feature_configs[5].combo_feature.expression": ["cat_5"]},
+            "feature_configs[5].combo_feature.expression",
+            "at least 2",
+        ),
+        (
+            {"feature_configs[0].id_feature.default_value": "50000"},
+            "feature_configs[0].id_feature.default_value",
+            "not an id in [0, 50000)",
+        ),
+        (
+            {"feature_configs[2].id_feature.vocab_file": "no/such/vocab.txt"},
+            "feature_configs[2].id_feature",
+            "needs exactly one of",
+        ),
+        (
+            {"feature_configs[3].id_feature.embedding_dim": 6},
+            "feature_configs[3].id_feature.embedding_dim",
+            "not a multiple of 4",
+        ),
+        (
+            {"model_config.feature_groups[1].group_type": "JAGGED_SEQUENCE"},
+            "model_config.feature_groups[1].group_type",
+            "not supported yet",
+        ),
+        (
+            {"model_config.feature_groups[1].feature_names": ["item_id", "user_id"]},
+            "model_config.feature_groups[1]",
+            "needs a sequence id feature",
+        ),
+        (
+            {"model_config.multi_tower_din.din_towers[0].input": "deep"},
+            "model_config.multi_tower_din.din_towers[0].input",
+            "must be a SEQUENCE group",
+        ),
+        (
+            {"model_config.feature_groups[1].feature_names": ["item_history"]},
+            "model_config.multi_tower_din.din_towers[0].input",
+            "no query feature",
+        ),
+        (
+            {"feature_configs[1].sequence_id_feature.weighted": True},
+            "feature_configs[1].sequence_id_feature.weighted",
+            "not supported yet",
+        ),
+        (
+            {"model_config.feature_groups[0].sequence_groups": [{"group_name": "s"}]},
+            "model_config.feature_groups[0].sequence_groups",
+            "not supported yet",
+        ),
+    ],
+)
+def test_feature_problems_name_their_field(edits, where, message):
+    found = _problems(edits)
+    assert where in found, found
+    assert message in found[where]
+
+
+def test_lookup_feature_rules():
+    lookup = {"feature_name": "l", "map": "m", "key": "k", "need_discrete": True}
+    found = _problems({"feature_configs[5]": {"lookup_feature": lookup}})
+    assert "needs exactly one of" in found["feature_configs[5].lookup_feature"]
+    lookup = {"feature_name": "l", "map": "m", "key": "k", "num_buckets": 3}
+    found = _problems({"feature_configs[5]": {"lookup_feature": lookup}})
+    assert "need_discrete" in found["feature_configs[5].lookup_feature.num_buckets"]
+    lookup = {"feature_name": "l", "map": "m", "key": "k", "value_dim": 2}
+    found = _problems({"feature_configs[5]": {"lookup_feature": lookup}})
+    assert "not supported yet" in found["feature_configs[5].lookup_feature.value_dim"]
+
+
+def test_other_models_read_no_sequence_group():
+    found = _problems(
+        {
+            "model_config.multi_tower": {
+                "towers": [{"input": "deep", "mlp": {"hidden_units": [8]}}]
+            }
+        }
+    )
+    assert "reads no SEQUENCE group" in found["model_config.feature_groups"]

@@ -1,0 +1,66 @@
+"""Input checks that need no model: run before any heavy import or write.
+
+Reading only Parquet footers (and the sizes of CSV files) finds most data
+mistakes in about a second, before torch is imported, the model is built or
+anything in model_dir is touched: a path that matches nothing, an empty or
+unreadable file, a missing column, a label stored as text, files whose column
+types differ, or too few rows for the ranks and workers. Mistakes in the
+values themselves (NaN labels, unparseable numbers) are found as batches are
+built.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pyarrow as pa
+
+from tzrec.datasets.reader import ParquetReader, check_share_rows, list_files
+from tzrec.features.build import build_features
+from tzrec.protos import data_pb2, pipeline_pb2
+from tzrec.utils.errors import DataError
+
+
+def check_inputs(config: pipeline_pb2.EasyRecConfig, input_paths: list[str]) -> None:
+    """Checks the files of each input path against the config.
+
+    Args:
+        config: the validated pipeline config.
+        input_paths: e.g. ``[train_input_path, eval_input_path]``; empty
+            entries are skipped.
+
+    Raises:
+        DataError: naming the path, file or column, and how to fix it.
+    """
+    dc = config.data_config
+    features = build_features(config.feature_configs)
+    labels = list(dc.label_fields) + list(dc.sample_weight_fields)
+    columns = [c for f in features for c in f.inputs] + labels
+    columns = list(dict.fromkeys(columns))
+    world_size = int(os.environ.get("WORLD_SIZE", "1") or 1)
+    for path in filter(None, input_paths):
+        if dc.dataset_type == data_pb2.ParquetDataset:
+            reader = ParquetReader(list_files(path, (".parquet",)), columns)
+            _check_numeric(reader, labels)
+            check_share_rows(reader.total_rows, world_size, dc.num_workers, path)
+        elif dc.dataset_type == data_pb2.CsvDataset:
+            for f in list_files(path, (".csv", ".txt")):
+                if os.path.getsize(f) == 0:
+                    raise DataError("empty file", f, "remove it or write its rows")
+
+
+def _check_numeric(reader: ParquetReader, columns: list[str]) -> None:
+    """Labels and sample weights must be stored as numbers (or booleans)."""
+    import pyarrow.parquet as pq
+
+    schema = pq.read_schema(reader.files[0])
+    for col in columns:
+        kind = schema.field(col).type
+        if not (pa.types.is_integer(kind) or pa.types.is_floating(kind)) and not (
+            pa.types.is_boolean(kind) or pa.types.is_null(kind)
+        ):
+            raise DataError(
+                f'label/weight column "{col}" holds {kind}, not numbers',
+                reader.files[0],
+                "store labels and sample weights as numbers",
+            )

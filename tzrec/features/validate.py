@@ -1,0 +1,303 @@
+"""Config checks of ``feature_configs`` and of how feature groups use them.
+
+Called by tzrec.config_validate with its ``Problems`` collector, so every
+problem is reported at once. Torch-free (config validation needs no torch).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Any
+
+from google.protobuf.message import Message
+
+from tzrec.features.normalizer import parse_normalizer
+from tzrec.protos import model_pb2, pipeline_pb2
+from tzrec.utils.errors import ConfigError
+
+_POOLINGS = ("sum", "mean")
+_COMBINERS = ("sum", "mean", "min", "max", "count")
+_ID_BUCKETS = (
+    "hash_bucket_size",
+    "num_buckets",
+    "vocab_list",
+    "vocab_dict",
+    "vocab_file",
+)
+_DISCRETE = ("hash_bucket_size", "num_buckets", "vocab_list")
+
+
+@dataclasses.dataclass
+class FeatureInfo:
+    """What group checks need to know about a feature."""
+
+    dim: int
+    sequence: bool = False
+    sparse: bool = True
+    weighted: bool = False
+
+
+def _used(f: Message, names: tuple[str, ...]) -> list[str]:
+    out = []
+    for n in names:
+        fd = f.DESCRIPTOR.fields_by_name.get(n)
+        if fd is None:
+            continue
+        if (len(getattr(f, n)) > 0) if fd.is_repeated else f.HasField(n):
+            out.append(n)
+    return out
+
+
+def check_features(config: pipeline_pb2.EasyRecConfig, p: Any) -> dict[str, int]:
+    """Checks every feature and the groups' use of them; returns name -> dim."""
+    infos: dict[str, FeatureInfo] = {}
+    taken: set[str] = set()
+    for i, fc in enumerate(config.feature_configs):
+        kind = fc.WhichOneof("feature")
+        if kind is None:
+            p.add(f"feature_configs[{i}]", "empty", "add e.g. id_feature { ... }")
+            continue
+        where = f"feature_configs[{i}].{kind}"
+        msg = getattr(fc, kind)
+        if kind == "sequence_feature":
+            _check_sequence_feature(msg, where, infos, taken, p)
+            continue
+        if _add_name(taken, msg.feature_name, f"{where}.feature_name", p):
+            seq = kind.startswith("sequence_")
+            if seq and msg.sequence_length == 0:
+                p.add(f"{where}.sequence_length", "must be > 0", "e.g. 50")
+            infos[msg.feature_name] = _check_feature(
+                kind.removeprefix("sequence_"), msg, where, seq, p
+            )
+    if config.HasField("model_config"):
+        check_groups(config.model_config, infos, p)
+    return {n: info.dim for n, info in infos.items()}
+
+
+def _check_sequence_feature(
+    seq: Message, where: str, infos: dict, taken: set, p: Any
+) -> None:
+    if not _add_name(taken, seq.sequence_name, f"{where}.sequence_name", p):
+        return
+    if seq.sequence_length == 0:
+        p.add(f"{where}.sequence_length", "must be > 0", "e.g. 50")
+    for j, sfc in enumerate(seq.features):
+        sub_kind = sfc.WhichOneof("feature")
+        sub_where = f"{where}.features[{j}]"
+        if sub_kind is None:
+            p.add(sub_where, "empty", "add id_feature or raw_feature")
+            continue
+        sub = getattr(sfc, sub_kind)
+        sub_where += f".{sub_kind}"
+        full = f"{seq.sequence_name}__{sub.feature_name}" if sub.feature_name else ""
+        if _add_name(taken, full, f"{sub_where}.feature_name", p):
+            infos[full] = _check_feature(sub_kind, sub, sub_where, True, p)
+
+
+def _add_name(taken: set[str], name: str, where: str, p: Any) -> bool:
+    if not name:
+        p.add(where, "not set", "every feature needs a name")
+        return False
+    if name in taken:
+        p.add(where, f'duplicate feature name "{name}"', "names must be unique")
+        return False
+    taken.add(name)
+    return True
+
+
+def _check_feature(kind: str, f: Message, where: str, seq: bool, p: Any) -> FeatureInfo:
+    """One feature message (``kind`` without the ``sequence_`` prefix)."""
+    if hasattr(f, "pooling") and f.pooling not in _POOLINGS:
+        p.add(f"{where}.pooling", f'bad value "{f.pooling}"', "use sum or mean")
+    for name in ("hash_bucket_size", "num_buckets"):
+        if (
+            name in f.DESCRIPTOR.fields_by_name
+            and f.HasField(name)
+            and not getattr(f, name)
+        ):
+            p.add(f"{where}.{name}", "must be > 0")
+    if kind == "raw_feature":
+        return _check_raw(f, where, seq, p)
+    if kind == "lookup_feature":
+        return _check_lookup(f, where, p)
+    buckets = (
+        _ID_BUCKETS if kind == "id_feature" else ("hash_bucket_size", "vocab_list")
+    )
+    _one_of(f, buckets, where, p)
+    if kind == "combo_feature" and len(f.expression) < 2:
+        p.add(f"{where}.expression", "needs at least 2 columns", 'e.g. ["age", "cate"]')
+    _check_vocab(f, where, p)
+    _check_dim(f, where, p)
+    return FeatureInfo(f.embedding_dim, seq, True, kind == "id_feature" and f.weighted)
+
+
+def _one_of(f: Message, buckets: tuple[str, ...], where: str, p: Any) -> None:
+    used = _used(f, buckets)
+    if len(used) != 1:
+        got = f" (got {', '.join(used)})" if used else ""
+        p.add(
+            where,
+            f'feature "{f.feature_name}" needs exactly one of '
+            f"{', '.join(buckets)}{got}",
+        )
+
+
+def _check_vocab(f: Message, where: str, p: Any) -> None:
+    fields = f.DESCRIPTOR.fields_by_name
+    if "vocab_list" in fields and len(set(f.vocab_list)) != len(f.vocab_list):
+        p.add(f"{where}.vocab_list", "has duplicate entries", "list each token once")
+    if "vocab_file" in fields and f.vocab_file and not os.path.isfile(f.vocab_file):
+        p.add(
+            f"{where}.vocab_file",
+            f'no such file "{f.vocab_file}"',
+            "paths are relative to the working directory",
+        )
+    if "num_buckets" in fields and f.num_buckets and f.HasField("default_value"):
+        ok = f.default_value.lstrip("-").isdigit()
+        if not ok or not 0 <= int(f.default_value) < f.num_buckets:
+            p.add(
+                f"{where}.default_value",
+                f'"{f.default_value}" is not an id in [0, {f.num_buckets})',
+            )
+
+
+def _check_dim(f: Message, where: str, p: Any) -> None:
+    if f.embedding_dim == 0:
+        p.add(
+            f"{where}.embedding_dim",
+            f'feature "{f.feature_name}" needs embedding_dim > 0',
+        )
+    elif f.embedding_dim % 4:
+        p.add(
+            f"{where}.embedding_dim",
+            f"{f.embedding_dim} is not a multiple of 4",
+            "fbgemm's fused embedding kernels need it",
+        )
+
+
+def _check_normalizer(f: Message, where: str, p: Any) -> None:
+    try:
+        parse_normalizer(f.normalizer, f"{where}.normalizer")
+    except ConfigError as e:
+        p.add(e.where, e.what, e.fix)
+
+
+def _check_boundaries(f: Message, where: str, p: Any) -> bool:
+    bounds = list(f.boundaries)
+    if any(a >= b for a, b in zip(bounds[:-1], bounds[1:], strict=True)):
+        p.add(f"{where}.boundaries", "must be strictly increasing")
+    return bool(bounds)
+
+
+def _check_raw(f: Message, where: str, seq: bool, p: Any) -> FeatureInfo:
+    _check_normalizer(f, where, p)
+    try:
+        float(f.default_value or 0)
+    except ValueError:
+        p.add(f"{where}.default_value", f'"{f.default_value}" is not a number')
+    if f.value_dim == 0:
+        p.add(f"{where}.value_dim", "must be > 0")
+    if not _check_boundaries(f, where, p):
+        return FeatureInfo(f.value_dim, seq, False)
+    if seq and f.value_dim != 1:
+        p.add(
+            f"{where}.value_dim", "a bucketized sequence raw feature needs value_dim 1"
+        )
+    _check_dim(f, where, p)
+    return FeatureInfo(f.embedding_dim, seq, True)
+
+
+def _check_lookup(f: Message, where: str, p: Any) -> FeatureInfo:
+    for name in ("map", "key"):
+        if not getattr(f, name):
+            p.add(f"{where}.{name}", "not set", "name the map and the key columns")
+    if f.combiner not in _COMBINERS:
+        p.add(
+            f"{where}.combiner", f'bad value "{f.combiner}"', f"use one of {_COMBINERS}"
+        )
+    if f.need_discrete or f.need_key:
+        _one_of(f, _DISCRETE, where, p)
+        if len(f.boundaries):
+            p.add(f"{where}.boundaries", "not used with need_discrete / need_key")
+        _check_dim(f, where, p)
+        return FeatureInfo(f.embedding_dim)
+    for name in _used(f, _DISCRETE):
+        p.add(f"{where}.{name}", "needs need_discrete: true", "or use boundaries")
+    if f.value_dim != 1:
+        p.add(
+            f"{where}.value_dim", "not supported yet", "only value_dim 1 (one number)"
+        )
+    _check_normalizer(f, where, p)
+    if not _check_boundaries(f, where, p):
+        return FeatureInfo(1, sparse=False)
+    _check_dim(f, where, p)
+    return FeatureInfo(f.embedding_dim)
+
+
+def check_groups(
+    mc: model_pb2.ModelConfig, infos: dict[str, FeatureInfo], p: Any
+) -> None:
+    """Group-type rules for sequence features, and multi_tower_din's towers."""
+    kinds: dict[str, int] = {}
+    for i, g in enumerate(mc.feature_groups):
+        where = f"model_config.feature_groups[{i}]"
+        kinds.setdefault(g.group_name, g.group_type)
+        members = [(n, infos[n]) for n in g.feature_names if n in infos]
+        if g.group_type == model_pb2.JAGGED_SEQUENCE:
+            p.add(
+                f"{where}.group_type",
+                "JAGGED_SEQUENCE is not supported yet",
+                "use SEQUENCE",
+            )
+        elif g.group_type == model_pb2.SEQUENCE:
+            for n, info in members:
+                if info.weighted:
+                    p.add(
+                        where,
+                        f"weighted feature {n} in a SEQUENCE group is not "
+                        "supported yet",
+                    )
+            if members and not any(
+                info.sequence and info.sparse for _, info in members
+            ):
+                p.add(where, "a SEQUENCE group needs a sequence id feature")
+        else:
+            for n, info in members:
+                if info.sequence and not info.sparse:
+                    p.add(where, f"dense sequence feature {n} needs a SEQUENCE group")
+    model = mc.WhichOneof("model")
+    if model == "multi_tower_din":
+        _check_din_towers(mc.multi_tower_din, kinds, infos, mc, p)
+    elif model is not None and model_pb2.SEQUENCE in kinds.values():
+        p.add(
+            "model_config.feature_groups",
+            f"{model} reads no SEQUENCE group",
+            "use multi_tower_din, or make the group DEEP",
+        )
+
+
+def _check_din_towers(cfg: Message, kinds: dict, infos: dict, mc: Any, p: Any) -> None:
+    base = "model_config.multi_tower_din"
+    if not cfg.towers and not cfg.din_towers:
+        p.add(
+            base, "no towers", "add towers { input: ... } or din_towers { input: ... }"
+        )
+    seen: set[str] = set()
+    for field, want_seq in (("towers", False), ("din_towers", True)):
+        for i, t in enumerate(getattr(cfg, field)):
+            where = f"{base}.{field}[{i}].input"
+            if t.input in seen:
+                p.add(where, f'group "{t.input}" is read by two towers')
+            seen.add(t.input)
+            if t.input not in kinds:
+                p.add(where, f'no feature group "{t.input}"')
+            elif (kinds[t.input] == model_pb2.SEQUENCE) != want_seq:
+                need = "a SEQUENCE group" if want_seq else "a DEEP group"
+                p.add(where, f'"{t.input}" must be {need}')
+            elif want_seq:
+                group = next(g for g in mc.feature_groups if g.group_name == t.input)
+                if not any(
+                    n in infos and not infos[n].sequence for n in group.feature_names
+                ):
+                    p.add(where, f'SEQUENCE group "{t.input}" has no query feature')
