@@ -69,10 +69,16 @@ def test_outputs_written_once(two_rank_run):
     assert [r["global_step"] for r in _records(model_dir)] == [40, 80]
     assert len(list(model_dir.glob("events.out.tfevents*"))) == 1
     assert len(list((model_dir / "eval_val").glob("events.out.tfevents*"))) == 1
-    events = [json.loads(x)["event"] for x in (model_dir / "events.jsonl").read_text().splitlines()]
+    events = [
+        json.loads(x)["event"]
+        for x in (model_dir / "events.jsonl").read_text().splitlines()
+    ]
     assert events.count("run_started") == 1 and events.count("run_finished") == 1
     # Every rank keeps its own DEBUG log.
-    assert sorted(p.name for p in (model_dir / "log").iterdir()) == ["rank0.log", "rank1.log"]
+    assert sorted(p.name for p in (model_dir / "log").iterdir()) == [
+        "rank0.log",
+        "rank1.log",
+    ]
     assert (proc.stdout + proc.stderr).count("[train] step 80/80") == 1
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -101,10 +107,14 @@ def test_checkpoint_of_two_ranks_evaluates_alone(two_rank_run):
     assert alone["auc"] == pytest.approx(_records(model_dir)[-1]["auc"], abs=1e-4)
 
 
-def test_two_ranks_match_one_rank_with_the_same_global_batch(two_rank_run, dist_data, tmp_path):
+def test_two_ranks_match_one_rank_with_the_same_global_batch(
+    two_rank_run, dist_data, tmp_path
+):
     model_dir, _ = two_rank_run
     one = tmp_path / "one"
     edits = {**EDITS, "data_config.batch_size": 256}
     proc = run_cli("tzrec.train_eval", *train_args(dist_data, one, **edits))
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert _records(one)[-1]["auc"] == pytest.approx(_records(model_dir)[-1]["auc"], abs=0.01)
+    assert _records(one)[-1]["auc"] == pytest.approx(
+        _records(model_dir)[-1]["auc"], abs=0.01
+    )

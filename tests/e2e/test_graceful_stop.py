@@ -20,7 +20,10 @@ def test_sigterm_saves_and_resumes(tiny_data, tmp_path):
     args = train_args(
         tiny_data,
         model_dir,
-        **{"train_config.num_steps": 100000, "train_config.save_checkpoints_steps": 100000},
+        **{
+            "train_config.num_steps": 100000,
+            "train_config.save_checkpoints_steps": 100000,
+        },
     )
     proc = subprocess.Popen(
         [sys.executable, "-m", "tzrec.train_eval", *args],
@@ -55,8 +58,18 @@ def test_sigterm_saves_and_resumes(tiny_data, tmp_path):
     assert finished["event"] == "run_finished" and finished["status"] == "stopped"
     assert "SIGTERM" in finished["reason"]
     # Resume to a nearby end: the pending evaluation at `step` runs first.
-    edits = {"train_config.num_steps": step + 5, "train_config.save_checkpoints_steps": 100000}
-    resumed = run_cli("tzrec.train_eval", *train_args(tiny_data, model_dir, **edits), "--continue_train")
+    edits = {
+        "train_config.num_steps": step + 5,
+        "train_config.save_checkpoints_steps": 100000,
+    }
+    resumed = run_cli(
+        "tzrec.train_eval",
+        *train_args(tiny_data, model_dir, **edits),
+        "--continue_train",
+    )
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    steps = [json.loads(x)["global_step"] for x in (model_dir / "train_eval_result.jsonl").read_text().splitlines()]
+    steps = [
+        json.loads(x)["global_step"]
+        for x in (model_dir / "train_eval_result.jsonl").read_text().splitlines()
+    ]
     assert steps == [step, step + 5]

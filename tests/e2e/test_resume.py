@@ -25,7 +25,9 @@ def _eval_log(model_dir):
 
 def _check_invariants(model_dir, after_resume=False):
     steps = [r["global_step"] for r in _eval_log(model_dir)]
-    assert steps == sorted(set(steps)), f"eval log steps not strictly increasing: {steps}"
+    assert steps == sorted(set(steps)), (
+        f"eval log steps not strictly increasing: {steps}"
+    )
     for ckpt in model_dir.glob("model.ckpt-*"):
         assert (ckpt / "DONE").is_file(), f"incomplete checkpoint visible: {ckpt}"
     if after_resume:  # a kill may leave a temporary sibling; the resume removes it
@@ -45,7 +47,9 @@ def reference(tiny_data, tmp_path_factory):
     "failpoint",
     ["after_step:15", "after_step:20", "mid_eval:2", "checkpoint_before_rename:20"],
 )
-def test_kill_and_resume_matches_uninterrupted(failpoint, reference, tiny_data, tmp_path):
+def test_kill_and_resume_matches_uninterrupted(
+    failpoint, reference, tiny_data, tmp_path
+):
     model_dir = tmp_path / "md"
     args = train_args(tiny_data, model_dir, **EDITS)
     killed = run_cli("tzrec.train_eval", *args, env={"TZREC_FAILPOINT": failpoint})

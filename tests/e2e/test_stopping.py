@@ -10,7 +10,9 @@ pytestmark = pytest.mark.slow
 
 
 def _events(model_dir):
-    return [json.loads(x) for x in (model_dir / "events.jsonl").read_text().splitlines()]
+    return [
+        json.loads(x) for x in (model_dir / "events.jsonl").read_text().splitlines()
+    ]
 
 
 def test_early_stopping_stops_and_says_why(tiny_data, tmp_path):
@@ -19,15 +21,26 @@ def test_early_stopping_stops_and_says_why(tiny_data, tmp_path):
         "train_config.num_steps": 200,
         "train_config.save_checkpoints_steps": 5,
         # No evaluation can improve AUC by more than 1.0: patience 2 ends at the third.
-        "train_config.early_stopping": {"metric_name": "auc", "patience": 2, "min_delta": 1.0},
+        "train_config.early_stopping": {
+            "metric_name": "auc",
+            "patience": 2,
+            "min_delta": 1.0,
+        },
     }
     proc = run_cli("tzrec.train_eval", *train_args(tiny_data, model_dir, **edits))
     assert proc.returncode == 0, proc.stderr[-3000:]
-    steps = [json.loads(x)["global_step"] for x in (model_dir / "train_eval_result.jsonl").read_text().splitlines()]
+    steps = [
+        json.loads(x)["global_step"]
+        for x in (model_dir / "train_eval_result.jsonl").read_text().splitlines()
+    ]
     assert steps == [5, 10, 15]
     events = _events(model_dir)
     stop = [e for e in events if e["event"] == "early_stop"]
-    assert len(stop) == 1 and stop[0]["step"] == 15 and "did not improve" in stop[0]["reason"]
+    assert (
+        len(stop) == 1
+        and stop[0]["step"] == 15
+        and "did not improve" in stop[0]["reason"]
+    )
     assert events[-1]["event"] == "run_finished" and events[-1]["status"] == "stopped"
     assert "early stop" in proc.stdout + proc.stderr
 
@@ -39,7 +52,10 @@ def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tiny_data, tmp_pat
         "train_config.save_checkpoints_steps": 10,
         "train_config.log_step_count_steps": 10,
         # A learning rate this large overflows the dense weights within a few steps.
-        "train_config.dense_optimizer": {"sgd_optimizer": {"lr": 1e30}, "constant_learning_rate": {}},
+        "train_config.dense_optimizer": {
+            "sgd_optimizer": {"lr": 1e30},
+            "constant_learning_rate": {},
+        },
     }
     proc = run_cli("tzrec.train_eval", *train_args(tiny_data, model_dir, **edits))
     assert proc.returncode == 2, proc.stderr[-3000:]

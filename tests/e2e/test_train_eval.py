@@ -74,7 +74,9 @@ def test_unknown_config_field_is_one_line_error(tmp_path):
     proc = run_cli("tzrec.train_eval", "--pipeline_config_path", str(cfg))
     assert proc.returncode == 2
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and "num_stepz" in lines[0] and "Traceback" not in proc.stderr
+    assert (
+        len(lines) == 1 and "num_stepz" in lines[0] and "Traceback" not in proc.stderr
+    )
 
 
 def test_misspelled_flag_is_one_line_error():
