@@ -10,26 +10,20 @@ from __future__ import annotations
 
 import argparse
 import difflib
-import errno
-import logging
 import os
 import sys
 import threading
-import time
 import traceback
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
+from tzrec.utils import failures
 from tzrec.utils.errors import ConfigError, TzrecError
+from tzrec.utils.quiet import quiet_globally
 
 EXIT_USER_ERROR = 2
 EXIT_BUG = 1
 EXIT_INTERRUPTED = 130
-# Seconds a non-zero rank waits before reporting an error (see report_error).
-PEER_GRACE_S = 10.0
-# errno values of a write that failed for lack of space or a read-only disk.
-STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS})
-_DEFAULT_THREAD_HOOK = threading.excepthook
 
 
 class _Parser(argparse.ArgumentParser):
@@ -118,9 +112,9 @@ def run_main(
     Exit status: ``main_fn``'s return value (None: 0); 2 with
     ``error: <one line>`` on stderr for a TzrecError or a write that failed
     for lack of space (traceback only with ``--debug`` or ``TZREC_DEBUG=1``);
-    130 on Ctrl-C; 1 with the traceback for any other exception, which is a
-    bug. Under torchrun rank 0 reports at once; another rank waits briefly
-    first (see :func:`report_error`).
+    130 on Ctrl-C; 1 with one line when another torchrun rank is gone; 1 with
+    the traceback for any other exception, which is a bug. Under torchrun the
+    line is printed once per job (see :func:`tzrec.utils.failures.report`).
 
     Args:
         main_fn: the entry point's body, given the parsed flags.
@@ -130,7 +124,9 @@ def run_main(
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = os.environ.get("TZREC_DEBUG", "") not in ("", "0") or "--debug" in argv
-    threading.excepthook = _thread_excepthook
+    if not debug:
+        quiet_globally()
+    threading.excepthook = failures.quiet_thread_excepthook
     try:
         args = parser.parse_args(argv)
         code = main_fn(args)
@@ -139,86 +135,30 @@ def run_main(
             traceback.print_exc()
             if e.detail:
                 print(e.detail, file=sys.stderr)
-        report_error(e.one_line())
+        failures.report(f"error: {e.one_line()}")
         sys.exit(EXIT_USER_ERROR)
     except KeyboardInterrupt:
         print("error: interrupted (Ctrl-C)", file=sys.stderr, flush=True)
         sys.exit(EXIT_INTERRUPTED)
     except Exception as e:
-        full = storage_error(e)
-        if full is None:  # a bug: keep everything needed to fix it
-            traceback.print_exc()
-            print(
-                "error: internal error (the traceback above is a bug in tzrec)",
-                file=sys.stderr,
-                flush=True,
-            )
-            sys.exit(EXIT_BUG)
-        if debug:
-            traceback.print_exc()
-        report_error(_storage_message(full))
-        sys.exit(EXIT_USER_ERROR)
+        _exit_on_exception(e, debug)
     sys.exit(code or 0)
 
 
-def report_error(line: str) -> None:
-    """Prints ``error: <line>`` once per job.
-
-    A mistake in the config or data usually fails every rank alike. Rank 0
-    prints at once and exits, and torchrun then stops the other ranks; a
-    non-zero rank first waits ``PEER_GRACE_S`` so that it is stopped before
-    printing a duplicate. One still alive after the wait failed alone, and
-    prints its error tagged with its rank.
-    """
-    rank = int(os.environ.get("RANK", "0") or 0)
-    if rank != 0 and int(os.environ.get("WORLD_SIZE", "1") or 1) > 1:
-        logging.getLogger("tzrec").debug("error: %s", line)  # the rank's log file
-        time.sleep(PEER_GRACE_S)
-        line = f"[rank {rank}] {line}"
-    print(f"error: {line}", file=sys.stderr, flush=True)
-
-
-def storage_error(exc: BaseException | None) -> OSError | None:
-    """The first write that failed for lack of space in ``exc``'s chain.
-
-    Disk full, quota, file-size limit or a read-only file system: the
-    environment, not a bug. A later failure (e.g. while closing logs) is
-    raised while handling the first, which is found by following
-    ``__context__``.
-
-    Returns:
-        The earliest such OSError (with the file name a wrapper of it added,
-        if it has none), or None when there is none.
-    """
-    chain: list[OSError] = []
-    seen: set[int] = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        if isinstance(exc, OSError) and exc.errno in STORAGE_ERRNOS:
-            chain.append(exc)
-        exc = exc.__cause__ or exc.__context__
-    if not chain:
-        return None
-    first = chain[-1]
-    named = [
-        e.filename for e in reversed(chain) if e.filename and e.errno == first.errno
-    ]
-    return OSError(first.errno, first.strerror, named[0] if named else None)
-
-
-def _storage_message(e: OSError) -> str:
-    where = e.filename or "a file in model_dir"
-    return TzrecError(
-        f"cannot write: {e.strerror or e}",
-        str(where),
-        "free disk space (or raise the quota or file-size limit) and run again; "
-        "train_eval resumes from the last checkpoint with --continue_train",
-    ).one_line()
-
-
-def _thread_excepthook(args: threading.ExceptHookArgs) -> None:
-    # TensorBoard's writer thread dies on a full disk; the main thread raises
-    # the same error at its next write and reports it as one line.
-    if storage_error(args.exc_value) is not None:
-        return
-    _DEFAULT_THREAD_HOOK(args)
+def _exit_on_exception(e: Exception, debug: bool) -> NoReturn:
+    """Exits for an exception that is not a TzrecError (see ``run_main``)."""
+    full, peer = failures.storage_error(e), failures.peer_failure(e)
+    if debug or (full is None and peer is None):
+        traceback.print_exc()
+    if full is not None:
+        failures.report(failures.storage_message(full))
+        sys.exit(EXIT_USER_ERROR)
+    if peer is not None:
+        failures.report(failures.peer_message(peer))
+        sys.exit(EXIT_BUG)
+    print(
+        "error: internal error (the traceback above is a bug in tzrec)",
+        file=sys.stderr,
+        flush=True,
+    )
+    sys.exit(EXIT_BUG)

@@ -36,3 +36,11 @@ def quiet_third_party() -> Iterator[None]:
             warnings.filterwarnings("ignore", category=category, module=r"torch\..*")
             warnings.filterwarnings("ignore", category=category, module=r"fbgemm_gpu.*")
         yield
+
+
+def quiet_globally() -> None:
+    """For a CLI process: the same filters as :func:`quiet_third_party`, for good."""
+    quiet_loggers()
+    for category in (FutureWarning, DeprecationWarning, UserWarning):
+        for module in (r"torchrec\..*", r"torch\..*", r"fbgemm_gpu.*"):
+            warnings.filterwarnings("ignore", category=category, module=module)
