@@ -170,6 +170,9 @@ def write_eval_result(
 def main(args: argparse.Namespace) -> int:
     """Evaluates the checkpoint; returns the exit status."""
     config = load_eval_config(args)
+    from tzrec.datasets.preflight import check_inputs
+
+    check_inputs(config, [config.eval_input_path])
     from tzrec.checkpoint.manager import resolve_checkpoint_path
     from tzrec.monitor.progress import format_value
     from tzrec.utils.dist import init_distributed

@@ -246,9 +246,14 @@ def _describe(error: BaseException) -> str:
         return f"rank {rank}: {_describe(error)}"
     if isinstance(error, pickle.UnpicklingError):
         return "UnpicklingError: not a valid tensor record"
+    return f"{type(error).__name__}: {_first_sentence(error)}"
+
+
+def _first_sentence(error: BaseException) -> str:
+    """The first sentence of an error's first line (torch's run on), <= 200 chars."""
     text = str(error).strip()
     first = text.splitlines()[0] if text else ""
-    return f"{type(error).__name__}: {first[:200]}"
+    return first.split(". ")[0].rstrip(".")[:200]
 
 
 def _names(keys: list[str]) -> str:

@@ -129,7 +129,9 @@ def load_weights_only(file: str, missing_ok: bool = False) -> Any:
             # torch's own text suggests weights_only=False: never for a user.
             why = "holds objects a weights-only load refuses, or is corrupt"
         else:
-            why = str(e).strip().splitlines()[0] if str(e).strip() else ""
+            why = (
+                str(e).strip().splitlines()[0].split(". ")[0] if str(e).strip() else ""
+            )
         raise CheckpointError(
             f"cannot load checkpoint file ({type(e).__name__}: {why})",
             file,

@@ -43,6 +43,10 @@ from tzrec.utils.failpoints import failpoint
 
 logger = logging.getLogger("tzrec")
 
+_WRITE_FIX = (
+    "free disk space (or raise the quota, fix permissions) and resume with "
+    "--continue_train; the checkpoints already written are intact"
+)
 # Temp dirs this process is writing right now; cleanup never touches them.
 _WRITING: set[str] = set()
 
@@ -140,6 +144,10 @@ class CheckpointManager:
                     lambda: self._finish(step, tmp, final, train_state, extra, plan)
                 )
             self._raise_if(self._broadcast(err if self._rank == 0 else None), tmp)
+        except CheckpointError as e:
+            if self._rank == 0:  # all ranks are past their writes: free the space
+                shutil.rmtree(tmp, ignore_errors=True)
+            raise CheckpointError(e.what, final, _WRITE_FIX) from e
         finally:
             _WRITING.discard(tmp)
         nbytes = sum(_files.read_marker(final)["files"].values())

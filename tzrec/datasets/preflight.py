@@ -50,14 +50,26 @@ def check_inputs(config: pipeline_pb2.EasyRecConfig, input_paths: list[str]) -> 
 
 
 def _check_numeric(reader: ParquetReader, columns: list[str]) -> None:
-    """Labels and sample weights must be stored as numbers (or booleans)."""
+    """Labels and sample weights must be scalars: numbers, booleans or text.
+
+    Text is allowed here because numbers written as text convert; text that
+    is not a number is reported as batches are built.
+    """
     import pyarrow.parquet as pq
 
     schema = pq.read_schema(reader.files[0])
     for col in columns:
         kind = schema.field(col).type
-        if not (pa.types.is_integer(kind) or pa.types.is_floating(kind)) and not (
-            pa.types.is_boolean(kind) or pa.types.is_null(kind)
+        if not any(
+            check(kind)
+            for check in (
+                pa.types.is_integer,
+                pa.types.is_floating,
+                pa.types.is_boolean,
+                pa.types.is_null,
+                pa.types.is_string,
+                pa.types.is_large_string,
+            )
         ):
             raise DataError(
                 f'label/weight column "{col}" holds {kind}, not numbers',

@@ -128,14 +128,15 @@ class ParquetReader:
         dropped or retyped in newer files) fails before training starts.
         """
         names = set(schema.names)
-        missing = [c for c in self.columns or [] if c not in names]
+        needed = first.names if self.columns is None else self.columns
+        missing = [c for c in needed if c not in names]
         if missing:
             raise DataError(
                 f"missing column(s) {', '.join(missing)}",
                 path,
                 "add the columns or fix the feature expressions / label_fields",
             )
-        for col in self.columns or first.names:
+        for col in needed:
             want, got = first.field(col).type, schema.field(col).type
             if got != want and not pa.types.is_null(got) and not pa.types.is_null(want):
                 raise DataError(

@@ -1,0 +1,102 @@
+"""Configs that parse but break a rule: one line, exit 2, the run untouched.
+
+Validation collects every problem; each case here has exactly one, so the
+message is one line naming the field and, where there is one, the fix.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.hardening.helpers import (
+    TINY_CONFIG,
+    assert_intact,
+    assert_one_error,
+    train_flags,
+    tzrec_cli,
+)
+
+TEXT = TINY_CONFIG.read_text()
+DUPLICATE = 'feature_configs { id_feature { feature_name: "cat_5" num_buckets: 9 } }'
+
+# id -> (text to replace, its replacement, needles of the error line)
+CASES = {
+    "missing_required": (
+        "dataset_type: ParquetDataset",
+        "",
+        ["not set (data_config.dataset_type)", "use ParquetDataset or CsvDataset"],
+    ),
+    "num_steps_and_num_epochs": (
+        "num_steps: 20",
+        "num_steps: 20 num_epochs: 1",
+        ["num_steps and num_epochs both set (train_config.num_steps)", "keep one"],
+    ),
+    "neither_num_steps_nor_num_epochs": (
+        "num_steps: 20",
+        "",
+        ["neither num_steps nor num_epochs set", "(train_config.num_steps)"],
+    ),
+    "zero_batch_size": (
+        "batch_size: 256",
+        "batch_size: 0",
+        ["must be > 0 (data_config.batch_size)"],
+    ),
+    "zero_num_buckets": (
+        "num_buckets: 300",
+        "num_buckets: 0",
+        ["must be > 0 (feature_configs[1].id_feature.num_buckets)"],
+    ),
+    "zero_hidden_units": (
+        "hidden_units: [16, 8]",
+        "hidden_units: [16, 0]",
+        ["must be > 0 (model_config.deepfm.deep.hidden_units)"],
+    ),
+    "group_feature_not_defined": (
+        '"cat_13"]',
+        '"cat_31"]',
+        ['unknown feature "cat_31"', "model_config.feature_groups[0].feature_names[3]"],
+    ),
+    "duplicate_feature_name": (
+        "model_config {",
+        DUPLICATE + "\nmodel_config {",
+        ['duplicate feature name "cat_5"', "feature_configs[4]", "must be unique"],
+    ),
+    "embedding_dim_missing": (
+        "num_buckets: 20 embedding_dim: 8",
+        "num_buckets: 20",
+        ['feature "cat_5" needs embedding_dim > 0', "id_feature.embedding_dim"],
+    ),
+    "loss_does_not_fit_metric": (
+        "binary_cross_entropy {}",
+        "l2_loss {}",
+        ["metric auc needs a probability output", "(model_config.metrics[0])"],
+    ),
+    "export_metric_not_evaluated": (
+        'best_exporter_metric: "auc"',
+        'best_exporter_metric: "gauc"',
+        ['"gauc" is not an eval metric', "(export_config.best_exporter_metric)"],
+    ),
+    "unsupported_dataset_type": (
+        "dataset_type: ParquetDataset",
+        "dataset_type: OdpsDataset",
+        ["OdpsDataset is not supported (data_config.dataset_type)", "use Parquet"],
+    ),
+    "unsupported_optimizer": (
+        "adagrad_optimizer { lr: 0.05 }",
+        "lamb_optimizer { lr: 0.05 }",
+        ["not supported yet", "train_config.sparse_optimizer.lamb_optimizer"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_config_rule(case, tiny_data, run_copy, tmp_path):
+    old, new, needles = CASES[case]
+    assert old in TEXT
+    config = tmp_path / "c.config"
+    config.write_text(TEXT.replace(old, new, 1))
+    model_dir, before = run_copy
+    flags = train_flags(tiny_data, model_dir, "--continue_train", config=config)
+    proc = tzrec_cli("tzrec.train_eval", *flags)
+    assert_one_error(proc, *needles)
+    assert_intact(before, model_dir)

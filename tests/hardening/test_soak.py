@@ -1,0 +1,178 @@
+"""Soak: many short runs killed at random points, resumed, checked after each.
+
+Each trial trains the tiny model for 30 steps (checkpoint and evaluation
+every 10, at most 2 checkpoints kept besides the best) in a fresh model_dir,
+is killed once or twice at a seeded random point (a SIGKILL failpoint in
+training, evaluation or the middle of a checkpoint write, or SIGTERM/SIGKILL
+sent as an event appears in events.jsonl), and is then resumed to the end.
+After every attempt: only complete checkpoints, a valid and strictly
+increasing eval log, the best step (``best_step``) equal to the argmax of the
+log among complete checkpoints and never pruned; at the end: step 30 reached
+and the same final metrics as an uninterrupted run (nothing lost).
+
+``TZREC_SOAK_TRIALS`` sets the number of trials (default 8).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+from tests.hardening.helpers import train_flags, tzrec_cli
+from tzrec.checkpoint._files import list_complete, validate_checkpoint
+from tzrec.checkpoint.best import best_step
+
+pytestmark = pytest.mark.slow
+TRIALS = int(os.environ.get("TZREC_SOAK_TRIALS", "8"))
+SEED = 20240609
+EDIT = json.dumps(
+    {
+        "train_config.num_steps": 30,
+        "train_config.save_checkpoints_steps": 10,
+        "train_config.keep_checkpoint_max": 2,
+    }
+)
+FAILPOINTS = (
+    "after_step",
+    "mid_eval",
+    "checkpoint_mid_write",
+    "checkpoint_before_rename",
+)
+EVENTS = ("run_started", "checkpoint_finished", "eval_started", "eval_finished")
+
+
+def _flags(tiny_data, model_dir, resume: bool) -> list[str]:
+    extra = ["--continue_train"] if resume else []
+    return train_flags(tiny_data, model_dir, "--edit_config_json", EDIT, *extra)
+
+
+def _records(model_dir: Path, allow_torn_last: bool) -> list[dict]:
+    path = model_dir / "train_eval_result.jsonl"
+    lines = path.read_text().splitlines() if path.exists() else []
+    records = []
+    for i, line in enumerate(lines):
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            assert allow_torn_last and i == len(lines) - 1, f"bad eval line {line!r}"
+    return records
+
+
+def _argmax(records: list[dict], steps: set[int]) -> tuple[int, float] | None:
+    """Best finite auc among ``steps``; ties go to the earliest step."""
+    best = None
+    for rec in sorted(records, key=lambda r: r["global_step"]):
+        value, step = rec.get("auc"), rec["global_step"]
+        if step in steps and isinstance(value, float) and math.isfinite(value):
+            if best is None or value > best[1]:
+                best = (step, value)
+    return best
+
+
+def check_invariants(model_dir: Path, finished: bool) -> list[dict]:
+    """The model_dir contract after any attempt; returns the eval records."""
+    complete = dict(list_complete(str(model_dir)))
+    for path in model_dir.glob("model.ckpt-*"):
+        validate_checkpoint(str(path))  # a visible checkpoint is complete
+    records = _records(model_dir, allow_torn_last=not finished)
+    steps = [r["global_step"] for r in records]
+    assert steps == sorted(set(steps)), f"eval log not strictly increasing: {steps}"
+    assert not steps or steps[-1] <= max(complete), "evaluated a missing checkpoint"
+    log = str(model_dir / "train_eval_result.jsonl")
+    if records:
+        expected = _argmax(records, set(complete))
+        assert best_step(log, "auc", True, set(complete)) == expected
+        overall = _argmax(records, set(steps))
+        assert overall is None or overall[0] in complete, "best checkpoint pruned"
+    if finished:
+        assert max(complete) == 30 and steps[-1] == 30
+        assert not list(model_dir.glob(".tmp-*")), "temporary checkpoint left"
+    return records
+
+
+def _kill_at_event(args: list[str], sig: int, event: str, step: int | None) -> int:
+    """Runs train_eval; sends ``sig`` when ``event`` (at ``step``) is logged."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TZREC_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tzrec.train_eval", *args],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    events = Path(args[args.index("--model_dir") + 1]) / "events.jsonl"
+    seen = events.read_text().count("\n") if events.exists() else 0
+    deadline = time.monotonic() + 240
+    try:
+        while proc.poll() is None and time.monotonic() < deadline:
+            lines = events.read_text().splitlines()[seen:] if events.exists() else []
+            if any(_matches(line, event, step) for line in lines):
+                proc.send_signal(sig)
+                break
+            time.sleep(0.05)
+        return proc.wait(timeout=240)
+    finally:
+        proc.kill()
+
+
+def _matches(line: str, event: str, step: int | None) -> bool:
+    try:
+        rec = json.loads(line)
+    except json.JSONDecodeError:
+        return False
+    return rec.get("event") == event and step in (None, rec.get("step"))
+
+
+def _attempt(rng: random.Random, tiny_data, model_dir: Path, resume: bool) -> str:
+    """One run killed at a random point; returns what was done, for messages."""
+    args = _flags(tiny_data, model_dir, resume)
+    if rng.random() < 0.5:
+        name = rng.choice(FAILPOINTS)
+        where = rng.randint(1, 29) if name == "after_step" else rng.choice([10, 20, 30])
+        if name == "mid_eval":
+            where = rng.randint(1, 8)  # an eval batch of the next evaluation
+        spec = f"{name}:{where}"
+        proc = tzrec_cli("tzrec.train_eval", *args, env={"TZREC_FAILPOINT": spec})
+        assert proc.returncode in (0, -signal.SIGKILL), proc.stderr[-3000:]
+        return f"failpoint {spec} -> {proc.returncode}"
+    sig = rng.choice([signal.SIGTERM, signal.SIGKILL])
+    event = rng.choice(EVENTS)
+    step = None if event == "run_started" else rng.choice([10, 20])
+    code = _kill_at_event(args, sig, event, step)
+    assert code in (0, -signal.SIGKILL), f"{sig.name} at {event} exited {code}"
+    return f"{sig.name} at {event}:{step} -> {code}"
+
+
+@pytest.fixture(scope="module")
+def reference(tiny_data, tmp_path_factory):
+    model_dir = tmp_path_factory.mktemp("soak_ref") / "md"
+    proc = tzrec_cli("tzrec.train_eval", *_flags(tiny_data, model_dir, False))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return check_invariants(model_dir, finished=True)[-1]
+
+
+def test_soak_kill_and_resume(tiny_data, reference, tmp_path):
+    rng = random.Random(SEED)
+    history = []
+    for trial in range(TRIALS):
+        model_dir = tmp_path / f"trial{trial}"
+        for kill in range(rng.choice([1, 2])):
+            done = _attempt(rng, tiny_data, model_dir, resume=kill > 0)
+            history.append(f"trial {trial}: {done}")
+            check_invariants(model_dir, finished=False)
+        proc = tzrec_cli("tzrec.train_eval", *_flags(tiny_data, model_dir, True))
+        assert proc.returncode == 0, "\n".join(history) + proc.stderr[-3000:]
+        final = check_invariants(model_dir, finished=True)[-1]
+        for key in ("auc", "loss_binary_cross_entropy"):
+            assert final[key] == pytest.approx(reference[key], abs=1e-5), history
+    print("\n".join(history))
