@@ -1,0 +1,167 @@
+"""Cases (a), (d), (e): the real train_eval session, its steps timed.
+
+A case builds :class:`tzrec.train.session.TrainSession` from the edited config
+and runs it: the real loop (:func:`tzrec.train.loop.fit`), DataLoader,
+Monitor, train metrics and final checkpoint + evaluation. Only the window of
+steps after the warm-up is timed, by timestamps taken right after each
+``Monitor.on_step`` (the last thing a step does), so the checkpoint written
+and the evaluation run at the end stay out of the train rate. The final
+evaluation is the eval case: its seconds come from the session's own call to
+``Monitor.on_eval``.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import shutil
+import tempfile
+import time
+from typing import Any
+
+import psutil
+import torch
+
+from tzrec.benchmark.workload import Workload
+from tzrec.train.session import TrainSession
+from tzrec.utils.dist import DistInfo
+from tzrec.utils.logging import setup_logging
+
+_logger = logging.getLogger("tzrec.benchmark")
+
+
+def cpu_seconds() -> float:
+    """CPU seconds used so far by this process and its live children (workers).
+
+    Less sensitive to other processes on the machine than wall time: it
+    counts the work done (including any spin-waiting), not the waiting.
+    """
+    total = time.process_time()
+    for child in psutil.Process().children(recursive=True):
+        try:
+            t = child.cpu_times()
+            total += t.user + t.system
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
+def sync(device: torch.device) -> None:
+    """Waits for queued device work (a no-op on CPU)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+class StepClock:
+    """Timestamps the steps of one run through the Monitor's calls.
+
+    Args:
+        first: the last warm-up step; the window starts after it.
+        last: the run's final step; the window ends with it.
+        device: synchronised at both ends of the window.
+    """
+
+    def __init__(self, first: int, last: int, device: torch.device) -> None:
+        self.first, self.last, self.device = first, last, device
+        self.t0 = self.t1 = None
+        self.cpu0 = self.cpu1 = 0.0
+        self.phases = [0.0, 0.0, 0.0]  # data wait, forward+backward, optimizer
+        self.eval_seconds: float | None = None
+        self.eval_steps = 0
+
+    def wrap(self, monitor: Any) -> None:
+        """Routes ``monitor``'s step and eval calls through this clock."""
+        on_step, on_eval = monitor.on_step, monitor.on_eval
+        on_progress = monitor.on_eval_progress
+
+        def timed_step(step: int, *args: Any, **kwargs: Any) -> None:
+            on_step(step, *args, **kwargs)
+            # Monitor.on_step(step, epoch, losses, lrs, train_metrics, timings, ...)
+            timings = args[4] if len(args) > 4 else kwargs.get("timings")
+            self._stamp(step, timings)
+
+        def timed_eval(step: int, epoch: Any, metrics: Any, seconds: Any = None) -> Any:
+            self.eval_seconds = seconds
+            return on_eval(step, epoch, metrics, seconds)
+
+        def progress(eval_step: int) -> None:
+            self.eval_steps = eval_step
+            on_progress(eval_step)
+
+        monitor.on_step, monitor.on_eval = timed_step, timed_eval
+        monitor.on_eval_progress = progress
+
+    def _stamp(self, step: int, timings: Any) -> None:
+        if step == self.first:
+            sync(self.device)
+            self.t0 = time.perf_counter()
+            self.cpu0 = cpu_seconds()
+        elif self.first < step <= self.last and timings is not None:
+            self.phases[0] += timings.data_wait
+            self.phases[1] += timings.forward_backward
+            self.phases[2] += timings.optimizer
+        if step == self.last:
+            sync(self.device)
+            self.t1 = time.perf_counter()
+            self.cpu1 = cpu_seconds()
+
+    def seconds(self) -> float:
+        """Wall seconds of the timed window."""
+        if self.t0 is None or self.t1 is None:
+            raise RuntimeError("the run ended before the timed window did")
+        return self.t1 - self.t0
+
+
+def run_train(
+    workload: Workload,
+    dist_info: DistInfo,
+    batch_size: int,
+    monitoring: bool = True,
+    measure_eval: bool = False,
+) -> dict[str, float]:
+    """One train_eval run; returns its train (and eval) throughput.
+
+    Args:
+        workload: data and config.
+        dist_info: this process's rank and device.
+        batch_size: rows per step.
+        monitoring: the config's monitoring, or TensorBoard and train metrics off.
+        measure_eval: evaluate the whole eval set at the end and time it
+            (otherwise one eval batch, to keep the run short).
+
+    Returns:
+        ``samples_per_s``, ``cpu_us_per_sample`` (this process and its
+        DataLoader workers) and the window's phase shares in percent
+        (``data_wait_pct``, ``fwd_bwd_pct``, ``optimizer_pct``; the rest is
+        the loop, metrics and monitor), plus ``eval_samples_per_s`` when
+        measured.
+    """
+    sizes = workload.sizes
+    steps = sizes.steps(batch_size)
+    model_dir = tempfile.mkdtemp(prefix="tzrec_bench_")
+    try:
+        config = workload.train_config(
+            batch_size, model_dir, monitoring, 0 if measure_eval else 1
+        )
+        setup_logging(model_dir, dist_info.rank)  # as train_eval does
+        session = TrainSession(config, dist_info, continue_train=False)
+        clock = StepClock(
+            sizes.warmup_steps, sizes.warmup_steps + steps, dist_info.device
+        )
+        clock.wrap(session.monitor)
+        session.run()
+        seconds = clock.seconds()
+        result = {"samples_per_s": steps * batch_size * dist_info.world_size / seconds}
+        samples = steps * batch_size
+        result["cpu_us_per_sample"] = 1e6 * (clock.cpu1 - clock.cpu0) / samples
+        for name, value in zip(("data_wait", "fwd_bwd", "optimizer"), clock.phases):
+            result[f"{name}_pct"] = 100.0 * value / seconds
+        if measure_eval and clock.eval_seconds:
+            rows = session.eval_ds.total_rows
+            result["eval_samples_per_s"] = rows / clock.eval_seconds
+        del session
+        return result
+    finally:
+        setup_logging(None, dist_info.rank)  # closes the run's log file
+        gc.collect()
+        shutil.rmtree(model_dir, ignore_errors=True)
