@@ -84,9 +84,11 @@ def main(args: argparse.Namespace) -> int:
     from tzrec.train.session import TrainSession
     from tzrec.utils.dist import init_distributed
     from tzrec.utils.logging import setup_logging
+    from tzrec.utils.malloc import keep_freed_memory
 
     try:
         check_model_dir(config.model_dir, args.continue_train)
+        keep_freed_memory()
         dist_info = init_distributed()
         setup_logging(config.model_dir, dist_info.rank)
         # Data, model and checkpoint are checked here, before the resolved

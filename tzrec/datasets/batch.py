@@ -273,6 +273,9 @@ def _to_kjt(
         ),
         weights=weights,
         stride=batch_size,
+        # Known here for free; torchrec would otherwise derive it from the
+        # lengths with a .tolist() every step (a device sync on GPU).
+        length_per_key=[len(v) for v in values],
     )
 
 
