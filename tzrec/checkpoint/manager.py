@@ -190,7 +190,7 @@ class CheckpointManager:
         else:
             os.rename(tmp, final)
         _files.fsync_dir(self.model_dir)
-        logger.info("saved checkpoint %s", final)
+        logger.debug("saved checkpoint %s", final)
 
     # ---- listing, pruning, cleanup ------------------------------------------
 
