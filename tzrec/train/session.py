@@ -38,7 +38,7 @@ from tzrec.train.setup import build_dataset, build_model_parts, loader_for
 from tzrec.train.sharding import plan_summary
 from tzrec.train.state import TrainState
 from tzrec.utils.dist import DistInfo
-from tzrec.utils.errors import CheckpointError, ConfigError, TzrecError
+from tzrec.utils.errors import CheckpointError, TzrecError
 
 _logger = logging.getLogger("tzrec")
 
@@ -65,21 +65,6 @@ class _StopFlag:
     def restore(self) -> None:
         for sig, handler in self._previous.items():
             signal.signal(sig, handler)
-
-
-def check_model_dir(model_dir: str, continue_train: bool) -> None:
-    """A model_dir that holds checkpoints needs --continue_train."""
-    if os.path.exists(model_dir) and not os.path.isdir(model_dir):
-        raise ConfigError("model_dir is a file", model_dir, "pass a directory path")
-    has_ckpt = os.path.isdir(model_dir) and any(
-        n.startswith("model.ckpt-") for n in os.listdir(model_dir)
-    )
-    if has_ckpt and not continue_train:
-        raise ConfigError(
-            "model_dir already holds checkpoints",
-            model_dir,
-            "pass --continue_train to resume, or choose a new --model_dir",
-        )
 
 
 class TrainSession:
