@@ -56,4 +56,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    from tzrec.utils.dist import shutdown_distributed
+
     main()
+    shutdown_distributed()

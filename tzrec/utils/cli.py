@@ -130,6 +130,7 @@ def run_main(
     try:
         args = parser.parse_args(argv)
         code = main_fn(args)
+        _shutdown_distributed()
     except TzrecError as e:
         if debug:
             traceback.print_exc()
@@ -162,3 +163,12 @@ def _exit_on_exception(e: Exception, debug: bool) -> NoReturn:
         flush=True,
     )
     sys.exit(EXIT_BUG)
+
+
+def _shutdown_distributed() -> None:
+    """Orderly process-group teardown after a successful command (if any)."""
+    if "torch.distributed" not in sys.modules:
+        return
+    from tzrec.utils.dist import shutdown_distributed
+
+    shutdown_distributed()
