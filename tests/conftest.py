@@ -34,6 +34,14 @@ def tiny_data(tmp_path_factory) -> Path:
     return out
 
 
+_DIST_VARS = ("MASTER_ADDR", "MASTER_PORT", "RANK", "WORLD_SIZE", "LOCAL_RANK")
+
+
+def child_env() -> dict[str, str]:
+    """The environment without any rendezvous a torchrun parent left behind."""
+    return {k: v for k, v in os.environ.items() if k not in _DIST_VARS}
+
+
 def run_cli(module: str, *args: str, timeout: float = 300, env: dict | None = None):
     """Runs ``python -m <module> args`` and returns the CompletedProcess."""
     full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}

@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from tests.conftest import child_env
 from tzrec.eval import build_parser, main
 from tzrec.monitor import keys
 from tzrec.utils.cli import run_main
@@ -19,14 +20,6 @@ from tzrec.utils.cli import run_main
 pytestmark = pytest.mark.slow  # every test here shares a ~10 s training run
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-_DIST_VARS = ("MASTER_ADDR", "MASTER_PORT", "RANK", "WORLD_SIZE", "LOCAL_RANK")
-
-
-def child_env() -> dict[str, str]:
-    """The environment without the rendezvous that an in-process group left."""
-    return {k: v for k, v in os.environ.items() if k not in _DIST_VARS}
-
-
 CONFIG = """
 train_input_path: "{root}/train"
 eval_input_path: "{root}/eval"

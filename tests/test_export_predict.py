@@ -15,6 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
+from tests.conftest import child_env
 from tzrec import config as config_lib
 from tzrec import export as export_cli
 from tzrec import predict as predict_cli
@@ -23,14 +24,6 @@ from tzrec.utils.cli import run_main
 pytestmark = pytest.mark.slow  # every test here shares a ~10 s training run
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-_DIST_VARS = ("MASTER_ADDR", "MASTER_PORT", "RANK", "WORLD_SIZE", "LOCAL_RANK")
-
-
-def child_env() -> dict[str, str]:
-    """The environment without the rendezvous that an in-process group left."""
-    return {k: v for k, v in os.environ.items() if k not in _DIST_VARS}
-
-
 # No final MLP, a table shared by two features, a mean-pooled multi-value
 # feature, a bucketized and a dense raw feature: the other DeepFM branches.
 CONFIG = """
