@@ -110,6 +110,24 @@ class FileState:
     data: bytes
 
 
+def check_edited_config(
+    old: str, new: str, needles: list[str], data: Path, run_copy, tmp_path: Path
+) -> None:
+    """Resumes ``run_copy`` with ``old`` replaced by ``new`` in the tiny config.
+
+    Asserts one clear error containing ``needles`` and an untouched model_dir.
+    """
+    text = TINY_CONFIG.read_text()
+    assert old in text
+    config = tmp_path / "c.config"
+    config.write_text(text.replace(old, new, 1))
+    model_dir, before = run_copy
+    flags = train_flags(data, model_dir, "--continue_train", config=config)
+    proc = tzrec_cli("tzrec.train_eval", *flags)
+    assert_one_error(proc, *needles)
+    assert_intact(before, model_dir)
+
+
 def snapshot(model_dir: Path) -> dict[str, FileState]:
     """Every file under model_dir: size, mtime and content."""
     files = {}

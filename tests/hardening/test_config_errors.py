@@ -13,6 +13,7 @@ from tests.hardening.helpers import (
     TINY_CONFIG,
     assert_intact,
     assert_one_error,
+    check_edited_config,
     train_flags,
     tzrec_cli,
 )
@@ -52,15 +53,7 @@ CASES = {
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_bad_config(case, tiny_data, run_copy, tmp_path):
-    old, new, needles = CASES[case]
-    assert old in TEXT
-    config = tmp_path / "c.config"
-    config.write_text(TEXT.replace(old, new, 1))
-    model_dir, before = run_copy
-    flags = train_flags(tiny_data, model_dir, "--continue_train", config=config)
-    proc = tzrec_cli("tzrec.train_eval", *flags)
-    assert_one_error(proc, *needles)
-    assert_intact(before, model_dir)
+    check_edited_config(*CASES[case], tiny_data, run_copy, tmp_path)
 
 
 FLAG_CASES = {
