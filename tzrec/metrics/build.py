@@ -40,7 +40,7 @@ _EVAL: dict[str, Callable[[Any], Metric]] = {
     "accuracy": lambda cfg: Accuracy(threshold=cfg.threshold),
     "mean_squared_error": lambda cfg: MeanSquaredError(),
     "mean_absolute_error": lambda cfg: MeanAbsoluteError(),
-    "normalized_entropy": lambda cfg: NormalizedEntropy(eps=cfg.eps),
+    "normalized_entropy": lambda cfg: NormalizedEntropy(eps=cfg.eta),
 }
 # auc decays its counts (DecayAUC); the others fold their window values.
 _TRAIN: dict[str, Callable[[Any], Metric]] = {
