@@ -167,7 +167,10 @@ def _write_export(
     from tzrec.export_model import input_layout, script_model
     from tzrec.inference.eager import load_eager_model
     from tzrec.inference.self_check import check_scripted
+    from tzrec.utils.tf32 import apply_tf32
 
+    ec = config.export_config
+    apply_tf32(ec.cudnn_allow_tf32, ec.cuda_matmul_allow_tf32, "export_config")
     _, model, state = load_eager_model(config, selection.path)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", ".*torch.jit.*deprecated", DeprecationWarning)

@@ -87,6 +87,12 @@ class Task:
 
     def metric_pred_key(self, kind: str) -> str:
         """Prediction key a metric of ``kind`` reads, or ``""`` if none fits."""
+        if (
+            kind == "accuracy"
+            and self.num_class > 2
+            and SOFTMAX_CROSS_ENTROPY in self.kinds
+        ):
+            return "probs" + self.suffix  # [B, C]: top-k accuracy
         if kind not in _PROBABILITY_METRICS and L2_LOSS in self.kinds:
             return "y" + self.suffix
         return self.probability_key
