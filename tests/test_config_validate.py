@@ -119,7 +119,8 @@ def test_sparse_adam_not_supported_on_cpu() -> None:
 def test_odps_dataset_parses_then_fails() -> None:
     found = _problems({"data_config.dataset_type": "OdpsDataset"})
     line = found["data_config.dataset_type"]
-    assert "OdpsDataset: ODPS (MaxCompute) tables cannot be reached" in line
+    assert "ODPS (MaxCompute) tables cannot be reached" in line
+    assert "OdpsDataset is not supported" in line
     assert '"data_config.dataset_type": "ParquetDataset"' in line
 
 

@@ -27,7 +27,7 @@ from tzrec.utils.errors import ConfigError
 _logger = logging.getLogger("tzrec")
 
 TO_PARQUET = (
-    "export the table to Parquet (PyODPS: "
+    "use ParquetDataset: export the table to Parquet (PyODPS: "
     "o.get_table(NAME).to_df().to_pandas().to_parquet(PATH), or MaxCompute "
     "UNLOAD ... STORED AS PARQUET), then pass --train_input_path and "
     "--eval_input_path and --edit_config_json "
@@ -63,14 +63,15 @@ def check_data_source(config: pipeline_pb2.EasyRecConfig, p: Problems) -> None:
         name = data_pb2.DatasetType.Name(dc.dataset_type)
         p.add(
             "data_config.dataset_type",
-            f"{name}: ODPS (MaxCompute) tables cannot be reached from tzrec",
+            "ODPS (MaxCompute) tables cannot be reached from tzrec; "
+            f"{name} is not supported",
             TO_PARQUET,
         )
         p.invalid.add("data_config.dataset_type")
     elif dc.HasField("dataset_type") and dc.dataset_type == data_pb2.KafkaDataset:
         p.add(
             "data_config.dataset_type",
-            "KafkaDataset: tzrec trains on files, not streams",
+            "tzrec trains on files, not streams; KafkaDataset is not supported",
             "write the stream to Parquet files and use ParquetDataset",
         )
         p.invalid.add("data_config.dataset_type")
@@ -117,7 +118,7 @@ def check_fg_mode(config: pipeline_pb2.EasyRecConfig, p: Problems) -> None:
         for what in _differences(fc, kind, encoded):
             p.add(
                 where,
-                f"{mode_name}: {what} (not supported yet)",
+                f"not supported yet with {mode_name}: {what}",
                 "set data_config.fg_mode: FG_NORMAL to let tzrec derive it from "
                 "the raw column, or write the encoded value as a num_buckets id "
                 "or a plain number",
