@@ -33,9 +33,9 @@ def test_the_din_example_is_valid():
             "must be > 0",
         ),
         (
-            {"feature_configs[4].raw_feature.normalizer": "method=expression,expr=x"},
+            {"feature_configs[4].raw_feature.normalizer": "method=expression,expr=@"},
             "feature_configs[4].raw_feature.normalizer",
-            "not supported yet",
+            "does not parse",
         ),
         (
             {"feature_configs[5].combo_feature.expression": ["cat_5"]},

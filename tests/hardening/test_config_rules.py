@@ -97,6 +97,11 @@ CASES = {
         "metrics { auc {} } metrics { accuracy { top_k: 2 } }",
         ["top_k 2 needs more than 2 classes", "(model_config.metrics[1].accuracy"],
     ),
+    "expression_normalizer_outside_whitelist": (
+        'default_value: "-1" }',
+        'default_value: "-1" normalizer: "method=expression,expr=open(x)" }',
+        ['unknown function "open"', "(feature_configs[0].raw_feature.normalizer)"],
+    ),
     "global_grad_clip_without_norm": (
         "seed: 3",
         "seed: 3 grad_clipping { enable_global_grad_clip: true }",
