@@ -137,6 +137,25 @@ class TzrecDataset(IterableDataset):
         """Batches this rank yields per epoch; the same on every rank."""
         return sum(self.batches_per_worker())
 
+    def rows_read(self, consumed: int) -> int:
+        """Rows all ranks have read after each consumed ``consumed`` batches.
+
+        Arithmetic on the share sizes (no communication): every rank consumes
+        the same number of batches per step, and a share's last batch holds
+        whatever rows its earlier batches left.
+        """
+        counts = self.batches_per_worker()
+        taken = worker_skips(counts, min(consumed, sum(counts)))
+        w = len(counts)
+        rows = 0
+        for rank in range(self.world_size):
+            for worker, k in enumerate(taken):
+                start, end = share_range(
+                    self.total_rows, Share(rank * w + worker, self._shares())
+                )
+                rows += end - start if k >= counts[worker] else k * self.batch_size
+        return rows
+
     def __iter__(self) -> Iterator[Batch]:
         info = get_worker_info()
         worker = info.id if info is not None else 0
