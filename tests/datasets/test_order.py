@@ -110,3 +110,28 @@ def test_shuffle_buffer_size_zero_reorders_row_groups_only(tmp_path):
     # Row groups of 25 / 30 rows stay whole and in order inside.
     runs = [ids[0]] + [b for a, b in zip(ids, ids[1:]) if b != a + 1]
     assert all(r in (0, 25, 50, 75, 100, 120, 150, 180) for r in runs), runs
+
+
+def test_a_resume_with_another_layout_is_warned(tmp_path, caplog):
+    from types import SimpleNamespace
+
+    from tzrec.train.session import TrainSession
+    from tzrec.train.state import TrainState
+
+    saved = _dataset(tmp_path, "parquet", 0).layout()
+    state = TrainState.from_dict(
+        TrainState(step=5, batch_in_epoch=5, data_layout=saved).to_dict()
+    )
+    (tmp_path / "two").mkdir()
+    now = SimpleNamespace(
+        state=state, train_ds=_dataset(tmp_path / "two", "parquet", 2)
+    )
+    with caplog.at_level("WARNING", logger="tzrec"):
+        TrainSession._check_data_layout(now, "ckpt")
+    assert "another data layout (num_workers 1 -> 2)" in caplog.text
+    caplog.clear()
+    same = SimpleNamespace(
+        state=state, train_ds=_dataset(tmp_path / "two", "parquet", 0)
+    )
+    TrainSession._check_data_layout(same, "ckpt")
+    assert caplog.text == ""

@@ -176,6 +176,18 @@ class TzrecDataset(IterableDataset):
         """Batches this rank yields per epoch; the same on every rank."""
         return sum(self.batches_per_worker())
 
+    def layout(self) -> dict[str, int | bool]:
+        """What fixes the epoch's batch order; a resume needs the same."""
+        return {
+            "rows": self.total_rows,
+            "batch_size": self.batch_size,
+            "world_size": self.world_size,
+            "num_workers": max(self.num_workers, 1),
+            "shuffle": self.shuffle,
+            "shuffle_buffer_size": self.shuffle_buffer_size if self.shuffle else 0,
+            "seed": self.seed if self.shuffle else 0,
+        }
+
     def rows_read(self, consumed: int) -> int:
         """Rows all ranks have read after each consumed ``consumed`` batches.
 

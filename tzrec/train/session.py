@@ -186,11 +186,30 @@ class TrainSession:
             self.state.epoch,
             self.state.batch_in_epoch,
         )
+        self._check_data_layout(path)
         if step != self.state.step:
             raise CheckpointError(
                 f"checkpoint name says step {step}, its state {self.state.step}",
                 path,
                 "remove the damaged checkpoint",
+            )
+
+    def _check_data_layout(self, path: str) -> None:
+        """Warns when the data position cannot mean the same rows any more."""
+        saved, now = self.state.data_layout, self.train_ds.layout()
+        changed = [
+            f"{k} {saved[k]} -> {now[k]}" for k in now if saved.get(k, now[k]) != now[k]
+        ]
+        if changed and self.state.batch_in_epoch:
+            _logger.warning(
+                "[resume] %s was written with another data layout (%s): the rest "
+                "of epoch %d skips %d batches of the new order, so some rows of "
+                "this epoch may be read twice or not at all; the next epochs are "
+                "complete",
+                path,
+                ", ".join(changed),
+                self.state.epoch,
+                self.state.batch_in_epoch,
             )
 
     def _replay_eval_log(self) -> bool:
@@ -264,6 +283,7 @@ class TrainSession:
     def _save_and_evaluate(self, state: TrainState, evaluate: bool = True) -> None:
         self._check_weights_finite(state)
         state.train_metrics = {n: m.state_dict() for n, m in self.train_metrics.items()}
+        state.data_layout = self.train_ds.layout()
         path = os.path.join(self.model_dir, f"model.ckpt-{state.step}")
         self.monitor.on_checkpoint_start(state.step, path)
         result = self.ckpt.save(
