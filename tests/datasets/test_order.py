@@ -16,6 +16,7 @@ from tzrec.datasets.batch import BatchBuilder
 from tzrec.datasets.dataset import TzrecDataset, create_dataloader, share_of_worker
 from tzrec.features.build import build_features
 from tzrec.protos import data_pb2, feature_pb2
+from tzrec.utils.errors import DataError
 
 ROWS = 203
 SEED = random.SystemRandom().randrange(10**6)
@@ -135,3 +136,15 @@ def test_a_resume_with_another_layout_is_warned(tmp_path, caplog):
     )
     TrainSession._check_data_layout(same, "ckpt")
     assert caplog.text == ""
+
+
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_a_bad_row_is_located_in_its_file_when_shuffled(tmp_path, shuffle):
+    ds = _dataset(tmp_path, "parquet", 0, shuffle=shuffle, seed=SEED)
+    labels = [0] * 83 + [None] + [0] * 36  # row 83 of a.parquet (120 rows)
+    t = pa.table({"user": pa.array(range(120), pa.int64()), "label": labels})
+    pq.write_table(t, tmp_path / "a.parquet", row_group_size=25)
+    ds.reader = type(ds.reader)(ds.reader.files, ds.reader.columns)
+    with pytest.raises(DataError, match=r"row index 83 of .*a\.parquet"):
+        for epoch in range(3):
+            _ids(ds, epoch=epoch)
