@@ -125,6 +125,9 @@ def test_kill_and_resume_matches_uninterrupted(
     assert ref_steps == [7, 14, 21, 28, 30]
     assert [r["global_step"] for r in _eval_log(model_dir)] == ref_steps
     _check_final(model_dir, reference, failpoint)
+    # Both resume from step 7: the 3 workers' round-robin restarts mid-round.
+    ckpt, ref_ckpt = model_dir / "model.ckpt-30", reference / "model.ckpt-30"
+    assert _same_checkpoint(ckpt, ref_ckpt) == [], failpoint
 
 
 def test_stop_and_kill_at_drawn_steps_resume_bit_exact(reference, tiny_data, tmp_path):
