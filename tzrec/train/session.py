@@ -146,6 +146,7 @@ class TrainSession:
             config_hash=config_lib.config_hash(config),
             best_metric=config.export_config.best_exporter_metric or "auc",
             best_larger_is_better=config.export_config.metric_larger_is_better,
+            samples_seen=lambda: self._samples(self.state),
         )
         self.stop = _StopFlag()
         export = config.export_config
@@ -316,9 +317,7 @@ class TrainSession:
             max_steps,
             self.monitor.on_eval_progress,
         )
-        self.monitor.on_eval(
-            state.step, state.epoch, values, seconds, samples=self._samples(state)
-        )
+        self.monitor.on_eval(state.step, state.epoch, values, seconds)
         state.last_eval_step = state.step
         if self.best.update(state.step, values):
             state.best_step, state.best_value = self.best.step, self.best.value
