@@ -122,6 +122,11 @@ def main() -> int:
     p.add_argument("--eval_rows", type=int, default=0, help="default: rows / 10")
     p.add_argument("--batch_size", type=int, default=4096)
     p.add_argument("--work_dir", required=True)
+    p.add_argument(
+        "--skip_eval_cli",
+        action="store_true",
+        help="only train_eval (which evaluates too), not also python -m tzrec.eval",
+    )
     args = p.parse_args()
     eval_rows = args.eval_rows or max(args.rows // 10, 1000)
     os.makedirs(args.work_dir, exist_ok=True)
@@ -155,6 +160,8 @@ def main() -> int:
         print(
             f"  step {r['global_step']}: auc {r['auc']:.4f} samples {r.get('samples')}"
         )
+    if args.skip_eval_cli:
+        return 0
     rc, secs, out = _run("tzrec.eval", "--pipeline_config_path", config)
     print(f"eval: exit {rc} in {secs:.1f}s")
     if rc != 0:
