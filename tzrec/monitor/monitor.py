@@ -14,7 +14,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from torch import Tensor, nn
@@ -67,6 +67,8 @@ class Monitor:
         config_hash: hash of the resolved config, for run.json and events.
         clock: monotonic seconds (fake in tests).
         sinks: ``(train_sink, eval_sink)`` instead of TensorBoard (tests).
+        samples_seen: () -> training rows read by all ranks so far, recorded
+            with each evaluation (None: not recorded).
     """
 
     def __init__(
@@ -91,6 +93,7 @@ class Monitor:
         config_hash: str = "",
         clock: Clock = time.monotonic,
         sinks: tuple[Sink, Sink] | None = None,
+        samples_seen: Callable[[], int] | None = None,
     ) -> None:
         if log_every_steps < 1:
             raise ConfigError(
@@ -110,6 +113,7 @@ class Monitor:
         self._eval_names = list(eval_metric_names)
         self._config_hash = config_hash
         self._clock = clock
+        self._samples_seen = samples_seen
         self._every = EveryNSteps(log_every_steps)
         self._log_every_secs = log_every_secs
         self._eval_log_every = max(1, eval_log_every_steps)
@@ -370,10 +374,15 @@ class Monitor:
             self._best.update(step, values[self._best.metric])
             if self._best.value is not None:
                 tb[keys.best_tag(self._best.metric)] = self._best.value
+        samples = self._samples_seen() if self._samples_seen is not None else None
+        if samples is not None:
+            tb[keys.SAMPLES_SEEN] = float(samples)
         self._eval_sink.scalars(step, tb)
         self._eval_sink.flush()
         assert self._eval_log is not None
-        record = self._eval_log.append(step, values, epoch=epoch, wall_time=time.time())
+        record = self._eval_log.append(
+            step, values, epoch=epoch, wall_time=time.time(), samples=samples
+        )
         self.on_event(
             keys.EVENT_EVAL_FINISHED,
             step=step,
