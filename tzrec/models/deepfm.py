@@ -79,6 +79,9 @@ class DeepFM(RankModel):
         fm_num, fm_dim = self.fields_of(fm_group, f'feature group "{fm_group}"')
         wide_num = len(self.embedding_group.groups["wide"])
         self.embedding_group.fuse(["wide", "deep", fm_group])
+        self.embedding_group.set_wide_init_fn(
+            cfg.wide_init_fn, "model_config.deepfm.wide_init_fn"
+        )
         deep = MLP(self.group_dim("deep"), cfg.deep, "model_config.deepfm.deep")
         final = None
         width = deep.output_dim

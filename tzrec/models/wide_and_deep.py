@@ -53,6 +53,7 @@ class WideAndDeep(RankModel):
             self.require_group(g)
         where = "model_config.wide_and_deep"
         self.embedding_group.fuse(["wide", "deep"])
+        self.embedding_group.set_wide_init_fn(cfg.wide_init_fn, f"{where}.wide_init_fn")
         deep = MLP(self.group_dim("deep"), cfg.deep, f"{where}.deep")
         final = None
         width = deep.output_dim

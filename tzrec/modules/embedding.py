@@ -180,6 +180,26 @@ class EmbeddingGroup(nn.Module):
             members.append(f)
         return members
 
+    def set_wide_init_fn(self, spec: str, where: str) -> None:
+        """Initialises every wide table with ``spec`` (e.g. ``nn.init.zeros_``).
+
+        TorchEasyRec's ``wide_init_fn``: tables built on the meta device get
+        it when DistributedModelParallel materialises them; tables already
+        built are re-initialised now.
+
+        Raises:
+            ConfigError: ``spec`` names no ``torch.nn.init`` function.
+        """
+        fn = init_fn_of(spec, where)
+        if fn is None or self.wide_ebc is None:
+            return
+        for cfg in self.wide_ebc.embedding_bag_configs():
+            cfg.init_fn = fn
+            weight = self.wide_ebc.embedding_bags[cfg.name].weight
+            if weight.device.type != "meta":
+                with torch.no_grad():
+                    fn(weight)
+
     def fuse(self, groups: list[str]) -> None:
         """Returns these DEEP/WIDE groups as one ``[B, width]`` tensor each.
 
