@@ -21,6 +21,7 @@ from typing import Any
 
 import psutil
 import torch
+import torch.distributed as dist
 
 from tzrec.benchmark.rss import PeakRss
 from tzrec.benchmark.workload import Workload
@@ -142,7 +143,7 @@ def run_train(
     """
     sizes = workload.sizes
     steps = sizes.steps(batch_size)
-    model_dir = tempfile.mkdtemp(prefix="tzrec_bench_")
+    model_dir = _shared_temp_dir(dist_info)
     try:
         config = workload.train_config(
             batch_size, model_dir, monitoring, 0 if measure_eval else 1
@@ -173,7 +174,18 @@ def run_train(
     finally:
         setup_logging(None, dist_info.rank)  # closes the run's log file
         gc.collect()
-        shutil.rmtree(model_dir, ignore_errors=True)
+        if dist_info.world_size > 1:
+            dist.barrier()  # every rank is done with the folder
+        if dist_info.is_rank0:
+            shutil.rmtree(model_dir, ignore_errors=True)
+
+
+def _shared_temp_dir(dist_info: DistInfo) -> str:
+    """A fresh temporary model_dir, the same folder on every rank (rank 0 makes it)."""
+    path = [tempfile.mkdtemp(prefix="tzrec_bench_") if dist_info.is_rank0 else ""]
+    if dist_info.world_size > 1:
+        dist.broadcast_object_list(path, src=0)
+    return path[0]
 
 
 def _auc_of(metrics: dict) -> float | None:
