@@ -91,9 +91,7 @@ def _profile(name: str, step, steps: int, top: int) -> None:  # noqa: ANN001
         for i in range(steps):
             step(i)
     print(f"\n== {name}: top ops by self CPU over {steps} steps")
-    print(
-        prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=top)
-    )
+    print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=top))
 
 
 def main() -> None:
@@ -127,7 +125,8 @@ def main() -> None:
     ratios = [a / b for a, b in zip(rates["tzrec"], rates["reference"])]
     for name, values in rates.items():
         print(f"{name}: {[round(v) for v in values]} samples/s")
-    print(f"tzrec / reference (median of paired repeats): {statistics.median(ratios):.3f}")
+    ratio = statistics.median(ratios)
+    print(f"tzrec / reference (median of paired repeats): {ratio:.3f}")
     if args.profile_steps:
         for name, step in runners.items():
             _profile(name, step, args.profile_steps, args.top)
