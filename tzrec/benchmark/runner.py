@@ -69,7 +69,7 @@ def build_cases(
             )
         if "reference" not in skip:
             run = functools.partial(
-                run_reference, workload, dist_info, bs, bs == primary
+                run_reference, workload, dist_info, bs, measure_eval
             )
             cases.append(Case(f"reference/{bs}", run))
         if "lean" not in skip:
