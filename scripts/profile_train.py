@@ -7,7 +7,7 @@ stay out.
 
     .venv/bin/python scripts/profile_train.py [--mode torch|cprofile|none]
         [--steps 20] [--batch_size 4096] [--num_workers 2] [--torch_threads N]
-        [--trace trace.json]
+        [--trace trace.json] [--config C]
 
 ``torch``: top ops by self CPU time, and the same time grouped (MLP matrix
 multiplies, embedding lookup/backward + fused update, dense optimizer,
@@ -68,7 +68,7 @@ def build_session(args: argparse.Namespace):
     from tzrec.train.session import TrainSession
     from tzrec.utils.dist import init_distributed
 
-    config = config_lib.load_pipeline_config(CONFIG)
+    config = config_lib.load_pipeline_config(args.config)
     config_lib.apply_edit_config_json(
         config,
         {
@@ -107,6 +107,7 @@ def print_torch(prof: torch.profiler.profile, top: int, wall: float) -> None:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--mode", choices=("torch", "cprofile", "none"), default="torch")
+    p.add_argument("--config", default=CONFIG, help="the pipeline config to run")
     p.add_argument("--data_dir", default=os.path.join(REPO, "data/benchmark/parquet"))
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--warmup", type=int, default=5)

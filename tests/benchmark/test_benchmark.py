@@ -8,10 +8,15 @@ from __future__ import annotations
 import json
 import math
 
+import pytest
+
 from tests.conftest import run_cli
 
 CASE_KEYS = {
     "train",
+    "reference",
+    "train_vs_reference",
+    "eval_auc",
     "lean",
     "train_vs_lean",
     "train_vs_lean_cpu",
@@ -60,6 +65,18 @@ def test_tiny_benchmark_prints_one_json_line(tmp_path):
     assert result["torch_threads"] == 1
     assert _rate(result["train"]["512"]["samples_per_s"])
     assert _rate(result["lean"]["512"]["samples_per_s"])
+    # The independent reference ran on the same rows; the headline ratio and
+    # both eval AUCs are there (values, never timings, are checked).
+    reference = result["reference"]["512"]
+    assert _rate(reference["samples_per_s"]) and _rate(reference["peak_rss_mb"])
+    assert _rate(result["train_vs_reference"]["512"])
+    assert {"forward_pct", "backward_pct", "optimizer_pct"} <= reference.keys()
+    assert _rate(result["train"]["512"]["peak_rss_mb"])
+    aucs = result["eval_auc"]
+    assert 0 <= aucs["train"] <= 1 and 0 <= aucs["reference"] <= 1
+    assert aucs["train_minus_reference"] == pytest.approx(
+        aucs["train"] - aucs["reference"], abs=2e-4
+    )
     assert _rate(result["train_vs_lean"]["512"])
     assert _rate(result["train_vs_lean_cpu"]["512"])
     assert _rate(result["train"]["512"]["cpu_us_per_sample"])
@@ -70,6 +87,7 @@ def test_tiny_benchmark_prints_one_json_line(tmp_path):
     assert _rate(result["eval"]["samples_per_s"])
     assert len(result["load_before"]) == 3
     # The table names every case; --output_json holds the same line.
+    assert "reference  bs=512" in proc.stdout
     assert "lean loop  bs=512" in proc.stdout and "data csv workers=0" in proc.stdout
     assert json.loads(out_json.read_text()) == result
     # The data was generated in both formats, the CSV a copy of the Parquet rows.

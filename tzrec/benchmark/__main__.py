@@ -14,7 +14,16 @@ machine drift weighs on every case alike:
     workers and with none, rows/s;
 (d) ``eval``: the train run's final evaluation with the real eval metrics;
 (e) monitoring overhead: (a) against (a) with TensorBoard and train metrics
-    off, ``(t_default - t_off) / t_off`` per step.
+    off, ``(t_default - t_off) / t_off`` per step;
+(f) ``reference``: the independent reference of :mod:`tzrec.benchmark.reference`
+    (the same architecture written directly on torchrec) on the same rows,
+    as many steps, evaluated on the same eval rows. ``train_vs_reference``
+    (train samples/s over reference samples/s, per repeat) is the headline;
+    ``eval_auc`` gives both AUCs so a faster tzrec cannot be another model.
+
+``--model deepfm|dlrm|dcn_v2|wide_and_deep`` benchmarks the bundled
+Criteo-shaped config of that model (tzrec/benchmark/configs/) on data whose
+count columns have Criteo-like ranges (``data/benchmark_criteo``).
 
 Each case runs ``--repeats`` times; the table and the JSON line give medians,
 min/max and spread, and ratios taken per repeat. Stdout holds the table and,
@@ -23,6 +32,7 @@ last, one JSON line; progress goes to stderr.
 Usage::
 
     python -m tzrec.benchmark                        # the quickstart DeepFM
+    python -m tzrec.benchmark --model deepfm         # issue 13's Criteo DeepFM
     python -m tzrec.benchmark --batch_sizes 1024,4096,16384
     python -m tzrec.benchmark --pipeline_config_path my.config --repeats 5
     python -m tzrec.benchmark --tiny                 # seconds; what the tests run
@@ -51,6 +61,8 @@ _DEFAULT_CONFIG = (
     Path(__file__).resolve().parents[2] / "experiments" / "deepfm_synthetic.config"
 )
 _DEFAULT_DATA_DIR = "data/benchmark"
+_CRITEO_DATA_DIR = "data/benchmark_criteo"
+_CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 _TINY_BATCH_SIZE = 512
 
 
@@ -63,6 +75,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--pipeline_config_path",
         default=str(_DEFAULT_CONFIG),
         help="the model to benchmark",
+    )
+    p.add_argument(
+        "--model",
+        default=None,
+        help="a bundled Criteo-shaped config instead: deepfm, dlrm, dcn_v2 or "
+        "wide_and_deep",
     )
     p.add_argument(
         "--data_dir",
@@ -110,7 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--skip",
         default="",
-        help="comma-separated cases to leave out: lean, overhead, data, eval",
+        help="comma-separated cases to leave out: reference, lean, overhead, data, "
+        "eval",
     )
     p.add_argument(
         "--tiny",
@@ -157,6 +176,16 @@ def _parse_lists(args: argparse.Namespace) -> None:
         raise ConfigError(
             "not a list of integers", "--batch_sizes", "e.g. --batch_sizes 1024,4096"
         ) from None
+    if args.model is not None:
+        from tzrec.benchmark import CRITEO_MODELS
+
+        if args.model not in CRITEO_MODELS:
+            raise ConfigError(
+                f"unknown model {args.model!r}",
+                "--model",
+                f"use one of {', '.join(CRITEO_MODELS)}",
+            )
+        args.pipeline_config_path = str(_CONFIG_DIR / f"criteo_{args.model}.config")
     if args.repeats is None:
         args.repeats = 1 if args.tiny else 3
     if args.repeats < 1:
@@ -178,12 +207,17 @@ def main(args: argparse.Namespace) -> int:
 
     dist_info = init_distributed()
     setup_logging(None, dist_info.rank)
+    default_dir = _CRITEO_DATA_DIR if args.model else _DEFAULT_DATA_DIR
     data_dir = args.data_dir or (
-        tempfile.mkdtemp(prefix="tzrec_bench_data_") if args.tiny else _DEFAULT_DATA_DIR
+        tempfile.mkdtemp(prefix="tzrec_bench_data_") if args.tiny else default_dir
     )
     try:
         workload = Workload(
-            args.pipeline_config_path, data_dir, _sizes(args), args.num_workers
+            args.pipeline_config_path,
+            data_dir,
+            _sizes(args),
+            args.num_workers,
+            int_ranges="criteo" if args.model else "small",
         )
         default = [_TINY_BATCH_SIZE] if args.tiny else [workload.batch_size]
         result = benchmark(workload, dist_info, args.batch_sizes or default, args)

@@ -67,6 +67,18 @@ def build_result(runs: Runs, meta: dict[str, Any], primary: int, workers: int) -
         for b in sizes
         if f"lean/{b}" in runs
     }
+    reference = {
+        str(b): case_summary(runs[f"reference/{b}"], "samples_per_s")
+        for b in sizes
+        if f"reference/{b}" in runs
+    }
+    vs_reference = {
+        str(b): paired_ratio(
+            runs[f"train/{b}"], runs[f"reference/{b}"], "samples_per_s"
+        )
+        for b in sizes
+        if f"reference/{b}" in runs
+    }
     default, off = runs.get(f"train/{primary}"), runs.get(f"train_off/{primary}")
     overhead = None
     if default and off:  # (t_default - t_off) / t_off, t = 1 / rate
@@ -84,6 +96,9 @@ def build_result(runs: Runs, meta: dict[str, Any], primary: int, workers: int) -
     return {
         **meta,
         "train": train,
+        "reference": reference,
+        "train_vs_reference": vs_reference,
+        "eval_auc": _aucs(runs, primary),
         "lean": lean,
         "train_vs_lean": ratios,
         "train_vs_lean_cpu": cpu_ratios,
@@ -97,6 +112,18 @@ def build_result(runs: Runs, meta: dict[str, Any], primary: int, workers: int) -
         if evals
         else None,
     }
+
+
+def _aucs(runs: Runs, primary: int) -> dict[str, float | None]:
+    """Median eval AUC of tzrec's train case and of the reference, and their gap."""
+
+    def median_auc(key: str) -> float | None:
+        values = [r["eval_auc"] for r in runs.get(key, []) if "eval_auc" in r]
+        return statistics.median(values) if values else None
+
+    train, ref = median_auc(f"train/{primary}"), median_auc(f"reference/{primary}")
+    gap = None if train is None or ref is None else train - ref
+    return {"train": train, "reference": ref, "train_minus_reference": gap}
 
 
 def _fmt(x: float | None, digits: int = 0) -> str:
@@ -122,6 +149,12 @@ def table(result: dict) -> str:
 
     for bs, s in result["train"].items():
         add(f"train_eval bs={bs}", s, "samples_per_s", "samples/s")
+        add(
+            f"reference  bs={bs}",
+            result["reference"].get(bs),
+            "samples_per_s",
+            "samples/s",
+        )
         add(f"lean loop  bs={bs}", result["lean"].get(bs), "samples_per_s", "samples/s")
     add(
         "train_eval, monitoring off",
@@ -140,10 +173,32 @@ def table(result: dict) -> str:
         )
         for r in rows
     ]
+    vs_ref = ", ".join(
+        f"bs={b}: {_fmt(v, 3)}" for b, v in result["train_vs_reference"].items()
+    )
+    lines.append(f"train_eval / independent reference: {vs_ref or '-'}")
+    aucs = result["eval_auc"]
+    lines.append(
+        f"  eval AUC: train_eval {_fmt(aucs['train'], 4)}, reference "
+        f"{_fmt(aucs['reference'], 4)}"
+    )
+    for bs, s in result["train"].items():
+        r = result["reference"].get(bs) or {}
+        lines.append(
+            f"  bs={bs} split (% of wall): train_eval data_wait "
+            f"{_fmt(s.get('data_wait_pct'), 1)} fwd+bwd {_fmt(s.get('fwd_bwd_pct'), 1)}"
+            f" optimizer {_fmt(s.get('optimizer_pct'), 1)}; reference forward "
+            f"{_fmt(r.get('forward_pct'), 1)} backward {_fmt(r.get('backward_pct'), 1)}"
+            f" optimizer {_fmt(r.get('optimizer_pct'), 1)}"
+        )
+        lines.append(
+            f"  bs={bs} peak RSS MiB: train_eval {_fmt(s.get('peak_rss_mb'))}"
+            f" (with workers), reference {_fmt(r.get('peak_rss_mb'))}"
+        )
     ratios = ", ".join(
         f"bs={b}: {_fmt(v, 3)}" for b, v in result["train_vs_lean"].items()
     )
-    lines.append(f"train_eval / lean loop: {ratios or '-'}")
+    lines.append(f"train_eval / lean loop (tzrec's own model): {ratios or '-'}")
     cpu = ", ".join(
         f"bs={b}: {_fmt(v, 3)}" for b, v in result["train_vs_lean_cpu"].items()
     )

@@ -23,6 +23,7 @@ import torch
 from tzrec.benchmark import report
 from tzrec.benchmark.data_bench import run_data
 from tzrec.benchmark.lean_loop import run_lean
+from tzrec.benchmark.reference_bench import run_reference
 from tzrec.benchmark.train_bench import run_train
 from tzrec.benchmark.workload import Workload
 from tzrec.utils.dist import DistInfo
@@ -66,6 +67,11 @@ def build_cases(
                     functools.partial(run_train, workload, dist_info, bs, False),
                 )
             )
+        if "reference" not in skip:
+            run = functools.partial(
+                run_reference, workload, dist_info, bs, measure_eval
+            )
+            cases.append(Case(f"reference/{bs}", run))
         if "lean" not in skip:
             cases.append(
                 Case(f"lean/{bs}", functools.partial(run_lean, workload, dist_info, bs))
@@ -112,7 +118,8 @@ def context(
         "tiny": bool(args.tiny),
         "device": str(dist_info.device),
         "world_size": dist_info.world_size,
-        "config": str(args.pipeline_config_path),
+        "config": str(workload.config_path),
+        "int_ranges": workload.int_ranges,
         "model": workload.base.model_config.WhichOneof("model"),
         "rows": sizes.num_rows,
         "eval_rows": sizes.num_eval_rows,

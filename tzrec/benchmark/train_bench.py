@@ -21,7 +21,9 @@ from typing import Any
 
 import psutil
 import torch
+import torch.distributed as dist
 
+from tzrec.benchmark.rss import PeakRss
 from tzrec.benchmark.workload import Workload
 from tzrec.train.session import TrainSession
 from tzrec.utils.dist import DistInfo
@@ -67,6 +69,7 @@ class StepClock:
         self.cpu0 = self.cpu1 = 0.0
         self.phases = [0.0, 0.0, 0.0]  # data wait, forward+backward, optimizer
         self.eval_seconds: float | None = None
+        self.eval_metrics: dict = {}
         self.eval_steps = 0
 
     def wrap(self, monitor: Any) -> None:
@@ -82,6 +85,7 @@ class StepClock:
 
         def timed_eval(step: int, epoch: Any, metrics: Any, seconds: Any = None) -> Any:
             self.eval_seconds = seconds
+            self.eval_metrics = dict(metrics or {})
             return on_eval(step, epoch, metrics, seconds)
 
         def progress(eval_step: int) -> None:
@@ -133,12 +137,13 @@ def run_train(
         ``samples_per_s``, ``cpu_us_per_sample`` (this process and its
         DataLoader workers) and the window's phase shares in percent
         (``data_wait_pct``, ``fwd_bwd_pct``, ``optimizer_pct``; the rest is
-        the loop, metrics and monitor), plus ``eval_samples_per_s`` when
-        measured.
+        the loop, metrics and monitor), ``peak_rss_mb`` (the whole run, with
+        its DataLoader workers), plus ``eval_samples_per_s`` and ``eval_auc``
+        when measured.
     """
     sizes = workload.sizes
     steps = sizes.steps(batch_size)
-    model_dir = tempfile.mkdtemp(prefix="tzrec_bench_")
+    model_dir = _shared_temp_dir(dist_info)
     try:
         config = workload.train_config(
             batch_size, model_dir, monitoring, 0 if measure_eval else 1
@@ -149,9 +154,11 @@ def run_train(
             sizes.warmup_steps, sizes.warmup_steps + steps, dist_info.device
         )
         clock.wrap(session.monitor)
-        session.run()
+        with PeakRss() as rss:
+            session.run()
         seconds = clock.seconds()
         result = {"samples_per_s": steps * batch_size * dist_info.world_size / seconds}
+        result["peak_rss_mb"] = rss.peak_mb
         samples = steps * batch_size
         result["cpu_us_per_sample"] = 1e6 * (clock.cpu1 - clock.cpu0) / samples
         for name, value in zip(("data_wait", "fwd_bwd", "optimizer"), clock.phases):
@@ -159,9 +166,31 @@ def run_train(
         if measure_eval and clock.eval_seconds:
             rows = session.eval_ds.total_rows
             result["eval_samples_per_s"] = rows / clock.eval_seconds
+            auc = _auc_of(clock.eval_metrics)
+            if auc is not None:
+                result["eval_auc"] = auc
         del session
         return result
     finally:
         setup_logging(None, dist_info.rank)  # closes the run's log file
         gc.collect()
-        shutil.rmtree(model_dir, ignore_errors=True)
+        if dist_info.world_size > 1:
+            dist.barrier()  # every rank is done with the folder
+        if dist_info.is_rank0:
+            shutil.rmtree(model_dir, ignore_errors=True)
+
+
+def _shared_temp_dir(dist_info: DistInfo) -> str:
+    """A fresh temporary model_dir, the same folder on every rank (rank 0 makes it)."""
+    path = [tempfile.mkdtemp(prefix="tzrec_bench_") if dist_info.is_rank0 else ""]
+    if dist_info.world_size > 1:
+        dist.broadcast_object_list(path, src=0)
+    return path[0]
+
+
+def _auc_of(metrics: dict) -> float | None:
+    """The eval AUC among the session's eval metrics (``auc`` or ``<task>/auc``)."""
+    for key, value in metrics.items():
+        if str(key).split("/")[-1] == "auc":
+            return float(value)
+    return None

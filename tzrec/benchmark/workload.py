@@ -81,6 +81,7 @@ class Workload:
         sizes: data size and step counts.
         num_workers: DataLoader workers (None: the config's).
         seed: data seed.
+        int_ranges: the generator's count-column ranges (``small``, ``criteo``).
     """
 
     def __init__(
@@ -90,8 +91,11 @@ class Workload:
         sizes: Sizes,
         num_workers: int | None = None,
         seed: int = 2026,
+        int_ranges: str = "small",
     ) -> None:
         self.sizes = sizes
+        self.config_path = config_path
+        self.int_ranges = int_ranges
         self.base = config_lib.load_pipeline_config(config_path)
         if num_workers is not None:
             self.base.data_config.num_workers = num_workers
@@ -100,7 +104,13 @@ class Workload:
         self.dirs = {fmt: os.path.join(data_dir, fmt) for fmt in ("parquet", "csv")}
         for fmt, path in self.dirs.items():
             synthetic.generate(
-                path, sizes.num_rows, sizes.num_eval_rows, seed, num_files=4, fmt=fmt
+                path,
+                sizes.num_rows,
+                sizes.num_eval_rows,
+                seed,
+                num_files=4,
+                fmt=fmt,
+                int_ranges=int_ranges,
             )
         self._csv_fields = _csv_input_fields(self.dirs["parquet"])
 

@@ -12,6 +12,7 @@ from torch import Tensor, nn
 
 from tzrec.models.model import RankModel, output_layer
 from tzrec.modules.cross import CrossNetV2
+from tzrec.modules.embedding import cat_fields
 from tzrec.modules.mlp import MLP
 
 
@@ -40,7 +41,7 @@ class DCNV2Head(nn.Module):
 
     def forward(self, groups: dict[str, list[Tensor]]) -> dict[str, Tensor]:
         """Raw output ``[B, num_class]`` of the task."""
-        x = torch.cat(groups[self.group], dim=1)
+        x = cat_fields(groups[self.group])
         net = self.cross(self.backbone(x))
         if self.has_deep:
             net = torch.cat([net, self.deep(x)], dim=1)
@@ -54,6 +55,7 @@ class DCNV2(RankModel):
         super().__init__(*args, **kwargs)
         cfg, where = self.model_config.dcn_v2, "model_config.dcn_v2"
         group = self.only_group(where)
+        self.embedding_group.fuse([group])
         width = self.group_dim(group)
         backbone = None
         if cfg.HasField("backbone"):

@@ -13,6 +13,7 @@ import torch
 from torch import Tensor, nn
 
 from tzrec.models.model import RankModel, output_layer
+from tzrec.modules.embedding import cat_fields
 from tzrec.modules.interaction import DotInteraction
 from tzrec.modules.mlp import MLP
 from tzrec.utils.errors import ConfigError
@@ -27,6 +28,7 @@ class DLRMHead(nn.Module):
         sparse_group: str,
         dense_mlp: MLP | None,
         num_fields: int,
+        sparse_fields: tuple[int, int],
         arch_with_sparse: bool,
         final: MLP,
         output: nn.Linear,
@@ -37,22 +39,23 @@ class DLRMHead(nn.Module):
         self.has_dense = dense_mlp is not None
         self.dense_mlp = dense_mlp if dense_mlp is not None else nn.Identity()
         self.interaction = DotInteraction(num_fields)
+        self.sparse_num, self.sparse_dim = sparse_fields
         self.arch_with_sparse = arch_with_sparse
         self.final = final
         self.output = output
 
     def forward(self, groups: dict[str, list[Tensor]]) -> dict[str, Tensor]:
         """Raw output ``[B, num_class]`` of the task."""
-        sparse = groups[self.sparse_group]
-        fields = torch.stack(sparse, dim=1)
+        sparse = cat_fields(groups[self.sparse_group])
+        fields = sparse.view(-1, self.sparse_num, self.sparse_dim)
         parts: list[Tensor] = []
         if self.has_dense:
-            dense = self.dense_mlp(torch.cat(groups["dense"], dim=1))
+            dense = self.dense_mlp(cat_fields(groups["dense"]))
             fields = torch.cat([dense.unsqueeze(1), fields], dim=1)
             parts.append(dense)
         parts.insert(0, self.interaction(fields))
         if self.arch_with_sparse:
-            parts.append(torch.cat(sparse, dim=1))
+            parts.append(sparse)
         return {self.task: self.output(self.final(torch.cat(parts, dim=1)))}
 
 
@@ -69,7 +72,11 @@ class DLRM(RankModel):
             sparse_group, f'feature group "{sparse_group}"'
         )
         dense_mlp = None
-        if sparse_group != "dense" and self.has_group("dense"):
+        has_dense = sparse_group != "dense" and self.has_group("dense")
+        self.embedding_group.fuse(
+            [sparse_group, "dense"] if has_dense else [sparse_group]
+        )
+        if has_dense:
             dense_mlp = MLP(
                 self.group_dim("dense"), cfg.dense_mlp, f"{where}.dense_mlp"
             )
@@ -93,6 +100,7 @@ class DLRM(RankModel):
             sparse_group,
             dense_mlp,
             num_fields,
+            (num_sparse, dim),
             cfg.arch_with_sparse,
             final,
             output_layer(final.output_dim, task),

@@ -11,6 +11,7 @@ import torch
 from torch import Tensor, nn
 
 from tzrec.models.model import RankModel, output_layer
+from tzrec.modules.embedding import cat_fields
 from tzrec.modules.mlp import MLP
 
 
@@ -29,8 +30,8 @@ class WideAndDeepHead(nn.Module):
 
     def forward(self, groups: dict[str, list[Tensor]]) -> dict[str, Tensor]:
         """Raw output ``[B, num_class]`` of the task."""
-        wide = torch.cat(groups["wide"], dim=1).sum(dim=1, keepdim=True)
-        deep = self.deep(torch.cat(groups["deep"], dim=1))
+        wide = cat_fields(groups["wide"]).sum(dim=1, keepdim=True)
+        deep = self.deep(cat_fields(groups["deep"]))
         if self.has_final:
             out = self.output(self.final(torch.cat([wide, deep], dim=1)))
         else:
@@ -51,6 +52,8 @@ class WideAndDeep(RankModel):
         for g in ("wide", "deep"):
             self.require_group(g)
         where = "model_config.wide_and_deep"
+        self.embedding_group.fuse(["wide", "deep"])
+        self.embedding_group.set_wide_init_fn(cfg.wide_init_fn, f"{where}.wide_init_fn")
         deep = MLP(self.group_dim("deep"), cfg.deep, f"{where}.deep")
         final = None
         width = deep.output_dim

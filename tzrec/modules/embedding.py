@@ -12,6 +12,14 @@ group) and ``sequence_<dim>`` per SEQUENCE embedding width. A bag collection
 holding a ``weighted`` feature is a weighted collection: its KJT carries
 weights, 1.0 for its unweighted features.
 
+A model may ask for some DEEP/WIDE groups *fused* (:meth:`EmbeddingGroup.fuse`):
+such a group comes back as a one-element list, its features side by side in
+one ``[B, width]`` tensor. When the group's features sit next to each other
+in the pooled KeyedTensor (the usual case) that tensor is a view of the
+collection's output: no split, no concatenation, and one gradient for the
+whole block. Heads read such a list with ``cat_fields`` (free for one
+element), so they also accept the per-feature lists export passes.
+
 ``trainable: false`` freezes a feature's table (deep or sequence; its wide
 table, if any, still trains): the table gets its own in-backward optimizer,
 SGD with lr 0, so it is left out of the configured sparse optimizer (which
@@ -24,6 +32,7 @@ import torch
 from torch import nn
 from torchrec import EmbeddingBagCollection, EmbeddingBagConfig, KeyedJaggedTensor
 from torchrec.modules.embedding_configs import PoolingType
+from torchrec.sparse.jagged_tensor import KeyedTensor
 
 from tzrec.features.build import shared_tables
 from tzrec.features.feature import BaseFeature, TableSpec
@@ -33,6 +42,17 @@ from tzrec.protos import model_pb2
 from tzrec.utils.errors import ConfigError
 
 WIDE_PREFIX = "wide_"
+
+# One step of a group's plan: (start, end) columns of the KeyedTensor, or
+# (-1, -1) with the dense feature's name.
+_Piece = tuple[int, int, str]
+
+
+def cat_fields(fields: list[torch.Tensor]) -> torch.Tensor:
+    """A group's tensors side by side, ``[B, width]`` (no copy for one tensor)."""
+    if len(fields) == 1:
+        return fields[0]
+    return torch.cat(fields, dim=1)
 
 
 def _bag_config(
@@ -95,6 +115,9 @@ class EmbeddingGroup(nn.Module):
             else None
         )
         self.feature_dims = {n: by_name[n].output_dim for n in self.deep_keys}
+        self.fused: set[str] = set()
+        # KeyedTensor key order -> per group, its pieces (see _plan).
+        self._plans: dict[tuple[str, ...], dict[str, list[_Piece]]] = {}
         for name, spec in shared_tables(deep).items():
             if not spec.trainable:
                 freeze(self.ebc.embedding_bags[name].weight)
@@ -156,6 +179,42 @@ class EmbeddingGroup(nn.Module):
                 )
             members.append(f)
         return members
+
+    def set_wide_init_fn(self, spec: str, where: str) -> None:
+        """Initialises every wide table with ``spec`` (e.g. ``nn.init.zeros_``).
+
+        TorchEasyRec's ``wide_init_fn``: tables built on the meta device get
+        it when DistributedModelParallel materialises them; tables already
+        built are re-initialised now.
+
+        Raises:
+            ConfigError: ``spec`` names no ``torch.nn.init`` function.
+        """
+        fn = init_fn_of(spec, where)
+        if fn is None or self.wide_ebc is None:
+            return
+        for cfg in self.wide_ebc.embedding_bag_configs():
+            cfg.init_fn = fn
+            weight = self.wide_ebc.embedding_bags[cfg.name].weight
+            if weight.device.type != "meta":
+                with torch.no_grad():
+                    fn(weight)
+
+    def fuse(self, groups: list[str]) -> None:
+        """Returns these DEEP/WIDE groups as one ``[B, width]`` tensor each.
+
+        Args:
+            groups: group names; each comes back as a one-element list.
+        """
+        for g in groups:
+            if g in self.sequence_groups:
+                raise ConfigError(
+                    f'feature group "{g}" is a SEQUENCE group',
+                    "model_config.feature_groups",
+                    "read it with a multi_tower_din din_tower, or make it DEEP",
+                )
+        self.fused.update(groups)
+        self._plans.clear()
 
     @staticmethod
     def _collection(
@@ -228,22 +287,75 @@ class EmbeddingGroup(nn.Module):
         spec = self.sequence_groups[group]
         return spec.query_dim, spec.sequence_dim
 
+    def _plan(
+        self, kt_keys: tuple[str, ...], offsets: list[int], wide: bool
+    ) -> dict[str, list[_Piece]]:
+        """Per group of this collection, where its features lie, runs merged."""
+        where = {k: (offsets[i], offsets[i + 1]) for i, k in enumerate(kt_keys)}
+        plans: dict[str, list[_Piece]] = {}
+        for group, names in self.groups.items():
+            if group in self.sequence_groups or (group in self.wide_groups) != wide:
+                continue
+            pieces: list[_Piece] = []
+            for n in names:
+                if n not in where:
+                    pieces.append((-1, -1, n))
+                    continue
+                start, end = where[n]
+                last = pieces[-1] if pieces else None
+                if group in self.fused and last and last[2] == "" and last[1] == start:
+                    pieces[-1] = (last[0], end, "")
+                else:
+                    pieces.append((start, end, ""))
+            plans[group] = pieces
+        return plans
+
+    def _lookup(
+        self,
+        kt: KeyedTensor,
+        dense: dict[str, torch.Tensor],
+        wide: bool,
+        out: dict[str, list[torch.Tensor]],
+    ) -> None:
+        """Fills ``out`` with the groups read from ``kt`` (views of its values)."""
+        keys = kt.keys()
+        cache_key = (wide, *keys)
+        plans = self._plans.get(cache_key)
+        if plans is None:
+            plans = self._plan(tuple(keys), kt.offset_per_key(), wide)
+            self._plans[cache_key] = plans
+        values = kt.values()
+        for group, pieces in plans.items():
+            fields = [
+                dense[name] if start < 0 else values[:, start:end]
+                for start, end, name in pieces
+            ]
+            out[group] = [cat_fields(fields)] if group in self.fused else fields
+
     def forward(
         self, sparse: dict[str, KeyedJaggedTensor], dense: dict[str, torch.Tensor]
     ) -> dict[str, list[torch.Tensor]]:
-        """Per group, its outputs in order (SEQUENCE: query, sequence, lengths)."""
-        deep = self.ebc(sparse["deep"]).to_dict() if self.ebc is not None else {}
-        wide = (
-            self.wide_ebc(sparse["wide"]).to_dict() if self.wide_ebc is not None else {}
-        )
+        """Per group, its outputs in order (SEQUENCE: query, sequence, lengths).
+
+        A fused group's list holds one ``[B, width]`` tensor.
+        """
         out: dict[str, list[torch.Tensor]] = (
             self.seq(sparse, dense) if self.seq is not None else {}
         )
-        for group, names in self.groups.items():
-            if group in self.sequence_groups:
-                continue
-            if group in self.wide_groups:
-                out[group] = [wide[n] for n in names]
-            else:
-                out[group] = [deep[n] if n in deep else dense[n] for n in names]
+        if self.ebc is not None:
+            self._lookup(self.ebc(sparse["deep"]), dense, False, out)
+        else:
+            self._dense_only(dense, out)
+        if self.wide_ebc is not None:
+            self._lookup(self.wide_ebc(sparse["wide"]), dense, True, out)
         return out
+
+    def _dense_only(
+        self, dense: dict[str, torch.Tensor], out: dict[str, list[torch.Tensor]]
+    ) -> None:
+        """Groups of dense features only (a model without deep embeddings)."""
+        for group, names in self.groups.items():
+            if group in self.sequence_groups or group in self.wide_groups:
+                continue
+            fields = [dense[n] for n in names]
+            out[group] = [cat_fields(fields)] if group in self.fused else fields

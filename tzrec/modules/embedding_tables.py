@@ -10,15 +10,15 @@ from tzrec.features.feature import TableSpec
 from tzrec.utils.errors import ConfigError
 
 
-def init_fn_of(spec: str):  # noqa: ANN201
+def init_fn_of(spec: str, where: str = "init_fn"):  # noqa: ANN201
     """An init function from ``nn.init.normal_,std=0.01``-style text (or None)."""
     if not spec:
         return None
     name, *kwargs = [p.strip() for p in spec.split(",")]
     fn = getattr(nn.init, name.removeprefix("nn.init."), None)
-    if fn is None:
+    if fn is None or not name.removeprefix("nn.init.").endswith("_"):
         raise ConfigError(
-            f'unknown init_fn "{spec}"', "init_fn", "use e.g. nn.init.normal_,std=0.01"
+            f'unknown init_fn "{spec}"', where, "use e.g. nn.init.normal_,std=0.01"
         )
     params = {k.strip(): float(v) for k, v in (kv.split("=") for kv in kwargs)}
     return lambda t: fn(t, **params)
