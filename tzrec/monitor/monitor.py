@@ -10,6 +10,7 @@ writes TensorBoard scalars and the throttled console line (rank 0 only).
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
@@ -48,12 +49,15 @@ class Monitor:
         model_dir: the run's folder.
         is_rank0: whether this process writes.
         batch_size: rows per step per rank.
-        hparams: hyperparameters for TensorBoard's hparams plugin.
-        eval_metric_names: eval-log keys the hparams entry links to.
+        hparams: hyperparameters for TensorBoard's hparams plugin (a session
+            in ``eval_val/``, whose eval scalars are its metrics).
+        eval_metric_names: eval-log keys.
+        train_metric_names: decayed train metrics logged (custom-scalars
+            charts pair a train and an eval curve only where both exist).
         best_metric: eval-log key ranking checkpoints
-            (``export_config.best_exporter_metric``); its best value so far
-            is written as ``best/<metric>`` and listed first by the hparams
-            view. None: no ``best/`` tag.
+            (``export_config.best_exporter_metric``); the best step and its
+            metrics are written as ``run/best_*`` scalars and a ``run/best``
+            text when the best changes. None: not written.
         best_larger_is_better: its direction (``metric_larger_is_better``).
         use_tensorboard: write TensorBoard event files.
         summaries: ``tensorboard_summaries`` (loss and lr are always on).
@@ -65,6 +69,7 @@ class Monitor:
         world_size: number of ranks.
         start_step: optimizer steps already done (resume).
         config_hash: hash of the resolved config, for run.json and events.
+        config_text: the resolved pipeline.config, shown as a text summary.
         clock: monotonic seconds (fake in tests).
         sinks: ``(train_sink, eval_sink)`` instead of TensorBoard (tests).
     """
@@ -77,6 +82,7 @@ class Monitor:
         batch_size: int,
         hparams: Mapping[str, Any] | None = None,
         eval_metric_names: Iterable[str] = (),
+        train_metric_names: Iterable[str] = (),
         best_metric: str | None = None,
         best_larger_is_better: bool = True,
         use_tensorboard: bool = True,
@@ -89,6 +95,7 @@ class Monitor:
         world_size: int = 1,
         start_step: int = 0,
         config_hash: str = "",
+        config_text: str = "",
         clock: Clock = time.monotonic,
         sinks: tuple[Sink, Sink] | None = None,
     ) -> None:
@@ -108,7 +115,10 @@ class Monitor:
         self.start_step = start_step
         self._hparams = dict(hparams or {})
         self._eval_names = list(eval_metric_names)
+        self._train_metric_names = list(train_metric_names)
         self._config_hash = config_hash
+        self._config_text = config_text
+        self._described_train_metrics = False
         self._clock = clock
         self._every = EveryNSteps(log_every_steps)
         self._log_every_secs = log_every_secs
@@ -146,7 +156,7 @@ class Monitor:
         purge = self.start_step + 1 if self.start_step > 0 else None
         train = TensorBoardSink(self.model_dir, purge_step=purge)
         eval_dir = os.path.join(self.model_dir, keys.EVAL_VAL_DIR)
-        return train, TensorBoardSink(eval_dir, purge_step=purge)
+        return train, TensorBoardSink(eval_dir, purge_step=purge, eval_run=True)
 
     def __enter__(self) -> Monitor:
         return self
@@ -194,12 +204,18 @@ class Monitor:
             info["tzrec_version"],
             info["git_revision"] or "-",
         )
-        tags = [keys.eval_tag(n) for n in self._eval_names]
-        if self._best.metric in self._eval_names:
-            tags.insert(0, keys.best_tag(self._best.metric))
-        self._train_sink.hparams(self._hparams, tags, metric_group=keys.EVAL_VAL_DIR)
+        self._eval_sink.hparams(
+            self._hparams, self._wall_t0, trial_id=os.path.abspath(self.model_dir)
+        )
         self._train_sink.layout(
-            custom_scalars_layout(self._eval_names, self._best.metric)
+            custom_scalars_layout(self._eval_names, self._train_metric_names)
+        )
+        if self._config_text:
+            self._train_sink.text(
+                self.start_step, keys.TEXT_PIPELINE_CONFIG, _code(self._config_text)
+            )
+        self._train_sink.text(
+            self.start_step, keys.TEXT_RUN_INFO, _code(json.dumps(info, indent=2))
         )
         self._progress = ProgressLogger(
             "train",
@@ -276,10 +292,14 @@ class Monitor:
             scalars = self._train_scalars(losses, lrs, metrics)
             self._check_finite(step, losses)
             perf = {**self._window.perf(now), **spread}
+            self._describe_train_metrics(train_metrics)
             self._train_sink.scalars(step, {**scalars, **perf})
             if model is not None and keys.SUMMARY_PARAMETER in self.summaries:
                 write_parameter_histograms(self._train_sink, step, model)
             if self._progress is not None:
+                if len(losses) == 1:  # TorchEasyRec's console always shows it
+                    scalars[keys.LOSS_TOTAL] = next(iter(losses.values()))
+                    scalars = _console_order(scalars)
                 fields = {keys.console_label(t): v for t, v in scalars.items()}
                 last = step == self.total_steps
                 self._progress.maybe_log(step, epoch, fields, force=last)
@@ -291,13 +311,32 @@ class Monitor:
         """Tags in TorchEasyRec's console order: lr, losses, total, metrics."""
         out = {keys.lr_tag(i): float(lr) for i, lr in enumerate(lrs)}
         out.update({keys.loss_tag(n): v for n, v in losses.items()})
-        if losses:
+        if len(losses) > 1:  # with one loss the total would repeat it
             out[keys.LOSS_TOTAL] = sum(losses.values())
         # NaN: a train metric before its first window (nothing to show yet).
         out.update(
             {keys.metric_tag(n): v for n, v in metrics.items() if not math.isnan(v)}
         )
         return out
+
+    def _describe_train_metrics(
+        self, train_metrics: Mapping[str, TrainMetricWrapper]
+    ) -> None:
+        """Gives each train metric tag its decay in its description, once."""
+        if self._described_train_metrics:
+            return
+        self._described_train_metrics = True
+        self._train_sink.describe(
+            {
+                keys.metric_tag(n): (
+                    f"Train {n}, decayed: a running value over recent batches "
+                    f"(decay_rate {m.decay_rate:g} every {m.decay_step} steps), "
+                    "not the whole run, so it moves slowly and trails eval."
+                )
+                for n, m in train_metrics.items()
+                if hasattr(m, "decay_rate")
+            }
+        )
 
     def _check_finite(self, step: int, losses: dict[str, float]) -> None:
         bad = {n: v for n, v in losses.items() if not math.isfinite(v)}
@@ -345,6 +384,7 @@ class Monitor:
         epoch: int | None,
         metrics: Mapping[str, float | Tensor],
         seconds: float | None = None,
+        samples: int | None = None,
     ) -> dict[str, Any] | None:
         """Writes an evaluation: ``eval_val/`` scalars, eval log, event, console.
 
@@ -353,6 +393,7 @@ class Monitor:
             epoch: the train epoch.
             metrics: reduced eval metrics by eval-log key.
             seconds: eval duration; measured from :meth:`on_eval_start` if None.
+            samples: rows evaluated over all ranks (eval samples/s).
 
         Returns:
             The eval-log record written (rank 0), else None.
@@ -366,10 +407,13 @@ class Monitor:
         seconds = measured if seconds is None else seconds
         values = {k: float(v) for k, v in metrics.items()}
         tb = {keys.eval_tag(k): v for k, v in values.items() if math.isfinite(v)}
-        if self._best.metric in values:
-            self._best.update(step, values[self._best.metric])
-            if self._best.value is not None:
-                tb[keys.best_tag(self._best.metric)] = self._best.value
+        if samples and seconds > 0:
+            tb[keys.PERF_EVAL_SAMPLES_PER_SEC] = samples / seconds
+        if self._best.metric in values and self._best.update(
+            step, values[self._best.metric], values
+        ):
+            tb.update(self._best_scalars())
+            self._eval_sink.text(step, keys.TEXT_BEST, self._best_text())
         self._eval_sink.scalars(step, tb)
         self._eval_sink.flush()
         assert self._eval_log is not None
@@ -446,6 +490,45 @@ class Monitor:
             )
         finally:
             try:
+                # TensorBoard keeps a session's first end: a run that will
+                # be resumed (interrupted, stopped by a signal) writes none.
+                if status != "interrupted" and not reason.startswith("signal"):
+                    self._eval_sink.session_end(status, time.time())
                 self._train_sink.close()
             finally:
                 self._eval_sink.close()
+
+    def _best_scalars(self) -> dict[str, float]:
+        """``run/best_step`` and every finite metric of the best evaluation."""
+        out = {keys.BEST_STEP: float(self._best.step or 0)}
+        for name, v in self._best.record.items():
+            if isinstance(v, float) and math.isfinite(v):
+                out[keys.best_tag(name)] = v
+        return out
+
+    def _best_text(self) -> str:
+        """Markdown: the best step and its metrics."""
+        b = self._best
+        better = "larger" if b.larger_is_better else "smaller"
+        rows = "\n".join(f"| {k} | {format_value(v)} |" for k, v in b.record.items())
+        return (
+            f"**best step {b.step}** by {b.metric} ({better} is better)\n\n"
+            f"| metric | value |\n|---|---|\n{rows}"
+        )
+
+
+def _code(text: str) -> str:
+    """Markdown that shows ``text`` verbatim (4-space indented code block)."""
+    return "\n".join("    " + line for line in text.splitlines())
+
+
+def _console_order(scalars: dict[str, float]) -> dict[str, float]:
+    """lr, losses, total, metrics: TorchEasyRec's console order."""
+    rank = {"optimizer": 0, "loss": 1, "metric": 3}
+    total = {keys.LOSS_TOTAL: 2}
+    return dict(
+        sorted(
+            scalars.items(),
+            key=lambda kv: total.get(kv[0], rank.get(kv[0].split("/")[0], 4)),
+        )
+    )

@@ -15,6 +15,7 @@ import signal
 from typing import Any
 
 import torch
+from google.protobuf import text_format
 
 from tzrec import config as config_lib
 from tzrec.checkpoint.best import best_step
@@ -137,8 +138,9 @@ class TrainSession:
             self.model_dir,
             is_rank0=dist_info.is_rank0,
             batch_size=config.data_config.batch_size,
-            hparams=hparams_of(config),
+            hparams=hparams_of(config, total),
             eval_metric_names=list(self.eval_metrics),
+            train_metric_names=list(self.train_metrics),
             use_tensorboard=tc.use_tensorboard,
             summaries=list(tc.tensorboard_summaries),
             log_every_steps=tc.log_step_count_steps,
@@ -148,6 +150,7 @@ class TrainSession:
             world_size=dist_info.world_size,
             start_step=self.state.step,
             config_hash=config_lib.config_hash(config),
+            config_text=text_format.MessageToString(config, as_utf8=True),
             best_metric=config.export_config.best_exporter_metric or "auc",
             best_larger_is_better=config.export_config.metric_larger_is_better,
         )
@@ -291,7 +294,7 @@ class TrainSession:
         self.monitor.on_eval_start(
             state.step, min(total or max_steps, max_steps or total or 0) or None
         )
-        values, _, seconds = evaluate(
+        values, batches, seconds = evaluate(
             self.parts.dmp,
             loader,
             self.eval_metrics,
@@ -300,7 +303,10 @@ class TrainSession:
             max_steps,
             self.monitor.on_eval_progress,
         )
-        self.monitor.on_eval(state.step, state.epoch, values, seconds)
+        rows = batches * self.config.data_config.batch_size * self.dist.world_size
+        if self.eval_ds.total_rows:
+            rows = min(rows, self.eval_ds.total_rows)
+        self.monitor.on_eval(state.step, state.epoch, values, seconds, rows)
         state.last_eval_step = state.step
         if self.best.update(state.step, values):
             state.best_step, state.best_value = self.best.step, self.best.value
@@ -412,8 +418,14 @@ class TrainSession:
             self.monitor.close(status, reason)
 
 
-def hparams_of(config: pipeline_pb2.EasyRecConfig) -> dict[str, Any]:
-    """A few hyperparameters worth comparing runs by."""
+def hparams_of(
+    config: pipeline_pb2.EasyRecConfig, total_steps: int | None = None
+) -> dict[str, Any]:
+    """A few hyperparameters worth comparing runs by.
+
+    ``num_steps`` is the run's length in steps, also for an epoch-based run
+    (``total_steps``, when the row count is known).
+    """
     tc, dc = config.train_config, config.data_config
     sparse = tc.sparse_optimizer.WhichOneof("optimizer") or ""
     dense = tc.dense_optimizer.WhichOneof("optimizer") or ""
@@ -424,7 +436,7 @@ def hparams_of(config: pipeline_pb2.EasyRecConfig) -> dict[str, Any]:
         "sparse_lr": getattr(tc.sparse_optimizer, sparse).lr if sparse else math.nan,
         "dense_optimizer": dense,
         "dense_lr": getattr(tc.dense_optimizer, dense).lr if dense else math.nan,
-        "num_steps": tc.num_steps,
+        "num_steps": tc.num_steps or total_steps or 0,
         "num_epochs": tc.num_epochs,
         "num_features": len(config.feature_configs),
     }
