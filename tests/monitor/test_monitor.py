@@ -101,7 +101,7 @@ def test_fake_run_logs_interval_means_at_log_steps(tmp_path, clock, console):
     assert train.hparams_log == []
     ((hp, start, trial),) = ev.hparams_log
     assert hp == {"lr": 0.1, "model": "deepfm"} and start > 1e9
-    assert trial == os.path.abspath(tmp_path)
+    assert trial == os.path.normpath(tmp_path)
     progress = [line for line in console if line.startswith("[train]")]
     # 0.1 s per step, at most one line per second: steps 1 and 12
     assert [line.split()[2] for line in progress] == ["1/12", "12/12"]

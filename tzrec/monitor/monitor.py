@@ -205,7 +205,7 @@ class Monitor:
             info["git_revision"] or "-",
         )
         self._eval_sink.hparams(
-            self._hparams, self._wall_t0, trial_id=os.path.abspath(self.model_dir)
+            self._hparams, self._wall_t0, trial_id=os.path.normpath(self.model_dir)
         )
         self._train_sink.layout(
             custom_scalars_layout(self._eval_names, self._train_metric_names)
