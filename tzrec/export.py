@@ -229,6 +229,13 @@ def main(args: argparse.Namespace) -> int:
     _logger.info("[export] exporting %s", selection.path)
     export(config, selection, args.export_dir)
     _logger.info("[export] wrote %s", args.export_dir)
+    trackers = config.train_config.trackers
+    if trackers.HasField("mlflow"):
+        from tzrec.monitor.trackers import check_trackers, log_export
+
+        check_trackers(trackers)
+        if log_export(config.model_dir, args.export_dir, trackers.mlflow):
+            _logger.info("[export] uploaded to the run's MLflow artifacts")
     print(os.path.abspath(args.export_dir), flush=True)
     return 0
 

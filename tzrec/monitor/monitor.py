@@ -15,7 +15,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from torch import Tensor, nn
@@ -30,8 +30,9 @@ from tzrec.monitor.model_summaries import (
 )
 from tzrec.monitor.progress import ProgressLogger, format_value
 from tzrec.monitor.run_info import write_run_info
-from tzrec.monitor.sinks import NullSink, Sink, TensorBoardSink
+from tzrec.monitor.sinks import FanOut, NullSink, Sink, TensorBoardSink
 from tzrec.monitor.tb_layout import BestSoFar, custom_scalars_layout
+from tzrec.monitor.trackers import Tracker
 from tzrec.monitor.train_window import StepTimings, TrainWindow
 from tzrec.utils.errors import ConfigError
 
@@ -72,6 +73,7 @@ class Monitor:
         config_text: the resolved pipeline.config, shown as a text summary.
         clock: monotonic seconds (fake in tests).
         sinks: ``(train_sink, eval_sink)`` instead of TensorBoard (tests).
+        trackers: MLflow / W&B runs written beside the sinks (rank 0).
     """
 
     def __init__(
@@ -98,6 +100,7 @@ class Monitor:
         config_text: str = "",
         clock: Clock = time.monotonic,
         sinks: tuple[Sink, Sink] | None = None,
+        trackers: Sequence[Tracker] = (),
     ) -> None:
         if log_every_steps < 1:
             raise ConfigError(
@@ -123,7 +126,11 @@ class Monitor:
         self._every = EveryNSteps(log_every_steps)
         self._log_every_secs = log_every_secs
         self._eval_log_every = max(1, eval_log_every_steps)
-        self._train_sink, self._eval_sink = self._make_sinks(sinks, use_tensorboard)
+        train_sink, eval_sink = self._make_sinks(sinks, use_tensorboard)
+        if is_rank0 and trackers:
+            train_sink = FanOut([train_sink, *(t.train for t in trackers)])
+            eval_sink = FanOut([eval_sink, *(t.eval for t in trackers)])
+        self._train_sink, self._eval_sink = train_sink, eval_sink
         self._events = self._eval_log = None
         if is_rank0:
             os.makedirs(model_dir, exist_ok=True)

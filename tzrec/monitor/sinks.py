@@ -305,3 +305,52 @@ def _hparam_value(v: Any) -> float | str | bool:
     if isinstance(v, int | float) and math.isfinite(v):
         return float(v)
     return str(v)
+
+
+class FanOut:
+    """Writes to several sinks in order (TensorBoard first, then trackers).
+
+    Closing closes them in order too, so a tracker that uploads TensorBoard's
+    event files sees them flushed.
+    """
+
+    def __init__(self, sinks: list[Any]) -> None:
+        self.sinks = sinks
+
+    def scalars(self, step: int, values: Mapping[str, float]) -> None:
+        for s in self.sinks:
+            s.scalars(step, values)
+
+    def histogram(self, step: int, tag: str, values: torch.Tensor) -> None:
+        for s in self.sinks:
+            s.histogram(step, tag, values)
+
+    def hparams(
+        self, hparams: Mapping[str, Any], start_time: float, trial_id: str = ""
+    ) -> None:
+        for s in self.sinks:
+            s.hparams(hparams, start_time, trial_id)
+
+    def session_end(self, status: str, end_time: float) -> None:
+        for s in self.sinks:
+            s.session_end(status, end_time)
+
+    def text(self, step: int, tag: str, markdown: str) -> None:
+        for s in self.sinks:
+            s.text(step, tag, markdown)
+
+    def describe(self, descriptions: Mapping[str, str]) -> None:
+        for s in self.sinks:
+            s.describe(descriptions)
+
+    def layout(self, layout: Mapping[str, Mapping[str, list[Any]]]) -> None:
+        for s in self.sinks:
+            s.layout(layout)
+
+    def flush(self) -> None:
+        for s in self.sinks:
+            s.flush()
+
+    def close(self) -> None:
+        for s in self.sinks:
+            s.close()

@@ -24,6 +24,8 @@ from tzrec.checkpoint.state import restore_rng_state
 from tzrec.monitor import keys
 from tzrec.monitor.events import read_records
 from tzrec.monitor.monitor import Monitor
+from tzrec.monitor.run_info import collect_run_info
+from tzrec.monitor.trackers import build_trackers, check_trackers
 from tzrec.protos import pipeline_pb2
 from tzrec.train.early_stop import BestTracker, EarlyStopper
 from tzrec.train.eval_metrics_feed import (
@@ -87,6 +89,7 @@ class TrainSession:
         self.dist = dist_info
         self.model_dir = config.model_dir
         tc = config.train_config
+        check_trackers(tc.trackers)  # a missing library fails before any work
         self.parts = build_model_parts(config, dist_info)
         _logger.debug(
             "rank %d/%d on %s; sharding plan:\n%s",
@@ -153,6 +156,12 @@ class TrainSession:
             config_text=text_format.MessageToString(config, as_utf8=True),
             best_metric=config.export_config.best_exporter_metric or "auc",
             best_larger_is_better=config.export_config.metric_larger_is_better,
+            trackers=build_trackers(
+                config,
+                dist_info.is_rank0,
+                self.state.step,
+                collect_run_info(config_lib.config_hash(config), dist_info.world_size),
+            ),
         )
         self.stop = _StopFlag()
         export = config.export_config
