@@ -137,6 +137,11 @@ def metric_tag(name: str) -> str:
     return f"metric/{name}"
 
 
+def model_tag(name: str) -> str:
+    """Tag of a model diagnostic reported with ``put``, e.g. ``model/mmoe/...``."""
+    return f"model/{name}"
+
+
 def best_tag(name: str) -> str:
     """Tag in ``eval_val/`` of the best eval value so far, e.g. ``run/best_auc``."""
     return f"run/best_{name}"
@@ -266,6 +271,8 @@ def describe(tag: str, eval_run: bool = False) -> str:
         phase = tag[len("perf/step_time_ms/") :]
         what = _PHASE_DESCRIPTIONS.get(phase, phase)
         return f"Mean milliseconds per step spent {what}, since the last log step."
+    if head == "model":
+        return f"Model diagnostic {rest}, reported by the model on this log step."
     if head == "run" and rest.startswith("best_"):
         return f"Eval {rest[len('best_') :]} at the best step so far."
     if tag.endswith("/gradient_norm"):

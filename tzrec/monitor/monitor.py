@@ -23,6 +23,8 @@ from torch import Tensor, nn
 from tzrec.metrics.train_metric_wrapper import TrainMetricWrapper
 from tzrec.monitor import keys
 from tzrec.monitor.cadence import Clock, EveryNSteps
+from tzrec.monitor.diagnostics import CONSOLE, TENSORBOARD, TRACKERS
+from tzrec.monitor.diagnostics import STORE as DIAGNOSTICS
 from tzrec.monitor.events import EventLog, JsonlEvalLog
 from tzrec.monitor.model_summaries import (
     write_gradient_summaries,
@@ -127,6 +129,10 @@ class Monitor:
         self._log_every_secs = log_every_secs
         self._eval_log_every = max(1, eval_log_every_steps)
         train_sink, eval_sink = self._make_sinks(sinks, use_tensorboard)
+        tracker_views = [t.train for t in trackers] if is_rank0 else []
+        # Model diagnostics choose their destinations (tensorboard, trackers).
+        self._sinks_for = {TENSORBOARD: [train_sink], TRACKERS: tracker_views}
+        self._described_model: set[str] = set()
         if is_rank0 and trackers:
             train_sink = FanOut([train_sink, *(t.train for t in trackers)])
             eval_sink = FanOut([eval_sink, *(t.eval for t in trackers)])
@@ -242,6 +248,10 @@ class Monitor:
             or step == self.total_steps
         )
 
+    def before_step(self, step: int) -> None:
+        """Call before a step's forward: arms model diagnostics on log steps."""
+        DIAGNOSTICS.arm(self.should_log(step))
+
     def wants_gradients(self, step: int) -> bool:
         """Whether to call :meth:`on_gradients` before this step's update."""
         return (
@@ -293,6 +303,7 @@ class Monitor:
         model: nn.Module | None,
     ) -> None:
         losses, metrics = self._window.read(train_metrics, self.is_rank0)
+        diagnostics = DIAGNOSTICS.read()
         now = self._clock()
         spread = self._window.rank_spread(now)
         if self.is_rank0:
@@ -301,6 +312,7 @@ class Monitor:
             perf = {**self._window.perf(now), **spread}
             self._describe_train_metrics(train_metrics)
             self._train_sink.scalars(step, {**scalars, **perf})
+            shown = self._write_diagnostics(step, diagnostics)
             if model is not None and keys.SUMMARY_PARAMETER in self.summaries:
                 write_parameter_histograms(self._train_sink, step, model)
             if self._progress is not None:
@@ -308,6 +320,7 @@ class Monitor:
                     scalars[keys.LOSS_TOTAL] = next(iter(losses.values()))
                     scalars = _console_order(scalars)
                 fields = {keys.console_label(t): v for t, v in scalars.items()}
+                fields.update(shown)
                 last = step == self.total_steps
                 self._progress.maybe_log(step, epoch, fields, force=last)
         self._window.reset(now)
@@ -325,6 +338,29 @@ class Monitor:
             {keys.metric_tag(n): v for n, v in metrics.items() if not math.isnan(v)}
         )
         return out
+
+    def _write_diagnostics(
+        self, step: int, values: Mapping[str, tuple[float, tuple[str, ...]]]
+    ) -> dict[str, float]:
+        """Writes ``model/<name>`` to its destinations; returns console fields."""
+        if not values:
+            return {}
+        texts = DIAGNOSTICS.descriptions
+        new = {}
+        for name in values:
+            tag = keys.model_tag(name)
+            if tag in self._described_model:
+                continue
+            base, _, part = name.rpartition("/")
+            text = texts.get(name) or texts.get(base, "")
+            new[tag] = f"{text} [{part}]" if name not in texts and text else text
+        self._described_model.update(new)
+        self._train_sink.describe({t: x for t, x in new.items() if x})
+        for dest in (TENSORBOARD, TRACKERS):
+            chosen = {keys.model_tag(n): v for n, (v, d) in values.items() if dest in d}
+            for sink in self._sinks_for[dest]:
+                sink.scalars(step, chosen)
+        return {n.replace("/", "_"): v for n, (v, d) in values.items() if CONSOLE in d}
 
     def _describe_train_metrics(
         self, train_metrics: Mapping[str, TrainMetricWrapper]

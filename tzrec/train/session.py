@@ -378,6 +378,8 @@ class TrainSession:
         return found[0] if found else None
 
     def _gradient_hook(self, step: int):  # noqa: ANN202
+        # Called before each step's forward: the monitor arms diagnostics.
+        self.monitor.before_step(step)
         if not self.monitor.wants_gradients(step):
             return None
         return lambda: self.monitor.on_gradients(step, self.parts.dmp)
