@@ -44,8 +44,11 @@ SUMMARY_PARAMETER = "parameter"
 SUMMARY_GLOBAL_GRADIENT_NORM = "global_gradient_norm"
 SUMMARY_GRADIENT_NORM = "gradient_norm"
 SUMMARY_GRADIENT = "gradient"
+# The one switch that turns embedding-table health off (on by default).
+SUMMARY_NO_EMBEDDING_HEALTH = "no_embedding_health"
 SUMMARY_NAMES = frozenset(
     {
+        SUMMARY_NO_EMBEDDING_HEALTH,
         SUMMARY_LOSS,
         SUMMARY_LEARNING_RATE,
         SUMMARY_PARAMETER,
@@ -135,6 +138,11 @@ def lr_tag(group: int) -> str:
 def metric_tag(name: str) -> str:
     """Tag of a train or eval metric, e.g. ``metric/auc``."""
     return f"metric/{name}"
+
+
+def table_tag(table: str, stat: str) -> str:
+    """Tag of an embedding-table health statistic, e.g. ``table/cat_0/unique_ids``."""
+    return f"table/{table}/{stat}"
 
 
 def model_tag(name: str) -> str:
@@ -227,6 +235,24 @@ _PERF_DESCRIPTIONS = {
     GLOBAL_GRADIENT_NORM: "L2 norm of all dense gradients before the update "
     "(sharded embedding tables excluded).",
 }
+_TABLE_DESCRIPTIONS = {
+    "unique_ids": "Distinct ids of table {table} in this log step's batch.",
+    "default_share": "Share of table {table}'s lookups in this log step's batch "
+    "that hit its default_value or out-of-vocabulary bucket.",
+    "empty_share": "Share of table {table}'s bags in this log step's batch with "
+    "no id (missing value, a zero vector).",
+    "collision_share": "Estimated share of distinct raw values hashed into table "
+    "{table} that share a bucket, in this log step's batch (from distinct "
+    "buckets vs buckets, assuming a uniform hash).",
+    "rows_updated_share": "Share of table {table}'s rows whose weights changed "
+    "since this launch started (rows the data reached).",
+    "row_norm_mean": "Mean L2 norm of table {table}'s rows.",
+    "row_norm_max": "Largest L2 norm of a row of table {table}.",
+    "row_norm_mean_drift": "Change of table {table}'s mean row norm since the "
+    "previous log step.",
+    "row_norm_max_drift": "Change of table {table}'s largest row norm since the "
+    "previous log step.",
+}
 _PHASE_DESCRIPTIONS = {
     "data_wait": "waiting for the next batch from the data loader",
     "forward_backward": "forward pass, loss and backward (embedding tables update "
@@ -271,6 +297,9 @@ def describe(tag: str, eval_run: bool = False) -> str:
         phase = tag[len("perf/step_time_ms/") :]
         what = _PHASE_DESCRIPTIONS.get(phase, phase)
         return f"Mean milliseconds per step spent {what}, since the last log step."
+    if head == "table":
+        table, _, stat = rest.rpartition("/")
+        return _TABLE_DESCRIPTIONS.get(stat, stat).format(table=table)
     if head == "model":
         return f"Model diagnostic {rest}, reported by the model on this log step."
     if head == "run" and rest.startswith("best_"):

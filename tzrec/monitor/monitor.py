@@ -25,6 +25,7 @@ from tzrec.monitor import keys
 from tzrec.monitor.cadence import Clock, EveryNSteps
 from tzrec.monitor.diagnostics import CONSOLE, TENSORBOARD, TRACKERS
 from tzrec.monitor.diagnostics import STORE as DIAGNOSTICS
+from tzrec.monitor.embedding_health import EmbeddingHealth
 from tzrec.monitor.events import EventLog, JsonlEvalLog
 from tzrec.monitor.model_summaries import (
     write_gradient_summaries,
@@ -76,6 +77,8 @@ class Monitor:
         clock: monotonic seconds (fake in tests).
         sinks: ``(train_sink, eval_sink)`` instead of TensorBoard (tests).
         trackers: MLflow / W&B runs written beside the sinks (rank 0).
+        embedding_health: per-table statistics written on log steps (rank 0);
+            None when ``tensorboard_summaries`` has ``no_embedding_health``.
     """
 
     def __init__(
@@ -103,6 +106,7 @@ class Monitor:
         clock: Clock = time.monotonic,
         sinks: tuple[Sink, Sink] | None = None,
         trackers: Sequence[Tracker] = (),
+        embedding_health: EmbeddingHealth | None = None,
     ) -> None:
         if log_every_steps < 1:
             raise ConfigError(
@@ -133,6 +137,7 @@ class Monitor:
         # Model diagnostics choose their destinations (tensorboard, trackers).
         self._sinks_for = {TENSORBOARD: [train_sink], TRACKERS: tracker_views}
         self._described_model: set[str] = set()
+        self._health = embedding_health if is_rank0 else None
         if is_rank0 and trackers:
             train_sink = FanOut([train_sink, *(t.train for t in trackers)])
             eval_sink = FanOut([eval_sink, *(t.eval for t in trackers)])
@@ -276,6 +281,7 @@ class Monitor:
         timings: StepTimings | None = None,
         model: nn.Module | None = None,
         force: bool = False,
+        batch: Any = None,
     ) -> None:
         """Call after every optimizer step (on every rank).
 
@@ -288,11 +294,14 @@ class Monitor:
             timings: this step's phase split.
             model: for ``parameter`` histograms on log steps.
             force: log even off-cadence (the loop's last step).
+            batch: this step's Batch (embedding health reads it on log steps).
         """
         self._last_step = step
         self._window.add(losses, timings)
         if force or self.should_log(step):
             self._log_train(step, epoch, list(lrs), train_metrics or {}, model)
+            if self._health is not None and batch is not None:
+                self._train_sink.scalars(step, self._health.compute(batch.sparse))
 
     def _log_train(
         self,

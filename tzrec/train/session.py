@@ -7,7 +7,6 @@ object that must be closed on exit.
 
 from __future__ import annotations
 
-import functools
 import logging
 import math
 import os
@@ -22,6 +21,7 @@ from tzrec.checkpoint.best import best_step
 from tzrec.checkpoint.manager import CheckpointManager
 from tzrec.checkpoint.state import restore_rng_state
 from tzrec.monitor import keys
+from tzrec.monitor.embedding_health import EmbeddingHealth
 from tzrec.monitor.events import read_records
 from tzrec.monitor.monitor import Monitor
 from tzrec.monitor.run_info import collect_run_info
@@ -156,6 +156,12 @@ class TrainSession:
             config_text=text_format.MessageToString(config, as_utf8=True),
             best_metric=config.export_config.best_exporter_metric or "auc",
             best_larger_is_better=config.export_config.metric_larger_is_better,
+            embedding_health=(
+                EmbeddingHealth(self.parts.model, self.parts.dmp, self.parts.features)
+                if dist_info.is_rank0
+                and keys.SUMMARY_NO_EMBEDDING_HEALTH not in tc.tensorboard_summaries
+                else None
+            ),
             trackers=build_trackers(
                 config,
                 dist_info.is_rank0,
@@ -176,6 +182,8 @@ class TrainSession:
             )
         self._eval_pending = self._replay_eval_log()
         self._first_bad: torch.Tensor | None = None
+        self._batch = None
+        self._update_metrics = train_metrics_updater(self.parts.model)
         self._step_counter: torch.Tensor | None = None
 
     # ---- restore ----
@@ -263,7 +271,13 @@ class TrainSession:
             self.train_metrics,
             out.timings,
             self.parts.dmp,
+            batch=self._batch,
         )
+        self._batch = None
+
+    def _update_train_metrics(self, preds, batch) -> None:  # noqa: ANN001
+        self._update_metrics(self.train_metrics, preds, batch)
+        self._batch = batch  # embedding health reads it on log steps
 
     def _lrs(self) -> list[float]:
         return [g["lr"] for g in self.parts.optimizer.param_groups[:1]] + [
@@ -406,9 +420,7 @@ class TrainSession:
                     self.parts.optimizer,
                     self.parts.model.loss,
                 ),
-                update_train_metrics=functools.partial(
-                    train_metrics_updater(self.parts.model), self.train_metrics
-                ),
+                update_train_metrics=self._update_train_metrics,
                 on_step=self._on_step,
                 save_and_evaluate=self._save_and_evaluate,
                 should_stop=self._should_stop,
