@@ -2,6 +2,7 @@
 # Screenshots of TensorBoard's Time Series, Custom Scalars and HParams pages
 # with headless Chromium (Debian's `chromium` package), for docs/.
 # Usage: bash scripts/tb_screenshots.sh LOGDIR OUT_DIR [PORT]
+# (after scripts/quickstart.sh: bash scripts/tb_screenshots.sh runs docs)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LOGDIR=$1
@@ -18,9 +19,16 @@ for _ in $(seq 120); do
 done
 shot() {  # name, url fragment
   chromium --headless=new --no-sandbox --disable-gpu --hide-scrollbars \
-    --window-size=1600,1000 --virtual-time-budget=25000 \
+    --window-size=1500,1250 --virtual-time-budget=25000 \
     --screenshot="$OUT/$1.png" "http://127.0.0.1:$PORT/#$2" > /dev/null 2>&1
 }
-shot timeseries timeseries
-shot custom_scalars custom_scalars
-shot hparams hparams
+shot tensorboard_timeseries timeseries
+shot tensorboard_custom_scalars custom_scalars
+shot tensorboard_hparams hparams
+# Small files for docs/: a 64-colour palette is plenty for charts.
+.venv/bin/python - "$OUT" <<'PYEOF'
+import pathlib, sys
+from PIL import Image
+for p in pathlib.Path(sys.argv[1]).glob("tensorboard_*.png"):
+    Image.open(p).convert("RGB").quantize(64).save(p, optimize=True)
+PYEOF

@@ -249,9 +249,9 @@ _TABLE_DESCRIPTIONS = {
     "row_norm_mean": "Mean L2 norm of table {table}'s rows.",
     "row_norm_max": "Largest L2 norm of a row of table {table}.",
     "row_norm_mean_drift": "Change of table {table}'s mean row norm since the "
-    "previous log step.",
+    "previous reading (large models read each table every few log steps).",
     "row_norm_max_drift": "Change of table {table}'s largest row norm since the "
-    "previous log step.",
+    "previous reading (large models read each table every few log steps).",
 }
 _PHASE_DESCRIPTIONS = {
     "data_wait": "waiting for the next batch from the data loader",
