@@ -231,7 +231,8 @@ def main(args: argparse.Namespace) -> int:
     _logger.info("[export] wrote %s", args.export_dir)
     trackers = config.train_config.trackers
     if trackers.HasField("mlflow"):
-        from tzrec.monitor.trackers import check_trackers, log_export
+        from tzrec.monitor.tracker_mlflow import log_export
+        from tzrec.monitor.trackers import check_trackers
 
         check_trackers(trackers)
         if log_export(config.model_dir, args.export_dir, trackers.mlflow):

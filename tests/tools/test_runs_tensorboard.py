@@ -229,3 +229,16 @@ def test_real_tensorboard_serves_the_runs_and_marks_differing_hparams(
             proc.kill()
             proc.wait(timeout=15)
     assert proc.poll() is not None  # stopped
+
+
+def test_best_from_an_eval_log_with_a_null_metric():
+    from tzrec.monitor.tb_layout import BestSoFar
+
+    records = [
+        {"global_step": 10, "epoch": 0, "wall_time": 1.0, "auc": 0.6, "ne": 0.9},
+        {"global_step": 20, "epoch": 0, "wall_time": 2.0, "auc": 0.7, "ne": None},
+    ]
+    best = BestSoFar("auc", True, records)
+    assert best.scalars() == {keys.BEST_STEP: 20.0, keys.best_tag("auc"): 0.7}
+    text = best.markdown()
+    assert "best step 20" in text and "| ne | - |" in text and "wall_time" not in text

@@ -204,7 +204,7 @@ def gradient_tag(name: str) -> str:
 
 
 def console_label(tag: str) -> str:
-    """Label of a tag on the progress line: ``lr/g0`` -> ``lr_g0``.
+    """Label of a tag on the progress line: ``loss/bce`` -> ``loss_bce``.
 
     ``metric/auc`` -> ``auc``; ``loss/total`` -> ``total_loss``;
     ``optimizer/lr/g0`` -> ``lr_g0`` (TorchEasyRec's console label).

@@ -464,8 +464,8 @@ class Monitor:
         if self._best.metric in values and self._best.update(
             step, values[self._best.metric], values
         ):
-            tb.update(self._best_scalars())
-            self._eval_sink.text(step, keys.TEXT_BEST, self._best_text())
+            tb.update(self._best.scalars())
+            self._eval_sink.text(step, keys.TEXT_BEST, self._best.markdown())
         self._eval_sink.scalars(step, tb)
         self._eval_sink.flush()
         assert self._eval_log is not None
@@ -549,24 +549,6 @@ class Monitor:
                 self._train_sink.close()
             finally:
                 self._eval_sink.close()
-
-    def _best_scalars(self) -> dict[str, float]:
-        """``run/best_step`` and every finite metric of the best evaluation."""
-        out = {keys.BEST_STEP: float(self._best.step or 0)}
-        for name, v in self._best.record.items():
-            if isinstance(v, float) and math.isfinite(v):
-                out[keys.best_tag(name)] = v
-        return out
-
-    def _best_text(self) -> str:
-        """Markdown: the best step and its metrics."""
-        b = self._best
-        better = "larger" if b.larger_is_better else "smaller"
-        rows = "\n".join(f"| {k} | {format_value(v)} |" for k, v in b.record.items())
-        return (
-            f"**best step {b.step}** by {b.metric} ({better} is better)\n\n"
-            f"| metric | value |\n|---|---|\n{rows}"
-        )
 
 
 def _code(text: str) -> str:

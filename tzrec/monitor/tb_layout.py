@@ -109,5 +109,29 @@ class BestSoFar:
         ):
             return False
         self.value, self.step = value, step if isinstance(step, int) else None
-        self.record = dict(record or {})
+        self.record = {
+            k: v
+            for k, v in (record or {}).items()
+            if k not in ("global_step", "epoch", "wall_time")
+        }
         return True
+
+    def scalars(self) -> dict[str, float]:
+        """``run/best_step`` and every finite metric of the best evaluation."""
+        out = {keys.BEST_STEP: float(self.step or 0)}
+        for name, v in self.record.items():
+            if isinstance(v, float) and math.isfinite(v):
+                out[keys.best_tag(name)] = v
+        return out
+
+    def markdown(self) -> str:
+        """The best step and its metrics, as a markdown table."""
+        better = "larger" if self.larger_is_better else "smaller"
+        rows = "\n".join(
+            f"| {k} | {v:.6g} |" if isinstance(v, int | float) else f"| {k} | - |"
+            for k, v in self.record.items()
+        )
+        return (
+            f"**best step {self.step}** by {self.metric} ({better} is better)\n\n"
+            f"| metric | value |\n|---|---|\n{rows}"
+        )

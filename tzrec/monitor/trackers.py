@@ -1,4 +1,4 @@
-"""Experiment trackers beside TensorBoard: MLflow and Weights & Biases.
+"""Experiment trackers beside TensorBoard: the common part of MLflow and W&B.
 
 Chosen by ``train_config.trackers``; both libraries are optional and imported
 only when configured. A tracker is one run in the tracker's store; the
@@ -19,8 +19,6 @@ import importlib.util
 import json
 import math
 import os
-import time
-import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -32,7 +30,7 @@ from tzrec.utils.errors import ConfigError
 STATE_FILE = "trackers.json"
 EVAL_PREFIX = f"{keys.EVAL_VAL_DIR}/"
 WANDB_MODES = ("offline", "online", "disabled")
-_MLFLOW_STATUS = {"ok": "FINISHED", "stopped": "FINISHED", "failed": "FAILED"}
+MLFLOW_STATUS = {"ok": "FINISHED", "stopped": "FINISHED", "failed": "FAILED"}
 # Packages each tracker needs (MLflow's sqlite store needs sqlalchemy+alembic).
 _NEEDS = {
     "mlflow": (("mlflow", "sqlalchemy", "alembic"), "mlflow-skinny sqlalchemy alembic"),
@@ -218,11 +216,12 @@ def _param_text(v: Any) -> str:
     return f"{v:.7g}" if isinstance(v, float) else str(v)
 
 
-def _run_name(model_dir: str, name: str) -> str:
+def run_name(model_dir: str, name: str) -> str:
+    """The tracker run's name: ``name``, else the model_dir's folder name."""
     return name or os.path.basename(os.path.normpath(model_dir))
 
 
-def _artifact_files(model_dir: str) -> list[tuple[str, str]]:
+def artifact_files(model_dir: str) -> list[tuple[str, str]]:
     """``(path, artifact folder)``: config, eval log, events, TensorBoard files."""
     out = []
     for name in ("pipeline.config", keys.EVAL_RESULT_FILE, keys.EVENTS_FILE):
@@ -236,202 +235,6 @@ def _artifact_files(model_dir: str) -> list[tuple[str, str]]:
     return out
 
 
-class MlflowTracker(Tracker):
-    """An MLflow run: params from the config, metrics with steps, tags, artifacts.
-
-    Args:
-        config: the resolved pipeline config.
-        settings: ``train_config.trackers.mlflow``.
-        run_info: run.json's content (versions, git revision, host).
-        start_step: the restored step.
-    """
-
-    name = "mlflow"
-
-    def __init__(
-        self,
-        config: Any,
-        settings: Any,
-        run_info: Mapping[str, Any],
-        start_step: int,
-    ) -> None:
-        super().__init__(config.model_dir, start_step)
-        from mlflow.tracking import MlflowClient
-
-        uri = settings.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or None
-        self.client = MlflowClient(tracking_uri=uri)
-        run_id = self.state.data.get("run_id")
-        if run_id:
-            self.client.update_run(run_id, status="RUNNING")
-        else:
-            exp = self.client.get_experiment_by_name(settings.experiment_name)
-            exp_id = (
-                exp.experiment_id
-                if exp is not None
-                else self.client.create_experiment(
-                    settings.experiment_name, artifact_location=_artifact_root(uri)
-                )
-            )
-            run = self.client.create_run(
-                exp_id,
-                run_name=_run_name(config.model_dir, settings.run_name),
-                tags=_mlflow_tags(config.model_dir, run_info),
-            )
-            run_id = run.info.run_id
-            self.state.data = {"run_id": run_id}
-            self.state.save()
-        self.run_id = run_id
-        self._config_params = config_params(config)
-
-    def _log_scalars(self, step: int, values: dict[str, float]) -> None:
-        from mlflow.entities import Metric
-
-        now = int(time.time() * 1000)
-        metrics = [Metric(k, v, now, step) for k, v in values.items()]
-        for i in range(0, len(metrics), 1000):  # MLflow's batch limit
-            self.client.log_batch(self.run_id, metrics=metrics[i : i + 1000])
-
-    def _log_params(self, params: dict[str, str]) -> None:
-        from mlflow.entities import Param
-
-        every = {**self._config_params, **params}
-        # A resumed run keeps its params; MLflow refuses to change one.
-        logged = self.client.get_run(self.run_id).data.params
-        new = [Param(k, v) for k, v in every.items() if k not in logged]
-        for i in range(0, len(new), 100):  # MLflow's batch limit
-            self.client.log_batch(self.run_id, params=new[i : i + 100])
-
-    def _finish(self, status: str | None) -> None:
-        for path, folder in _artifact_files(self.model_dir):
-            self.client.log_artifact(self.run_id, path, folder or None)
-        self.client.set_terminated(self.run_id, _MLFLOW_STATUS.get(status, "KILLED"))
-
-
-def _artifact_root(uri: str | None) -> str | None:
-    """Artifacts of a local sqlite store go beside the database file.
-
-    MLflow's own default is ``./mlruns`` in the working directory, wherever
-    the database is.
-    """
-    prefix = "sqlite:///"
-    if uri and uri.startswith(prefix):
-        db = uri[len(prefix) :]
-        return os.path.join(os.path.dirname(os.path.abspath(db)), "mlartifacts")
-    return None
-
-
-def _mlflow_tags(model_dir: str, info: Mapping[str, Any]) -> dict[str, str]:
-    tags = {
-        "tzrec.model_dir": os.path.abspath(model_dir),
-        "tzrec.version": str(info.get("tzrec_version")),
-        "torch.version": str(info.get("torch_version")),
-        "torchrec.version": str(info.get("torchrec_version")),
-        "tzrec.config_hash": str(info.get("config_hash")),
-        "host": str(info.get("host")),
-    }
-    if info.get("git_revision"):
-        tags["mlflow.source.git.commit"] = str(info["git_revision"])
-    return tags
-
-
-def log_export(model_dir: str, export_dir: str, settings: Any) -> bool:
-    """Uploads an export to the MLflow run of ``model_dir``, if it has one.
-
-    Returns:
-        Whether it was uploaded.
-    """
-    run_id = TrackerState(model_dir, MlflowTracker.name).data.get("run_id")
-    if not run_id:
-        return False
-    from mlflow.tracking import MlflowClient
-
-    uri = settings.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or None
-    MlflowClient(tracking_uri=uri).log_artifacts(run_id, export_dir, "export")
-    return True
-
-
-class WandbTracker(Tracker):
-    """A W&B run, offline by default: ``wandb sync <dir>/wandb/offline-run-*``.
-
-    A resumed run reuses the run id (``resume="allow"``); the new launch writes
-    a second offline folder of the same run, and syncing both continues it.
-    W&B buffers its writes, so a killed launch may lose its last seconds:
-    offline, the resumed launch reads what is on disk, logs the evaluations
-    that are missing again (from the eval log) and no step twice.
-
-    Args:
-        config: the resolved pipeline config.
-        settings: ``train_config.trackers.wandb``.
-        start_step: the restored step.
-    """
-
-    name = "wandb"
-
-    def __init__(self, config: Any, settings: Any, start_step: int) -> None:
-        super().__init__(config.model_dir, start_step)
-        import wandb
-
-        run_id = self.state.data.get("run_id") or uuid.uuid4().hex[:12]
-        self.state.data["run_id"] = run_id
-        self.state.save()
-        wandb_dir = settings.dir or config.model_dir
-        self._replay: list[tuple[int, dict[str, float]]] = []
-        if start_step and settings.mode == "offline":
-            self._resume_from_disk(wandb_dir, run_id, start_step)
-        self.run = wandb.init(
-            project=settings.project,
-            entity=settings.entity or None,
-            mode=settings.mode,
-            dir=wandb_dir,
-            id=run_id,
-            resume="allow",
-            name=_run_name(config.model_dir, settings.run_name),
-            config=config_params(config),
-            settings=wandb.Settings(
-                console="off", silent=True, x_transaction_log_flush_interval=2.0
-            ),
-        )
-        self.run_id = run_id
-
-    def _resume_from_disk(self, wandb_dir: str, run_id: str, start_step: int) -> None:
-        from tzrec.monitor.events import read_records
-        from tzrec.monitor.wandb_files import history, offline_folders
-
-        rows = [r for d in offline_folders(wandb_dir, run_id) for r in history(d)]
-        evals = {r["_step"] for r in rows if any(k.startswith(EVAL_PREFIX) for k in r)}
-        trains = [
-            r["_step"]
-            for r in rows
-            if any(not k.startswith(("_", EVAL_PREFIX)) for k in r)
-        ]
-        self._done["train"] = max(trains, default=0)
-        log = os.path.join(self.model_dir, keys.EVAL_RESULT_FILE)
-        for rec in read_records(log):
-            step = rec["global_step"]
-            if step <= start_step and step not in evals:
-                values = {
-                    keys.eval_tag(k): v
-                    for k, v in rec.items()
-                    if k not in ("global_step", "epoch", "wall_time")
-                    and isinstance(v, int | float)
-                }
-                self._replay.append((step, values))
-        self._done["eval"] = max(evals, default=-1)
-
-    def _log_scalars(self, step: int, values: dict[str, float]) -> None:
-        self.run.log(values, step=step)
-
-    def _log_params(self, params: dict[str, str]) -> None:
-        self.run.config.update({f"hparams/{k}": v for k, v in params.items()})
-        # Before any new step: evaluations a killed launch lost, in order.
-        replay, self._replay = self._replay, []
-        for step, values in replay:
-            self._log_scalars(step, {EVAL_PREFIX + k: v for k, v in values.items()})
-
-    def _finish(self, status: str | None) -> None:
-        self.run.finish(exit_code=0 if status in _MLFLOW_STATUS else 1)
-
-
 def build_trackers(
     config: Any, is_rank0: bool, start_step: int, run_info: Mapping[str, Any]
 ) -> list[Tracker]:
@@ -441,7 +244,11 @@ def build_trackers(
         return []
     out: list[Tracker] = []
     if trackers.HasField("mlflow"):
+        from tzrec.monitor.tracker_mlflow import MlflowTracker
+
         out.append(MlflowTracker(config, trackers.mlflow, run_info, start_step))
     if trackers.HasField("wandb"):
+        from tzrec.monitor.tracker_wandb import WandbTracker
+
         out.append(WandbTracker(config, trackers.wandb, start_step))
     return out
