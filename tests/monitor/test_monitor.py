@@ -3,6 +3,7 @@ import json
 import logging
 import math
 import os
+import time
 
 import pytest
 import torch
@@ -293,7 +294,11 @@ def test_resume_truncates_eval_log_and_purges_tensorboard(tmp_path, clock):
             run_steps(mon, clock, range(end - 4, end + 1))
             mon.on_eval_start(end)
             mon.on_eval(end, 0, {"auc": end / 100})
-    # crashed after 10; the last checkpoint is step 5
+    # crashed after 10; the last checkpoint is step 5. A new second: event
+    # file names (time, pid, a process-wide writer count that is not zero-
+    # padded) sort by launch only across seconds, and earlier in-process
+    # trainings in the session may have pushed the count past 9.
+    time.sleep(1.05)
     with make(tmp_path, clock, start_step=5) as mon:
         assert [
             r["global_step"]
