@@ -55,7 +55,7 @@ print(f"[quickstart] best eval AUC {auc:.4f} at step {step}; oracle AUC of the d
 PYEOF
 cat <<MSG
 [quickstart] done.
-  TensorBoard logs : $RUN_DIR  (tensorboard --logdir $RUN_DIR)
+  TensorBoard logs : $RUN_DIR  (tensorboard --logdir $(dirname "$RUN_DIR"): both runs, HParams compares them)
   eval log         : $RUN_DIR/train_eval_result.jsonl
   run events       : $RUN_DIR/events.jsonl
   exported model   : $EXPORT_DIR

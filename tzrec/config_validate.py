@@ -24,6 +24,7 @@ TENSORBOARD_SUMMARIES = (
     "global_gradient_norm",
     "gradient_norm",
     "gradient",
+    "no_embedding_health",  # turns embedding-table health off
 )
 _MULTI_TASK_MODELS = ("mmoe", "dbmtl")
 _WIDE, _DEEP = model_pb2.WIDE, model_pb2.DEEP

@@ -160,7 +160,7 @@ def write_eval_result(
     from tzrec.monitor.sinks import TensorBoardSink
 
     scalars = {keys.eval_tag(k): v for k, v in values.items() if math.isfinite(v)}
-    with TensorBoardSink(os.path.join(model_dir, keys.EVAL_DIR)) as sink:
+    with TensorBoardSink(os.path.join(model_dir, keys.EVAL_DIR), eval_run=True) as sink:
         sink.scalars(step, scalars)
     path = os.path.join(model_dir, result_filename)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)

@@ -310,6 +310,14 @@ def main(args: argparse.Namespace) -> int:
     _logger.info("[export] exporting %s", selection.path)
     export(config, selection, args.export_dir, assets, extra)
     _logger.info("[export] wrote %s", args.export_dir)
+    trackers = config.train_config.trackers
+    if trackers.HasField("mlflow"):
+        from tzrec.monitor.tracker_mlflow import log_export
+        from tzrec.monitor.trackers import check_trackers
+
+        check_trackers(trackers)
+        if log_export(config.model_dir, args.export_dir, trackers.mlflow):
+            _logger.info("[export] uploaded to the run's MLflow artifacts")
     print(os.path.abspath(args.export_dir), flush=True)
     return 0
 

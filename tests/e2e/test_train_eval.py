@@ -45,7 +45,7 @@ def test_tensorboard_train_and_eval_events(trained):
     train.Reload()
     tags = train.Tags()["scalars"]
     assert "loss/binary_cross_entropy" in tags
-    assert "lr/g0" in tags and "lr/g1" in tags
+    assert "optimizer/lr/g0" in tags and "optimizer/lr/g1" in tags  # issue 15
     ev = EventAccumulator(str(model_dir / "eval_val"))
     ev.Reload()
     assert "metric/auc" in ev.Tags()["scalars"]

@@ -3,6 +3,7 @@ import json
 import logging
 import math
 import os
+import time
 
 import pytest
 import torch
@@ -83,8 +84,9 @@ def test_fake_run_logs_interval_means_at_log_steps(tmp_path, clock, console):
         run_steps(mon, clock, [step], metric=metric)
     assert train.steps("loss/bce") == [1, 5, 10, 12]  # first, every 5, last
     assert train.values("loss/bce") == [1.0, 3.5, 8.0, 11.5]  # interval means
-    assert train.values("loss/total") == [1.0, 3.5, 8.0, 11.5]
-    assert train.values("lr/g1") == [0.01] * 4
+    # issue 15: one loss, so no loss/total repeating it; lr under optimizer/
+    assert "loss/total" not in train.tags()
+    assert train.values("optimizer/lr/g1") == [0.01] * 4
     # nothing to show before the metric's first window of 2 batches
     assert train.steps("metric/mean_absolute_error") == [5, 10, 12]
     assert train.values("metric/mean_absolute_error")[0] == pytest.approx(0.5)
@@ -95,9 +97,12 @@ def test_fake_run_logs_interval_means_at_log_steps(tmp_path, clock, console):
     )
     assert train.values(keys.step_time_tag("total"))[1] == pytest.approx(100.0)
     assert train.values(keys.PERF_RSS_MB)[0] > 1
-    assert train.hparams_log == [
-        ({"lr": 0.1, "model": "deepfm"}, ["metric/auc", "loss/bce"], "eval_val")
-    ]
+    # issue 15: the hparams session lives in eval_val/, whose scalars are its
+    # metrics; TensorBoard infers the experiment across runs
+    assert train.hparams_log == []
+    ((hp, start, trial),) = ev.hparams_log
+    assert hp == {"lr": 0.1, "model": "deepfm"} and start > 1e9
+    assert trial == os.path.normpath(tmp_path)
     progress = [line for line in console if line.startswith("[train]")]
     # 0.1 s per step, at most one line per second: steps 1 and 12
     assert [line.split()[2] for line in progress] == ["1/12", "12/12"]
@@ -240,7 +245,8 @@ def test_tensorboard_files_read_back(tmp_path, clock):
     train = read_tb(str(tmp_path))
     assert scalar_points(train, "loss/bce") == [(1, 1.0), (5, 3.5)]
     tags = set(train.Tags()["scalars"])
-    assert {"loss/total", "lr/g0", "lr/g1", "metric/mean_absolute_error"} <= tags
+    assert {"optimizer/lr/g0", "optimizer/lr/g1", "metric/mean_absolute_error"} <= tags
+    assert "loss/total" not in tags  # issue 15: one loss, no twin
     assert {
         keys.PERF_SAMPLES_PER_SEC,
         keys.PERF_RSS_MB,
@@ -249,12 +255,25 @@ def test_tensorboard_files_read_back(tmp_path, clock):
     ev = read_tb(str(tmp_path / keys.EVAL_VAL_DIR))
     assert scalar_points(ev, "metric/auc") == [(5, pytest.approx(0.7))]
     assert scalar_points(ev, "loss/bce") == [(5, pytest.approx(0.4))]
-    exp = hparams_data(train)["_hparams_/experiment"].experiment
-    assert [(m.name.group, m.name.tag) for m in exp.metric_infos] == [
-        ("eval_val", "metric/auc"),
-        ("eval_val", "loss/bce"),
-    ]
-    assert {h.name for h in exp.hparam_infos} == {"lr", "model"}
+    # issue 15: no experiment summary (TensorBoard infers it across runs); a
+    # session start and end in eval_val/
+    assert "hparams" not in train.Tags()["tensors"]
+    with pytest.raises(KeyError):
+        hparams_data(train)
+    hp = hparams_data(ev)
+    assert set(hp) == {"_hparams_/session_start_info", "_hparams_/session_end_info"}
+    start = hp["_hparams_/session_start_info"].session_start_info
+    assert set(start.hparams) == {"lr", "model"} and start.start_time_secs > 1e9
+    end = hp["_hparams_/session_end_info"].session_end_info
+    assert end.status == 1 and end.end_time_secs >= start.start_time_secs
+    # every scalar carries a description; train metrics say they are decayed
+    meta = train.SummaryMetadata("metric/mean_absolute_error")
+    assert "decay_rate 0.5 every 1 steps" in meta.summary_description
+    assert "sparse" in train.SummaryMetadata("optimizer/lr/g0").summary_description
+    for acc in (train, ev):
+        for tag in acc.Tags()["scalars"]:
+            text = acc.SummaryMetadata(tag).summary_description
+            assert text and text != tag, tag
 
 
 def test_use_tensorboard_false_writes_no_event_files(tmp_path, clock):
@@ -275,7 +294,11 @@ def test_resume_truncates_eval_log_and_purges_tensorboard(tmp_path, clock):
             run_steps(mon, clock, range(end - 4, end + 1))
             mon.on_eval_start(end)
             mon.on_eval(end, 0, {"auc": end / 100})
-    # crashed after 10; the last checkpoint is step 5
+    # crashed after 10; the last checkpoint is step 5. A new second: event
+    # file names (time, pid, a process-wide writer count that is not zero-
+    # padded) sort by launch only across seconds, and earlier in-process
+    # trainings in the session may have pushed the count past 9.
+    time.sleep(1.05)
     with make(tmp_path, clock, start_step=5) as mon:
         assert [
             r["global_step"]

@@ -29,20 +29,38 @@ def test_close_is_idempotent_and_later_writes_are_ignored(tmp_path):
     assert scalar_points(read_tb(str(tmp_path)), "a") == [(1, 1.0)]
 
 
-def test_hparams_in_the_runs_own_folder_linked_to_eval_group(tmp_path):
+def test_hparams_session_start_and_end_in_the_runs_own_folder(tmp_path):
+    # issue 15: a session with start/end time and status, no experiment
+    # summary (TensorBoard infers the experiment and marks what differs)
     with TensorBoardSink(str(tmp_path)) as sink:
         hp = {"lr": 0.001, "model": "deepfm", "use_bn": True, "none": None}
-        sink.hparams(hp, ["metric/auc", "loss/bce"], metric_group="eval_val")
+        sink.hparams(hp, 1000.0, trial_id="runs/a")
+        sink.session_end("failed", 1060.0)
     assert [d for d in os.listdir(tmp_path) if os.path.isdir(tmp_path / d)] == []
     data = hparams_data(read_tb(str(tmp_path)))
-    exp = data["_hparams_/experiment"].experiment
-    metrics = [(m.name.group, m.name.tag) for m in exp.metric_infos]
-    assert metrics == [("eval_val", "metric/auc"), ("eval_val", "loss/bce")]
+    assert "_hparams_/experiment" not in data
     start = data["_hparams_/session_start_info"].session_start_info
     assert start.hparams["lr"].number_value == pytest.approx(0.001)
     assert start.hparams["model"].string_value == "deepfm"
-    assert start.hparams["use_bn"].string_value == "true"
+    assert start.hparams["use_bn"].bool_value is True
     assert "none" not in start.hparams
+    assert (start.start_time_secs, start.group_name) == (1000.0, "runs/a")
+    end = data["_hparams_/session_end_info"].session_end_info
+    assert (end.status, end.end_time_secs) == (2, 1060.0)  # STATUS_FAILURE
+
+
+def test_scalars_carry_descriptions_once_per_tag(tmp_path):
+    with TensorBoardSink(str(tmp_path), eval_run=True) as sink:
+        sink.describe({"metric/auc": "custom words"})
+        sink.scalars(1, {"metric/auc": 0.5, "loss/bce": 0.7})
+        sink.scalars(2, {"metric/auc": 0.6})
+    acc = read_tb(str(tmp_path))
+    assert acc.SummaryMetadata("metric/auc").summary_description == "custom words"
+    assert "Eval loss bce" in acc.SummaryMetadata("loss/bce").summary_description
+    assert scalar_points(acc, "metric/auc") == [
+        (1, pytest.approx(0.5)),
+        (2, pytest.approx(0.6)),
+    ]
 
 
 def test_purge_step_hides_the_lost_future(tmp_path):

@@ -83,10 +83,12 @@ class StepClock:
             timings = args[4] if len(args) > 4 else kwargs.get("timings")
             self._stamp(step, timings)
 
-        def timed_eval(step: int, epoch: Any, metrics: Any, seconds: Any = None) -> Any:
+        def timed_eval(
+            step: int, epoch: Any, metrics: Any, seconds: Any = None, *rest: Any
+        ) -> Any:
             self.eval_seconds = seconds
             self.eval_metrics = dict(metrics or {})
-            return on_eval(step, epoch, metrics, seconds)
+            return on_eval(step, epoch, metrics, seconds, *rest)
 
         def progress(eval_step: int) -> None:
             self.eval_steps = eval_step

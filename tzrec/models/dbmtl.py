@@ -78,7 +78,13 @@ class DBMTL(RankModel):
         if cfg.HasField("expert_mlp"):
             gate = cfg.gate_mlp if cfg.HasField("gate_mlp") else None
             split = MMoEModule(
-                width, cfg.expert_mlp, cfg.num_expert, len(self.tasks), gate, where
+                width,
+                cfg.expert_mlp,
+                cfg.num_expert,
+                len(self.tasks),
+                gate,
+                where,
+                [t.name for t in self.tasks],
             )
             width = split.output_dim
         task_mlps: list[nn.Module] = []

@@ -42,6 +42,7 @@ class MMoE(RankModel):
             len(self.tasks),
             cfg.gate_mlp if cfg.HasField("gate_mlp") else None,
             where,
+            [t.name for t in self.tasks],
         )
         towers = TaskTowers(
             mmoe.output_dim,

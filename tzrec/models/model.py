@@ -16,6 +16,7 @@ Metrics live outside the model (tzrec.metrics), routed by ``tasks``.
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Sequence
 
 import torch
@@ -27,13 +28,14 @@ from tzrec.loss.losses import per_row_loss, weighted_mean
 from tzrec.models.outputs import TaskOutputs
 from tzrec.models.tasks import Task, loss_names, tasks_from_config
 from tzrec.modules.embedding import EmbeddingGroup
+from tzrec.monitor.diagnostics import Diagnosable
 from tzrec.protos import model_pb2
 from tzrec.utils.errors import ConfigError
 
 AUTOCAST_DTYPES = {"BF16": torch.bfloat16}
 
 
-class RankModel(nn.Module):
+class RankModel(nn.Module, Diagnosable):
     """Ranking model base: embedding lookup, a scriptable head, task outputs.
 
     Subclasses build ``self.head`` in their ``__init__`` (after calling this
@@ -154,7 +156,18 @@ class RankModel(nn.Module):
     def predict(self, batch: Batch) -> dict[str, Tensor]:
         """Named predictions (see :mod:`tzrec.models.outputs`)."""
         groups = self.embedding_group(batch.sparse, batch.dense)
-        return self.outputs(self.head(groups))
+        raw = self.head(groups)
+        if self.diagnosing():
+            for task, logits in raw.items():
+                self.put(
+                    f"logits_norm/{task or 'output'}",
+                    torch.linalg.vector_norm(logits.detach().float())
+                    / math.sqrt(max(1, logits.numel())),
+                    description="Root mean square of the model's raw outputs "
+                    "(logits) over the batch: L2 norm / sqrt(rows x classes). "
+                    "Growing without bound means over-confident scores.",
+                )
+        return self.outputs(raw)
 
     def forward(self, batch: Batch) -> dict[str, Tensor]:
         """:meth:`predict`, under autocast when mixed precision is on."""

@@ -80,7 +80,7 @@ class MultiTowerDIN(RankModel):
                     "add the candidate's features (e.g. item_id) to the group",
                 )
             dins[t.input] = DINAttention(
-                query_dim, seq_dim, t.attn_mlp, f"{where}.attn_mlp"
+                query_dim, seq_dim, t.attn_mlp, f"{where}.attn_mlp", t.input
             )
         width = sum(m.output_dim for m in towers.values())
         width += sum(m.output_dim for m in dins.values())

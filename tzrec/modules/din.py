@@ -13,16 +13,23 @@ import torch
 from torch import Tensor, nn
 
 from tzrec.modules.mlp import MLP
+from tzrec.monitor.diagnostics import Diagnosable, entropy
 
 
-class DINAttention(nn.Module):
+class DINAttention(nn.Module, Diagnosable):
     """Attention pooling of a padded sequence by a query.
+
+    On train log steps it reports the mean entropy of the attention weights
+    over rows with a history (``din/<name>/attention_entropy``) and the same
+    divided by ln(length) (``.../attention_entropy_ratio``: 1 is uniform
+    attention, near 0 attends to one item).
 
     Args:
         query_dim: width of the query.
         sequence_dim: width of one sequence position.
         attn_mlp: ``tzrec.protos.module_pb2.MLP`` of the scoring MLP.
         where: config path, for errors.
+        name: name in the diagnostics' tags (the sequence group).
     """
 
     def __init__(
@@ -31,8 +38,10 @@ class DINAttention(nn.Module):
         sequence_dim: int,
         attn_mlp,  # noqa: ANN001
         where: str = "attn_mlp",
+        name: str = "din",
     ) -> None:
         super().__init__()
+        self.diag_name = name
         self.query_proj: nn.Module = (
             nn.Identity()
             if query_dim == sequence_dim
@@ -56,5 +65,29 @@ class DINAttention(nn.Module):
         scores = scores.masked_fill(~present, -1e9)
         # An all-padded row gets uniform weights over zeros, then the mask -> 0.
         weights = torch.softmax(scores, dim=1) * present.to(scores.dtype)
+        if not torch.jit.is_scripting():
+            if self.diagnosing():
+                self._report(weights, lengths)
         pooled = torch.bmm(weights.unsqueeze(1).to(sequence.dtype), sequence)
         return pooled.squeeze(1)
+
+    @torch.jit.unused
+    def _report(self, weights: Tensor, lengths: Tensor) -> None:
+        rows = lengths > 0
+        n = rows.sum().clamp_min(1)
+        ent = entropy(weights) * rows
+        # ln(length) is 0 for one item: that row's ratio counts as 1 (uniform).
+        top = torch.log(lengths.clamp_min(1).float())
+        ratio = torch.where(top > 0, ent / top.clamp_min(1e-12), torch.ones_like(ent))
+        self.put(
+            f"din/{self.diag_name}/attention_entropy",
+            ent.sum() / n,
+            description="Mean entropy (nats) of the DIN attention weights over "
+            "rows with a history: 0 attends to one item.",
+        )
+        self.put(
+            f"din/{self.diag_name}/attention_entropy_ratio",
+            (ratio * rows).sum() / n,
+            description="Mean attention entropy divided by ln(history length): "
+            "1 is uniform attention, near 0 attends to one item.",
+        )

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor, nn
 
 from tzrec.modules.mlp import MLP
+from tzrec.monitor.diagnostics import Diagnosable, entropy
 
 
-class MMoE(nn.Module):
+class MMoE(nn.Module, Diagnosable):
     """Shared expert MLPs mixed by one softmax gate per task.
+
+    On train log steps it reports, per task, each expert's mean gate weight
+    (``mmoe/<task>/gate_weight/<expert>``) and the gate's mean entropy
+    (``mmoe/<task>/gate_entropy``): a collapsed gate (entropy near 0, one
+    expert near 1) shows at once.
 
     Args:
         in_features: input width.
@@ -18,6 +26,7 @@ class MMoE(nn.Module):
         num_task: number of gates (one per task).
         gate_mlp: optional ``MLP`` proto before each gate's softmax layer.
         where: config path for errors.
+        task_names: names in the diagnostics' tags (default ``task<i>``).
     """
 
     def __init__(
@@ -28,8 +37,12 @@ class MMoE(nn.Module):
         num_task: int,
         gate_mlp=None,  # noqa: ANN001
         where: str = "mmoe",
+        task_names: list[str] | None = None,
     ) -> None:
         super().__init__()
+        self.diag_names = [
+            n or f"task{i}" for i, n in enumerate(task_names or [""] * num_task)
+        ]
         self.experts = nn.ModuleList(
             [
                 MLP(in_features, expert_mlp, f"{where}.expert_mlp")
@@ -52,7 +65,26 @@ class MMoE(nn.Module):
         """One ``[B, expert width]`` mixture per task."""
         experts = torch.stack([e(x) for e in self.experts], dim=1)  # [B, E, D]
         out: list[Tensor] = []
-        for gate in self.gates:
-            weights = torch.softmax(gate(x), dim=1).unsqueeze(1)  # [B, 1, E]
-            out.append(torch.bmm(weights, experts).squeeze(1))
+        for i, gate in enumerate(self.gates):
+            weights = torch.softmax(gate(x), dim=1)  # [B, E]
+            if not torch.jit.is_scripting():
+                if self.diagnosing():
+                    self._report(self.diag_names[i], weights)
+            out.append(torch.bmm(weights.unsqueeze(1), experts).squeeze(1))
         return out
+
+    @torch.jit.unused
+    def _report(self, task: str, weights: Tensor) -> None:
+        n = weights.shape[1]
+        self.put(
+            f"mmoe/{task}/gate_weight",
+            weights.float().mean(0),
+            description=f"Mean gate weight of each of the {n} experts for task "
+            f"{task} over the batch (sums to 1; uniform is {1 / n:.3g}).",
+        )
+        self.put(
+            f"mmoe/{task}/gate_entropy",
+            entropy(weights).mean(),
+            description=f"Mean entropy (nats) of task {task}'s gate over the "
+            f"batch: 0 is one expert only, ln {n} = {math.log(n):.3g} uniform.",
+        )

@@ -10,11 +10,12 @@ writes TensorBoard scalars and the throttled console line (rank 0 only).
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from torch import Tensor, nn
@@ -22,6 +23,9 @@ from torch import Tensor, nn
 from tzrec.metrics.train_metric_wrapper import TrainMetricWrapper
 from tzrec.monitor import keys
 from tzrec.monitor.cadence import Clock, EveryNSteps
+from tzrec.monitor.diagnostics import CONSOLE, TENSORBOARD, TRACKERS
+from tzrec.monitor.diagnostics import STORE as DIAGNOSTICS
+from tzrec.monitor.embedding_health import EmbeddingHealth
 from tzrec.monitor.events import EventLog, JsonlEvalLog
 from tzrec.monitor.model_summaries import (
     write_gradient_summaries,
@@ -29,8 +33,9 @@ from tzrec.monitor.model_summaries import (
 )
 from tzrec.monitor.progress import ProgressLogger, format_value
 from tzrec.monitor.run_info import write_run_info
-from tzrec.monitor.sinks import NullSink, Sink, TensorBoardSink
+from tzrec.monitor.sinks import FanOut, NullSink, Sink, TensorBoardSink
 from tzrec.monitor.tb_layout import BestSoFar, custom_scalars_layout
+from tzrec.monitor.trackers import Tracker
 from tzrec.monitor.train_window import StepTimings, TrainWindow
 from tzrec.utils.errors import ConfigError
 
@@ -48,12 +53,15 @@ class Monitor:
         model_dir: the run's folder.
         is_rank0: whether this process writes.
         batch_size: rows per step per rank.
-        hparams: hyperparameters for TensorBoard's hparams plugin.
-        eval_metric_names: eval-log keys the hparams entry links to.
+        hparams: hyperparameters for TensorBoard's hparams plugin (a session
+            in ``eval_val/``, whose eval scalars are its metrics).
+        eval_metric_names: eval-log keys.
+        train_metric_names: decayed train metrics logged (custom-scalars
+            charts pair a train and an eval curve only where both exist).
         best_metric: eval-log key ranking checkpoints
-            (``export_config.best_exporter_metric``); its best value so far
-            is written as ``best/<metric>`` and listed first by the hparams
-            view. None: no ``best/`` tag.
+            (``export_config.best_exporter_metric``); the best step and its
+            metrics are written as ``run/best_*`` scalars and a ``run/best``
+            text when the best changes. None: not written.
         best_larger_is_better: its direction (``metric_larger_is_better``).
         use_tensorboard: write TensorBoard event files.
         summaries: ``tensorboard_summaries`` (loss and lr are always on).
@@ -65,10 +73,14 @@ class Monitor:
         world_size: number of ranks.
         start_step: optimizer steps already done (resume).
         config_hash: hash of the resolved config, for run.json and events.
+        config_text: the resolved pipeline.config, shown as a text summary.
         clock: monotonic seconds (fake in tests).
         sinks: ``(train_sink, eval_sink)`` instead of TensorBoard (tests).
         samples_seen: () -> training rows read by all ranks so far, recorded
             with each evaluation (None: not recorded).
+        trackers: MLflow / W&B runs written beside the sinks (rank 0).
+        embedding_health: per-table statistics written on log steps (rank 0);
+            None when ``tensorboard_summaries`` has ``no_embedding_health``.
     """
 
     def __init__(
@@ -79,6 +91,7 @@ class Monitor:
         batch_size: int,
         hparams: Mapping[str, Any] | None = None,
         eval_metric_names: Iterable[str] = (),
+        train_metric_names: Iterable[str] = (),
         best_metric: str | None = None,
         best_larger_is_better: bool = True,
         use_tensorboard: bool = True,
@@ -91,9 +104,12 @@ class Monitor:
         world_size: int = 1,
         start_step: int = 0,
         config_hash: str = "",
+        config_text: str = "",
         clock: Clock = time.monotonic,
         sinks: tuple[Sink, Sink] | None = None,
         samples_seen: Callable[[], int] | None = None,
+        trackers: Sequence[Tracker] = (),
+        embedding_health: EmbeddingHealth | None = None,
     ) -> None:
         if log_every_steps < 1:
             raise ConfigError(
@@ -111,13 +127,25 @@ class Monitor:
         self.start_step = start_step
         self._hparams = dict(hparams or {})
         self._eval_names = list(eval_metric_names)
+        self._train_metric_names = list(train_metric_names)
         self._config_hash = config_hash
+        self._config_text = config_text
+        self._described_train_metrics = False
         self._clock = clock
         self._samples_seen = samples_seen
         self._every = EveryNSteps(log_every_steps)
         self._log_every_secs = log_every_secs
         self._eval_log_every = max(1, eval_log_every_steps)
-        self._train_sink, self._eval_sink = self._make_sinks(sinks, use_tensorboard)
+        train_sink, eval_sink = self._make_sinks(sinks, use_tensorboard)
+        tracker_views = [t.train for t in trackers] if is_rank0 else []
+        # Model diagnostics choose their destinations (tensorboard, trackers).
+        self._sinks_for = {TENSORBOARD: [train_sink], TRACKERS: tracker_views}
+        self._described_model: set[str] = set()
+        self._health = embedding_health if is_rank0 else None
+        if is_rank0 and trackers:
+            train_sink = FanOut([train_sink, *(t.train for t in trackers)])
+            eval_sink = FanOut([eval_sink, *(t.eval for t in trackers)])
+        self._train_sink, self._eval_sink = train_sink, eval_sink
         self._events = self._eval_log = None
         if is_rank0:
             os.makedirs(model_dir, exist_ok=True)
@@ -150,7 +178,7 @@ class Monitor:
         purge = self.start_step + 1 if self.start_step > 0 else None
         train = TensorBoardSink(self.model_dir, purge_step=purge)
         eval_dir = os.path.join(self.model_dir, keys.EVAL_VAL_DIR)
-        return train, TensorBoardSink(eval_dir, purge_step=purge)
+        return train, TensorBoardSink(eval_dir, purge_step=purge, eval_run=True)
 
     def __enter__(self) -> Monitor:
         return self
@@ -198,12 +226,18 @@ class Monitor:
             info["tzrec_version"],
             info["git_revision"] or "-",
         )
-        tags = [keys.eval_tag(n) for n in self._eval_names]
-        if self._best.metric in self._eval_names:
-            tags.insert(0, keys.best_tag(self._best.metric))
-        self._train_sink.hparams(self._hparams, tags, metric_group=keys.EVAL_VAL_DIR)
+        self._eval_sink.hparams(
+            self._hparams, self._wall_t0, trial_id=os.path.normpath(self.model_dir)
+        )
         self._train_sink.layout(
-            custom_scalars_layout(self._eval_names, self._best.metric)
+            custom_scalars_layout(self._eval_names, self._train_metric_names)
+        )
+        if self._config_text:
+            self._train_sink.text(
+                self.start_step, keys.TEXT_PIPELINE_CONFIG, _code(self._config_text)
+            )
+        self._train_sink.text(
+            self.start_step, keys.TEXT_RUN_INFO, _code(json.dumps(info, indent=2))
         )
         self._progress = ProgressLogger(
             "train",
@@ -222,6 +256,10 @@ class Monitor:
             or self._every.ready(step)
             or step == self.total_steps
         )
+
+    def before_step(self, step: int) -> None:
+        """Call before a step's forward: arms model diagnostics on log steps."""
+        DIAGNOSTICS.arm(self.should_log(step))
 
     def wants_gradients(self, step: int) -> bool:
         """Whether to call :meth:`on_gradients` before this step's update."""
@@ -247,6 +285,7 @@ class Monitor:
         timings: StepTimings | None = None,
         model: nn.Module | None = None,
         force: bool = False,
+        batch: Any = None,
     ) -> None:
         """Call after every optimizer step (on every rank).
 
@@ -259,11 +298,14 @@ class Monitor:
             timings: this step's phase split.
             model: for ``parameter`` histograms on log steps.
             force: log even off-cadence (the loop's last step).
+            batch: this step's Batch (embedding health reads it on log steps).
         """
         self._last_step = step
         self._window.add(losses, timings)
         if force or self.should_log(step):
             self._log_train(step, epoch, list(lrs), train_metrics or {}, model)
+            if self._health is not None and batch is not None:
+                self._train_sink.scalars(step, self._health.compute(batch.sparse))
 
     def _log_train(
         self,
@@ -274,17 +316,24 @@ class Monitor:
         model: nn.Module | None,
     ) -> None:
         losses, metrics = self._window.read(train_metrics, self.is_rank0)
+        diagnostics = DIAGNOSTICS.read()
         now = self._clock()
         spread = self._window.rank_spread(now)
         if self.is_rank0:
             scalars = self._train_scalars(losses, lrs, metrics)
             self._check_finite(step, losses)
             perf = {**self._window.perf(now), **spread}
+            self._describe_train_metrics(train_metrics)
             self._train_sink.scalars(step, {**scalars, **perf})
+            shown = self._write_diagnostics(step, diagnostics)
             if model is not None and keys.SUMMARY_PARAMETER in self.summaries:
                 write_parameter_histograms(self._train_sink, step, model)
             if self._progress is not None:
+                if len(losses) == 1:  # TorchEasyRec's console always shows it
+                    scalars[keys.LOSS_TOTAL] = next(iter(losses.values()))
+                    scalars = _console_order(scalars)
                 fields = {keys.console_label(t): v for t, v in scalars.items()}
+                fields.update(shown)
                 last = step == self.total_steps
                 self._progress.maybe_log(step, epoch, fields, force=last)
         self._window.reset(now)
@@ -295,13 +344,55 @@ class Monitor:
         """Tags in TorchEasyRec's console order: lr, losses, total, metrics."""
         out = {keys.lr_tag(i): float(lr) for i, lr in enumerate(lrs)}
         out.update({keys.loss_tag(n): v for n, v in losses.items()})
-        if losses:
+        if len(losses) > 1:  # with one loss the total would repeat it
             out[keys.LOSS_TOTAL] = sum(losses.values())
         # NaN: a train metric before its first window (nothing to show yet).
         out.update(
             {keys.metric_tag(n): v for n, v in metrics.items() if not math.isnan(v)}
         )
         return out
+
+    def _write_diagnostics(
+        self, step: int, values: Mapping[str, tuple[float, tuple[str, ...]]]
+    ) -> dict[str, float]:
+        """Writes ``model/<name>`` to its destinations; returns console fields."""
+        if not values:
+            return {}
+        texts = DIAGNOSTICS.descriptions
+        new = {}
+        for name in values:
+            tag = keys.model_tag(name)
+            if tag in self._described_model:
+                continue
+            base, _, part = name.rpartition("/")
+            text = texts.get(name) or texts.get(base, "")
+            new[tag] = f"{text} [{part}]" if name not in texts and text else text
+        self._described_model.update(new)
+        self._train_sink.describe({t: x for t, x in new.items() if x})
+        for dest in (TENSORBOARD, TRACKERS):
+            chosen = {keys.model_tag(n): v for n, (v, d) in values.items() if dest in d}
+            for sink in self._sinks_for[dest]:
+                sink.scalars(step, chosen)
+        return {n.replace("/", "_"): v for n, (v, d) in values.items() if CONSOLE in d}
+
+    def _describe_train_metrics(
+        self, train_metrics: Mapping[str, TrainMetricWrapper]
+    ) -> None:
+        """Gives each train metric tag its decay in its description, once."""
+        if self._described_train_metrics:
+            return
+        self._described_train_metrics = True
+        self._train_sink.describe(
+            {
+                keys.metric_tag(n): (
+                    f"Train {n}, decayed: a running value over recent batches "
+                    f"(decay_rate {m.decay_rate:g} every {m.decay_step} steps), "
+                    "not the whole run, so it moves slowly and trails eval."
+                )
+                for n, m in train_metrics.items()
+                if hasattr(m, "decay_rate")
+            }
+        )
 
     def _check_finite(self, step: int, losses: dict[str, float]) -> None:
         bad = {n: v for n, v in losses.items() if not math.isfinite(v)}
@@ -349,6 +440,7 @@ class Monitor:
         epoch: int | None,
         metrics: Mapping[str, float | Tensor],
         seconds: float | None = None,
+        samples: int | None = None,
     ) -> dict[str, Any] | None:
         """Writes an evaluation: ``eval_val/`` scalars, eval log, event, console.
 
@@ -357,6 +449,7 @@ class Monitor:
             epoch: the train epoch.
             metrics: reduced eval metrics by eval-log key.
             seconds: eval duration; measured from :meth:`on_eval_start` if None.
+            samples: rows evaluated over all ranks (eval samples/s).
 
         Returns:
             The eval-log record written (rank 0), else None.
@@ -370,18 +463,21 @@ class Monitor:
         seconds = measured if seconds is None else seconds
         values = {k: float(v) for k, v in metrics.items()}
         tb = {keys.eval_tag(k): v for k, v in values.items() if math.isfinite(v)}
-        if self._best.metric in values:
-            self._best.update(step, values[self._best.metric])
-            if self._best.value is not None:
-                tb[keys.best_tag(self._best.metric)] = self._best.value
-        samples = self._samples_seen() if self._samples_seen is not None else None
-        if samples is not None:
-            tb[keys.SAMPLES_SEEN] = float(samples)
+        if samples and seconds > 0:
+            tb[keys.PERF_EVAL_SAMPLES_PER_SEC] = samples / seconds
+        if self._best.metric in values and self._best.update(
+            step, values[self._best.metric], values
+        ):
+            tb.update(self._best.scalars())
+            self._eval_sink.text(step, keys.TEXT_BEST, self._best.markdown())
+        seen = self._samples_seen() if self._samples_seen is not None else None
+        if seen is not None:
+            tb[keys.SAMPLES_SEEN] = float(seen)
         self._eval_sink.scalars(step, tb)
         self._eval_sink.flush()
         assert self._eval_log is not None
         record = self._eval_log.append(
-            step, values, epoch=epoch, wall_time=time.time(), samples=samples
+            step, values, epoch=epoch, wall_time=time.time(), samples=seen
         )
         self.on_event(
             keys.EVENT_EVAL_FINISHED,
@@ -455,6 +551,27 @@ class Monitor:
             )
         finally:
             try:
+                # TensorBoard keeps a session's first end: a run that will
+                # be resumed (interrupted, stopped by a signal) writes none.
+                if status != "interrupted" and not reason.startswith("signal"):
+                    self._eval_sink.session_end(status, time.time())
                 self._train_sink.close()
             finally:
                 self._eval_sink.close()
+
+
+def _code(text: str) -> str:
+    """Markdown that shows ``text`` verbatim (4-space indented code block)."""
+    return "\n".join("    " + line for line in text.splitlines())
+
+
+def _console_order(scalars: dict[str, float]) -> dict[str, float]:
+    """lr, losses, total, metrics: TorchEasyRec's console order."""
+    rank = {"optimizer": 0, "loss": 1, "metric": 3}
+    total = {keys.LOSS_TOTAL: 2}
+    return dict(
+        sorted(
+            scalars.items(),
+            key=lambda kv: total.get(kv[0], rank.get(kv[0].split("/")[0], 4)),
+        )
+    )

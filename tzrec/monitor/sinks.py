@@ -11,10 +11,12 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 import torch
+
+from tzrec.monitor import keys
 
 
 class Sink(Protocol):
@@ -27,15 +29,22 @@ class Sink(Protocol):
         """Records the distribution of ``values`` at ``step``."""
 
     def hparams(
-        self,
-        hparams: Mapping[str, Any],
-        metric_tags: Iterable[str],
-        metric_group: str = "",
+        self, hparams: Mapping[str, Any], start_time: float, trial_id: str = ""
     ) -> None:
-        """Records the run's hyperparameters, linked to metric tags.
+        """Records the run's hyperparameters and when it started (epoch s).
 
-        ``metric_group`` is the sub-run (relative folder) holding those tags.
+        ``trial_id`` names the run (its model_dir), so two runs with equal
+        hyperparameters stay two rows.
         """
+
+    def session_end(self, status: str, end_time: float) -> None:
+        """Records how the run ended (``ok``, ``stopped``, ``failed``, ...)."""
+
+    def text(self, step: int, tag: str, markdown: str) -> None:
+        """Records a text (markdown) entry at ``step``."""
+
+    def describe(self, descriptions: Mapping[str, str]) -> None:
+        """Sets descriptions for tags written later (else :func:`keys.describe`)."""
 
     def layout(self, layout: Mapping[str, Mapping[str, list[Any]]]) -> None:
         """Records a custom-scalars layout (category -> chart -> tag regexes)."""
@@ -57,11 +66,17 @@ class NullSink:
         pass
 
     def hparams(
-        self,
-        hparams: Mapping[str, Any],
-        metric_tags: Iterable[str],
-        metric_group: str = "",
+        self, hparams: Mapping[str, Any], start_time: float, trial_id: str = ""
     ) -> None:
+        pass
+
+    def session_end(self, status: str, end_time: float) -> None:
+        pass
+
+    def text(self, step: int, tag: str, markdown: str) -> None:
+        pass
+
+    def describe(self, descriptions: Mapping[str, str]) -> None:
         pass
 
     def layout(self, layout: Mapping[str, Mapping[str, list[Any]]]) -> None:
@@ -81,7 +96,10 @@ class MemorySink:
     Attributes:
         scalar_log: ``(step, tag, value)`` in call order.
         histogram_log: ``(step, tag, values)`` with values copied to CPU.
-        hparams_log: ``(hparams, metric_tags, metric_group)``.
+        hparams_log: ``(hparams, start_time, trial_id)``.
+        session_ends: ``(status, end_time)``.
+        texts: ``(step, tag, markdown)``.
+        descriptions: tag -> description set through :meth:`describe`.
         layouts: custom-scalars layouts, in call order.
         flushes: number of flush calls.
         closed: whether close was called.
@@ -91,9 +109,10 @@ class MemorySink:
     histogram_log: list[tuple[int, str, torch.Tensor]] = dataclasses.field(
         default_factory=list
     )
-    hparams_log: list[tuple[dict, list[str], str]] = dataclasses.field(
-        default_factory=list
-    )
+    hparams_log: list[tuple[dict, float, str]] = dataclasses.field(default_factory=list)
+    session_ends: list[tuple[str, float]] = dataclasses.field(default_factory=list)
+    texts: list[tuple[int, str, str]] = dataclasses.field(default_factory=list)
+    descriptions: dict[str, str] = dataclasses.field(default_factory=dict)
     layouts: list[dict] = dataclasses.field(default_factory=list)
     flushes: int = 0
     closed: bool = False
@@ -105,12 +124,18 @@ class MemorySink:
         self.histogram_log.append((step, tag, values.detach().cpu().clone()))
 
     def hparams(
-        self,
-        hparams: Mapping[str, Any],
-        metric_tags: Iterable[str],
-        metric_group: str = "",
+        self, hparams: Mapping[str, Any], start_time: float, trial_id: str = ""
     ) -> None:
-        self.hparams_log.append((dict(hparams), list(metric_tags), metric_group))
+        self.hparams_log.append((dict(hparams), start_time, trial_id))
+
+    def session_end(self, status: str, end_time: float) -> None:
+        self.session_ends.append((status, end_time))
+
+    def text(self, step: int, tag: str, markdown: str) -> None:
+        self.texts.append((step, tag, markdown))
+
+    def describe(self, descriptions: Mapping[str, str]) -> None:
+        self.descriptions.update(descriptions)
 
     def layout(self, layout: Mapping[str, Mapping[str, list[Any]]]) -> None:
         self.layouts.append({k: dict(v) for k, v in layout.items()})
@@ -134,8 +159,16 @@ class MemorySink:
         return {t for _, t, _ in self.scalar_log}
 
 
+_STATUS = {"ok": "STATUS_SUCCESS", "stopped": "STATUS_SUCCESS"}
+_STATUS.update(failed="STATUS_FAILURE")
+
+
 class TensorBoardSink:
     """Writes TensorBoard event files into one folder (one TensorBoard run).
+
+    Every scalar tag carries a description in its summary metadata, written
+    with the tag's first value in this writer (TensorBoard reads metadata
+    from the first event of a tag).
 
     Args:
         log_dir: the folder; created if missing.
@@ -143,15 +176,23 @@ class TensorBoardSink:
             or after it left by the interrupted run are hidden, so curves do
             not double back.
         flush_secs: how often the writer flushes by itself.
+        eval_run: whether the folder holds eval values (descriptions say so).
     """
 
     def __init__(
-        self, log_dir: str, purge_step: int | None = None, flush_secs: int = 30
+        self,
+        log_dir: str,
+        purge_step: int | None = None,
+        flush_secs: int = 30,
+        eval_run: bool = False,
     ) -> None:
         from torch.utils.tensorboard import SummaryWriter
 
         os.makedirs(log_dir, exist_ok=True)
         self.log_dir = log_dir
+        self.eval_run = eval_run
+        self._descriptions: dict[str, str] = {}
+        self._described: set[str] = set()
         # A deep queue: with the default (10) a log step's dozen scalars
         # wait on the writer thread instead of returning at once.
         self._writer: Any = SummaryWriter(
@@ -167,18 +208,33 @@ class TensorBoardSink:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def describe(self, descriptions: Mapping[str, str]) -> None:
+        self._descriptions.update(descriptions)
+
     def scalars(self, step: int, values: Mapping[str, float]) -> None:
         if self._writer is None or not values:
             return
         from tensorboard.compat.proto.summary_pb2 import Summary
-        from torch.utils.tensorboard.summary import scalar
 
         # One event for all of a step's scalars: the record framing (a
         # pure-Python CRC without TensorFlow) is paid once, ~3x cheaper.
         merged = Summary(
-            value=[v for tag, x in values.items() for v in scalar(tag, float(x)).value]
+            value=[self._scalar_value(tag, float(x)) for tag, x in values.items()]
         )
         self._writer.file_writer.add_summary(merged, step)
+
+    def _scalar_value(self, tag: str, value: float) -> Any:
+        from tensorboard.compat.proto.summary_pb2 import Summary, SummaryMetadata
+
+        if tag in self._described:
+            return Summary.Value(tag=tag, simple_value=value)
+        self._described.add(tag)
+        text = self._descriptions.get(tag) or keys.describe(tag, self.eval_run)
+        meta = SummaryMetadata(
+            summary_description=text,
+            plugin_data=SummaryMetadata.PluginData(plugin_name="scalars"),
+        )
+        return Summary.Value(tag=tag, simple_value=value, metadata=meta)
 
     def histogram(self, step: int, tag: str, values: torch.Tensor) -> None:
         if self._writer is None:
@@ -189,17 +245,44 @@ class TensorBoardSink:
             self._writer.add_histogram(tag, flat, step)
 
     def hparams(
-        self,
-        hparams: Mapping[str, Any],
-        metric_tags: Iterable[str],
-        metric_group: str = "",
+        self, hparams: Mapping[str, Any], start_time: float, trial_id: str = ""
     ) -> None:
+        """Writes a session-start summary only, never an experiment summary.
+
+        Without an experiment summary TensorBoard builds the experiment from
+        every run's session under the logdir and marks the hparams whose
+        values differ, so those show by default. Each run writing its own
+        experiment made TensorBoard take the first one, with nothing marked.
+        The session's metrics are the scalars of this folder.
+        """
         if self._writer is None:
             return
-        for summary in _hparams_summaries(hparams, list(metric_tags), metric_group):
-            # Into this run's own file: SummaryWriter.add_hparams would open a
-            # new timestamped sub-run and split the run in the dashboard.
-            self._writer.file_writer.add_summary(summary)
+        from tensorboard.plugins.hparams import summary_v2
+
+        clean = {k: _hparam_value(v) for k, v in hparams.items() if v is not None}
+        pb = summary_v2.hparams_pb(
+            clean, trial_id=trial_id or None, start_time_secs=start_time
+        )
+        self._writer.file_writer.add_summary(pb)
+
+    def session_end(self, status: str, end_time: float) -> None:
+        if self._writer is None:
+            return
+        from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2
+        from tensorboard.plugins.hparams.summary_v2 import _summary_pb
+
+        data = plugin_data_pb2.HParamsPluginData(
+            session_end_info=plugin_data_pb2.SessionEndInfo(
+                status=api_pb2.Status.Value(_STATUS.get(status, "STATUS_UNKNOWN")),
+                end_time_secs=end_time,
+            )
+        )
+        pb = _summary_pb(metadata.SESSION_END_INFO_TAG, data)
+        self._writer.file_writer.add_summary(pb)
+
+    def text(self, step: int, tag: str, markdown: str) -> None:
+        if self._writer is not None:
+            self._writer.add_text(tag, markdown, step)
 
     def layout(self, layout: Mapping[str, Mapping[str, list[Any]]]) -> None:
         if self._writer is not None:
@@ -216,29 +299,58 @@ class TensorBoardSink:
             writer.close()
 
 
-def _hparams_summaries(
-    hparams: Mapping[str, Any], metric_tags: list[str], metric_group: str
-) -> list[Any]:
-    """Experiment and session-start summaries of the hparams plugin."""
-    from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData
-    from torch.utils.tensorboard.summary import hparams as hparams_summary
-
-    clean = {k: _hparam_value(v) for k, v in hparams.items() if v is not None}
-    exp, ssi, _ = hparams_summary(clean, {tag: 0.0 for tag in metric_tags})
-    if metric_group:
-        meta = exp.value[0].metadata.plugin_data
-        data = HParamsPluginData.FromString(meta.content)
-        for info in data.experiment.metric_infos:
-            info.name.group = metric_group
-        meta.content = data.SerializeToString()
-    return [exp, ssi]
-
-
-def _hparam_value(v: Any) -> float | str:
-    if isinstance(v, str):
+def _hparam_value(v: Any) -> float | str | bool:
+    if isinstance(v, str | bool):
         return v
-    if isinstance(v, bool):  # torch would write a bool as 0/1
-        return str(v).lower()
     if isinstance(v, int | float) and math.isfinite(v):
         return float(v)
     return str(v)
+
+
+class FanOut:
+    """Writes to several sinks in order (TensorBoard first, then trackers).
+
+    Closing closes them in order too, so a tracker that uploads TensorBoard's
+    event files sees them flushed.
+    """
+
+    def __init__(self, sinks: list[Any]) -> None:
+        self.sinks = sinks
+
+    def scalars(self, step: int, values: Mapping[str, float]) -> None:
+        for s in self.sinks:
+            s.scalars(step, values)
+
+    def histogram(self, step: int, tag: str, values: torch.Tensor) -> None:
+        for s in self.sinks:
+            s.histogram(step, tag, values)
+
+    def hparams(
+        self, hparams: Mapping[str, Any], start_time: float, trial_id: str = ""
+    ) -> None:
+        for s in self.sinks:
+            s.hparams(hparams, start_time, trial_id)
+
+    def session_end(self, status: str, end_time: float) -> None:
+        for s in self.sinks:
+            s.session_end(status, end_time)
+
+    def text(self, step: int, tag: str, markdown: str) -> None:
+        for s in self.sinks:
+            s.text(step, tag, markdown)
+
+    def describe(self, descriptions: Mapping[str, str]) -> None:
+        for s in self.sinks:
+            s.describe(descriptions)
+
+    def layout(self, layout: Mapping[str, Mapping[str, list[Any]]]) -> None:
+        for s in self.sinks:
+            s.layout(layout)
+
+    def flush(self) -> None:
+        for s in self.sinks:
+            s.flush()
+
+    def close(self) -> None:
+        for s in self.sinks:
+            s.close()

@@ -2,10 +2,9 @@
 
 Train scalars live in ``model_dir/`` and eval scalars in ``model_dir/eval_val/``
 under the same tags, so a custom-scalars chart whose regex matches one tag
-draws the train and the eval curve of that metric in one chart. The hparams
-view shows, per run, the last value of each linked tag; writing the best
-value so far as ``best/<metric>`` at every evaluation makes that last value
-the run's best.
+draws the train and the eval curve of that metric in one chart. Such a chart
+is made only where both sides exist: a chart with one curve says nothing a
+Time Series card does not.
 """
 
 from __future__ import annotations
@@ -20,7 +19,7 @@ from tzrec.monitor import keys
 Layout = dict[str, dict[str, list[Any]]]
 
 CATEGORY_TRAIN_EVAL = "train vs eval"
-CATEGORY_BEST = "best so far"
+CATEGORY_STEP_TIME = "step time split (ms)"
 CATEGORY_PERF = "throughput and memory"
 
 
@@ -29,39 +28,43 @@ def _exact(tag: str) -> str:
 
 
 def custom_scalars_layout(
-    eval_names: Iterable[str], best_metric: str | None = None
+    eval_names: Iterable[str], train_metric_names: Iterable[str] = ()
 ) -> Layout:
     """Charts for TensorBoard's custom-scalars dashboard.
 
+    Custom Scalars colours lines by run, not by tag, so every chart holds one
+    tag (one line per run, train and eval of one metric overlaid); the step
+    time phases get a chart each.
+
     Args:
         eval_names: eval-log keys (``auc``, ``loss_<name>``, ...).
-        best_metric: the export metric; its chart pairs the eval value with
-            ``best/<metric>``.
+        train_metric_names: decayed train metrics logged (``auc``, ...).
 
     Returns:
         ``{category: {chart title: ["Multiline", [tag regex, ...]]}}``, the
         form ``SummaryWriter.add_custom_scalars`` takes.
     """
-    names = list(eval_names)
-    tags = [keys.eval_tag(n) for n in names]
-    # Losses first: total (train only) and each loss (train and eval).
-    tags.sort(key=lambda t: not t.startswith("loss/"))
-    charts: dict[str, list[Any]] = {
-        keys.LOSS_TOTAL: ["Multiline", [_exact(keys.LOSS_TOTAL)]]
+    train = set(train_metric_names)
+    paired = [
+        n for n in eval_names if n.startswith(keys.EVAL_LOSS_PREFIX) or n in train
+    ]
+    # Losses first, then metrics.
+    paired.sort(key=lambda n: not n.startswith(keys.EVAL_LOSS_PREFIX))
+    layout: Layout = {}
+    if paired:
+        layout[CATEGORY_TRAIN_EVAL] = {
+            keys.eval_tag(n): ["Multiline", [_exact(keys.eval_tag(n))]] for n in paired
+        }
+    layout[CATEGORY_STEP_TIME] = {
+        keys.step_time_tag(p): ["Multiline", [_exact(keys.step_time_tag(p))]]
+        for p in (*keys.STEP_PHASES, "total")
     }
-    for tag in tags:
-        charts[tag] = ["Multiline", [_exact(tag)]]
-    if not tags:  # no eval metrics known: one chart per family
-        charts["loss"] = ["Multiline", ["^loss/"]]
-        charts["metric"] = ["Multiline", ["^metric/"]]
-    layout: Layout = {CATEGORY_TRAIN_EVAL: charts}
-    if best_metric and best_metric in names:
-        eval_tag, best = keys.eval_tag(best_metric), keys.best_tag(best_metric)
-        layout[CATEGORY_BEST] = {best: ["Multiline", [_exact(best), _exact(eval_tag)]]}
     layout[CATEGORY_PERF] = {
-        keys.PERF_SAMPLES_PER_SEC: ["Multiline", [_exact(keys.PERF_SAMPLES_PER_SEC)]],
-        "perf/step_time_ms": ["Multiline", ["^perf/step_time_ms/"]],
-        "perf/memory_mb": ["Multiline", ["^perf/.*_mb$"]],
+        "samples/s (train and eval)": [
+            "Multiline",
+            [_exact(keys.PERF_SAMPLES_PER_SEC), _exact(keys.PERF_EVAL_SAMPLES_PER_SEC)],
+        ],
+        keys.PERF_RSS_MB: ["Multiline", [_exact(keys.PERF_RSS_MB)]],
     }
     return layout
 
@@ -85,11 +88,17 @@ class BestSoFar:
         self.larger_is_better = larger_is_better
         self.value: float | None = None
         self.step: int | None = None
+        self.record: Mapping[str, Any] = {}
         for rec in records:
-            self.update(rec.get("global_step"), rec.get(metric))
+            self.update(rec.get("global_step"), rec.get(metric), rec)
 
-    def update(self, step: Any, value: Any) -> bool:
-        """Takes one evaluation; returns whether it is the new best."""
+    def update(
+        self, step: Any, value: Any, record: Mapping[str, Any] | None = None
+    ) -> bool:
+        """Takes one evaluation; returns whether it is the new best.
+
+        ``record`` (every metric of that evaluation) is kept with the best.
+        """
         if isinstance(value, bool) or not isinstance(value, int | float):
             return False
         value = float(value)
@@ -100,4 +109,29 @@ class BestSoFar:
         ):
             return False
         self.value, self.step = value, step if isinstance(step, int) else None
+        self.record = {
+            k: v
+            for k, v in (record or {}).items()
+            if k not in ("global_step", "epoch", "wall_time")
+        }
         return True
+
+    def scalars(self) -> dict[str, float]:
+        """``run/best_step`` and every finite metric of the best evaluation."""
+        out = {keys.BEST_STEP: float(self.step or 0)}
+        for name, v in self.record.items():
+            if isinstance(v, float) and math.isfinite(v):
+                out[keys.best_tag(name)] = v
+        return out
+
+    def markdown(self) -> str:
+        """The best step and its metrics, as a markdown table."""
+        better = "larger" if self.larger_is_better else "smaller"
+        rows = "\n".join(
+            f"| {k} | {v:.6g} |" if isinstance(v, int | float) else f"| {k} | - |"
+            for k, v in self.record.items()
+        )
+        return (
+            f"**best step {self.step}** by {self.metric} ({better} is better)\n\n"
+            f"| metric | value |\n|---|---|\n{rows}"
+        )

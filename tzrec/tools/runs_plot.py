@@ -14,7 +14,7 @@ from typing import Any
 from tzrec.monitor import keys
 from tzrec.tools.runs_compare import labels
 from tzrec.tools.runs_load import Run, finite
-from tzrec.tools.runs_tb import run_scalars
+from tzrec.tools.runs_tb import run_scalars, total_loss_series
 from tzrec.tools.runs_timeline import event_time
 
 Series = list[tuple[int, float]]
@@ -132,7 +132,7 @@ def _draw_run(
 
     counts: dict[str, int] = {}
     train, _ = run_scalars(run.path)
-    line("loss", train.get(keys.LOSS_TOTAL, []), "train", f"{name} train")
+    line("loss", total_loss_series(train), "train", f"{name} train")
     for metric in run.metric_names:
         series = _eval_series(run, metric)
         if metric.startswith(keys.EVAL_LOSS_PREFIX):

@@ -39,3 +39,16 @@ def run_scalars(
     return read_scalars(model_dir), read_scalars(
         os.path.join(model_dir, keys.EVAL_VAL_DIR)
     )
+
+
+def total_loss_series(
+    train: dict[str, list[tuple[int, float]]],
+) -> list[tuple[int, float]]:
+    """The train loss to plot: ``loss/total``, or the one loss when alone.
+
+    A one-loss run writes no ``loss/total`` (it would repeat the loss).
+    """
+    if keys.LOSS_TOTAL in train:
+        return train[keys.LOSS_TOTAL]
+    losses = [t for t in train if t.startswith("loss/")]
+    return train[losses[0]] if len(losses) == 1 else []

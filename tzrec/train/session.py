@@ -7,7 +7,6 @@ object that must be closed on exit.
 
 from __future__ import annotations
 
-import functools
 import logging
 import math
 import os
@@ -15,14 +14,18 @@ import signal
 from typing import Any
 
 import torch
+from google.protobuf import text_format
 
 from tzrec import config as config_lib
 from tzrec.checkpoint.best import best_step
 from tzrec.checkpoint.manager import CheckpointManager
 from tzrec.checkpoint.state import restore_rng_state
 from tzrec.monitor import keys
+from tzrec.monitor.embedding_health import EmbeddingHealth
 from tzrec.monitor.events import read_records
 from tzrec.monitor.monitor import Monitor
+from tzrec.monitor.run_info import collect_run_info
+from tzrec.monitor.trackers import build_trackers, check_trackers
 from tzrec.protos import pipeline_pb2
 from tzrec.train.early_stop import BestTracker, EarlyStopper
 from tzrec.train.eval_metrics_feed import (
@@ -86,6 +89,7 @@ class TrainSession:
         self.dist = dist_info
         self.model_dir = config.model_dir
         tc = config.train_config
+        check_trackers(tc.trackers)  # a missing library fails before any work
         self.parts = build_model_parts(config, dist_info)
         _logger.debug(
             "rank %d/%d on %s; sharding plan:\n%s",
@@ -133,8 +137,9 @@ class TrainSession:
             self.model_dir,
             is_rank0=dist_info.is_rank0,
             batch_size=config.data_config.batch_size,
-            hparams=hparams_of(config),
+            hparams=hparams_of(config, total),
             eval_metric_names=list(self.eval_metrics),
+            train_metric_names=list(self.train_metrics),
             use_tensorboard=tc.use_tensorboard,
             summaries=list(tc.tensorboard_summaries),
             log_every_steps=tc.log_step_count_steps,
@@ -144,9 +149,22 @@ class TrainSession:
             world_size=dist_info.world_size,
             start_step=self.state.step,
             config_hash=config_lib.config_hash(config),
+            config_text=text_format.MessageToString(config, as_utf8=True),
             best_metric=config.export_config.best_exporter_metric or "auc",
             best_larger_is_better=config.export_config.metric_larger_is_better,
             samples_seen=lambda: self._samples(self.state),
+            embedding_health=(
+                EmbeddingHealth(self.parts.model, self.parts.dmp, self.parts.features)
+                if dist_info.is_rank0
+                and keys.SUMMARY_NO_EMBEDDING_HEALTH not in tc.tensorboard_summaries
+                else None
+            ),
+            trackers=build_trackers(
+                config,
+                dist_info.is_rank0,
+                self.state.step,
+                collect_run_info(config_lib.config_hash(config), dist_info.world_size),
+            ),
         )
         self.stop = _StopFlag()
         export = config.export_config
@@ -161,6 +179,8 @@ class TrainSession:
             )
         self._eval_pending = self._replay_eval_log()
         self._first_bad: torch.Tensor | None = None
+        self._batch = None
+        self._update_metrics = train_metrics_updater(self.parts.model)
         self._step_counter: torch.Tensor | None = None
 
     # ---- restore ----
@@ -267,7 +287,13 @@ class TrainSession:
             self.train_metrics,
             out.timings,
             self.parts.dmp,
+            batch=self._batch,
         )
+        self._batch = None
+
+    def _update_train_metrics(self, preds, batch) -> None:  # noqa: ANN001
+        self._update_metrics(self.train_metrics, preds, batch)
+        self._batch = batch  # embedding health reads it on log steps
 
     def _lrs(self) -> list[float]:
         return [g["lr"] for g in self.parts.optimizer.param_groups[:1]] + [
@@ -308,7 +334,7 @@ class TrainSession:
         self.monitor.on_eval_start(
             state.step, min(total or max_steps, max_steps or total or 0) or None
         )
-        values, _, seconds = evaluate(
+        values, batches, seconds = evaluate(
             self.parts.dmp,
             loader,
             self.eval_metrics,
@@ -317,7 +343,10 @@ class TrainSession:
             max_steps,
             self.monitor.on_eval_progress,
         )
-        self.monitor.on_eval(state.step, state.epoch, values, seconds)
+        rows = batches * self.config.data_config.batch_size * self.dist.world_size
+        if self.eval_ds.total_rows:
+            rows = min(rows, self.eval_ds.total_rows)
+        self.monitor.on_eval(state.step, state.epoch, values, seconds, rows)
         state.last_eval_step = state.step
         if self.best.update(state.step, values):
             state.best_step, state.best_value = self.best.step, self.best.value
@@ -385,6 +414,8 @@ class TrainSession:
         return found[0] if found else None
 
     def _gradient_hook(self, step: int):  # noqa: ANN202
+        # Called before each step's forward: the monitor arms diagnostics.
+        self.monitor.before_step(step)
         if not self.monitor.wants_gradients(step):
             return None
         return lambda: self.monitor.on_gradients(step, self.parts.dmp)
@@ -411,9 +442,7 @@ class TrainSession:
                     self.parts.optimizer,
                     self.parts.model.loss,
                 ),
-                update_train_metrics=functools.partial(
-                    train_metrics_updater(self.parts.model), self.train_metrics
-                ),
+                update_train_metrics=self._update_train_metrics,
                 on_step=self._on_step,
                 save_and_evaluate=self._save_and_evaluate,
                 should_stop=self._should_stop,
@@ -434,8 +463,14 @@ class TrainSession:
             self.monitor.close(status, reason)
 
 
-def hparams_of(config: pipeline_pb2.EasyRecConfig) -> dict[str, Any]:
-    """A few hyperparameters worth comparing runs by."""
+def hparams_of(
+    config: pipeline_pb2.EasyRecConfig, total_steps: int | None = None
+) -> dict[str, Any]:
+    """A few hyperparameters worth comparing runs by.
+
+    ``num_steps`` is the run's length in steps, also for an epoch-based run
+    (``total_steps``, when the row count is known).
+    """
     tc, dc = config.train_config, config.data_config
     sparse = tc.sparse_optimizer.WhichOneof("optimizer") or ""
     dense = tc.dense_optimizer.WhichOneof("optimizer") or ""
@@ -446,7 +481,7 @@ def hparams_of(config: pipeline_pb2.EasyRecConfig) -> dict[str, Any]:
         "sparse_lr": getattr(tc.sparse_optimizer, sparse).lr if sparse else math.nan,
         "dense_optimizer": dense,
         "dense_lr": getattr(tc.dense_optimizer, dense).lr if dense else math.nan,
-        "num_steps": tc.num_steps,
+        "num_steps": tc.num_steps or total_steps or 0,
         "num_epochs": tc.num_epochs,
         "num_features": len(config.feature_configs),
     }
