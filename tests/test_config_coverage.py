@@ -17,6 +17,7 @@ from tzrec.protos import pipeline_pb2
 
 ROOT = pipeline_pb2.EasyRecConfig.DESCRIPTOR
 
+
 def test_every_field_is_read_or_not_supported() -> None:
     missing = uncovered(ROOT, fields_read(), UNSUPPORTED)
     assert missing == [], (
