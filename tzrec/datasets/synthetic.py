@@ -6,7 +6,9 @@ against the ``oracle_auc`` written in ``meta.json``.
 
 Columns:
     ``label`` (click, 0/1) and ``conversion`` (0/1, only ever 1 where
-    ``label`` is 1); ``int_0``..``int_12``: heavy-tailed counts, 5-40% null;
+    ``label`` is 1); ``int_0``..``int_12``: heavy-tailed counts, 5-40% null
+    (``int_ranges="criteo"``: Criteo-like ranges, ``int_4`` reaching tens of
+    millions);
     ``cat_0``..``cat_25``: Zipf-distributed ids, some null; ``user_id``,
     ``item_id``; ``item_history``: up to 20 item ids joined by ``;`` (may be
     empty); ``price``: float; ``tags``: 0-5 tag ids joined by ``\x1d``.
@@ -47,6 +49,7 @@ from tzrec.datasets.synthetic_truth import (
     CAT_COLUMNS,
     CRITEO_CARDINALITIES,
     INT_COLUMNS,
+    INT_RANGES,
     NUM_ITEMS,
     NUM_TAGS,
     NUM_USERS,
@@ -62,6 +65,7 @@ __all__ = [
     "CAT_COLUMNS",
     "CRITEO_CARDINALITIES",
     "INT_COLUMNS",
+    "INT_RANGES",
     "LABEL_COLUMNS",
     "SCHEMA",
     "existing_meta",
@@ -174,7 +178,7 @@ def _write_train(t: Truth, out: Path, seed: int, rows: int, files: int, fmt: str
     return clicks, conversions
 
 
-def _check_args(num_rows, num_eval_rows, seed, num_files, fmt) -> dict:
+def _check_args(num_rows, num_eval_rows, seed, num_files, fmt, int_ranges) -> dict:
     """The arguments as they go into the meta; raises ConfigError if bad."""
     args = {"num_rows": num_rows, "num_eval_rows": num_eval_rows, "seed": seed,
             "num_files": num_files, "format": fmt}  # fmt: skip
@@ -194,6 +198,11 @@ def _check_args(num_rows, num_eval_rows, seed, num_files, fmt) -> dict:
     if num_files > num_rows:
         fix = "use at most one train file per row"
         raise ConfigError(f"{num_files} files for {num_rows} rows", "--num_files", fix)
+    if int_ranges not in INT_RANGES:
+        fix = f"use one of {', '.join(INT_RANGES)}"
+        raise ConfigError(f"unknown int_ranges {int_ranges!r}", "--int_ranges", fix)
+    if int_ranges != "small":  # absent for "small": earlier data stays valid
+        args["int_ranges"] = int_ranges
     return {**args, "generator_version": GENERATOR_VERSION}
 
 
@@ -204,18 +213,21 @@ def existing_meta(
     seed: int = 2026,
     num_files: int = 4,
     fmt: str = "parquet",
+    int_ranges: str = "small",
 ) -> dict | None:
     """The meta of complete data in ``output_dir`` made with these arguments.
 
     Returns:
         The meta, or None when the folder lacks such data.
     """
-    args = _check_args(num_rows, num_eval_rows, seed, num_files, fmt)
+    args = _check_args(num_rows, num_eval_rows, seed, num_files, fmt, int_ranges)
     try:
         meta = json.loads((Path(output_dir) / "meta.json").read_text())
     except (OSError, ValueError):
         return None
     if not isinstance(meta, dict) or any(meta.get(k) != v for k, v in args.items()):
+        return None
+    if meta.get("int_ranges", "small") != int_ranges:
         return None
     files = meta.get("train_files", []) + meta.get("eval_files", [])
     return meta if all((Path(output_dir) / f).is_file() for f in files) else None
@@ -238,6 +250,7 @@ def generate(
     seed: int = 2026,
     num_files: int = 4,
     fmt: str = "parquet",
+    int_ranges: str = "small",
 ) -> dict:
     """Writes ``train/part-*``, ``eval/part-00000`` and ``meta.json``.
 
@@ -252,6 +265,8 @@ def generate(
         seed: seeds both the ground truth and the rows.
         num_files: number of train files.
         fmt: ``"parquet"``, or ``"csv"`` (comma-delimited, with a header).
+        int_ranges: ``"small"``, or ``"criteo"`` for count columns with
+            Criteo-like long tails (up to tens of millions).
 
     Returns:
         The meta written to ``meta.json``.
@@ -260,18 +275,20 @@ def generate(
         ConfigError: an argument is out of range.
         DataError: ``output_dir`` exists and is not a folder.
     """
-    args = _check_args(num_rows, num_eval_rows, seed, num_files, fmt)
+    args = _check_args(num_rows, num_eval_rows, seed, num_files, fmt, int_ranges)
     out = Path(output_dir)
     if out.exists() and not out.is_dir():
         raise DataError("not a folder", str(out), "pass a folder for --output_dir")
-    found = existing_meta(output_dir, num_rows, num_eval_rows, seed, num_files, fmt)
+    found = existing_meta(
+        output_dir, num_rows, num_eval_rows, seed, num_files, fmt, int_ranges
+    )
     if found is not None:
         logger.info("%s already holds this data; not regenerating", out)
         return found
     for split in ("train", "eval"):
         (out / split).mkdir(parents=True, exist_ok=True)
     _clear(out)
-    t = draw_truth(seed)
+    t = draw_truth(seed, int_ranges)
     clicks, conversions = _write_train(t, out, seed, num_rows, num_files, fmt)
     stats: list = []
     path = out / f"eval/part-00000.{fmt}"

@@ -21,6 +21,12 @@ CRITEO_CARDINALITIES: tuple[int, ...] = (
     30, 10_000, 100_000, 10, 4000, 2000, 4, 100_000, 20, 15, 50_000, 80, 30_000,
 )  # fmt: skip
 INT_COLUMNS: tuple[str, ...] = tuple(f"int_{i}" for i in range(13))
+INT_RANGES = ("small", "criteo")
+# int_ranges="criteo": per-column lognormal (mu, sigma) of the counts, shaped
+# like Criteo's I1..I13: mostly small counts, a few wide columns, and one
+# (int_4, like I5) with a median near 13k and a tail into tens of millions.
+_CRITEO_INT_MU = (1.0, 3.0, 2.5, 2.0, 9.5, 4.5, 2.5, 2.5, 4.0, 0.5, 1.5, 0.5, 2.0)
+_CRITEO_INT_SIGMA = (1.2, 2.0, 1.5, 1.2, 1.6, 2.0, 1.7, 1.2, 1.4, 0.6, 1.0, 1.0, 1.3)
 CAT_COLUMNS: tuple[str, ...] = tuple(f"cat_{i}" for i in range(26))
 NUM_USERS, NUM_ITEMS, NUM_ITEM_CATEGORIES, NUM_TAGS = 10_000, 50_000, 200, 50
 MAX_HISTORY, MAX_TAGS = 20, 5
@@ -119,8 +125,13 @@ def _effects(rng: np.random.Generator, pmf: np.ndarray, std: float, dim: int = 0
     return table
 
 
-def draw_truth(seed: int) -> Truth:
-    """Draws all parameters from ``seed`` and calibrates both heads."""
+def draw_truth(seed: int, int_ranges: str = "small") -> Truth:
+    """Draws all parameters from ``seed`` and calibrates both heads.
+
+    ``int_ranges="criteo"`` gives the count columns Criteo-like ranges (long
+    tails up to tens of millions); every other parameter is drawn as for
+    ``"small"``.
+    """
     rng = np.random.default_rng([seed, 0])
     cats = [Zipf(n, float(rng.uniform(1.05, 1.35))) for n in CRITEO_CARDINALITIES]
     cat_null = np.zeros(len(cats))
@@ -132,6 +143,8 @@ def draw_truth(seed: int) -> Truth:
          rng.uniform(0.0, 0.4, nint), rng.permutation(np.linspace(0.05, 0.4, nint)),
          np.zeros(nint)]
     )  # fmt: skip
+    if int_ranges == "criteo":
+        ints[0], ints[1] = _CRITEO_INT_MU, _CRITEO_INT_SIGMA
     ints[4] = (1.0 - ints[2]) * np.log1p(np.exp(ints[0]))  # rough center of log1p(x)
     users, items = Zipf(NUM_USERS, 1.05), Zipf(NUM_ITEMS, 1.1)
     item_cat = rng.integers(0, NUM_ITEM_CATEGORIES, NUM_ITEMS)

@@ -3,7 +3,8 @@
 Usage::
 
     python -m tzrec.tools.make_synthetic_data --output_dir D --num_rows N \
-        [--num_eval_rows M] [--seed S] [--num_files K] [--format parquet|csv]
+        [--num_eval_rows M] [--seed S] [--num_files K] [--format parquet|csv] \
+        [--int_ranges small|criteo]
 
 A second run with the same arguments finds the data in place and returns at
 once.
@@ -32,6 +33,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=2026, help="seeds truth and rows")
     p.add_argument("--num_files", type=int, default=4, help="train files")
     p.add_argument("--format", choices=synthetic.FORMATS, default="parquet")
+    p.add_argument(
+        "--int_ranges",
+        choices=synthetic.INT_RANGES,
+        default="small",
+        help="count columns: small, or criteo (long tails to tens of millions)",
+    )
     p.add_argument("--debug", action="store_true", help="show tracebacks")
     return p
 
@@ -48,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         seed=args.seed,
         num_files=args.num_files,
         fmt=args.format,
+        int_ranges=args.int_ranges,
     )
     start = time.perf_counter()
     try:
