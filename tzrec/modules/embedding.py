@@ -44,7 +44,7 @@ def _bag_config(
         num_embeddings=spec.num_embeddings,
         feature_names=features,
         pooling=PoolingType.MEAN if spec.pooling == "mean" else PoolingType.SUM,
-        init_fn=init_fn_of(spec.init_fn),
+        init_fn=init_fn_of(spec.init_fn, spec.num_embeddings),
     )
 
 
