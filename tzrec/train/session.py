@@ -33,7 +33,7 @@ from tzrec.train.eval_metrics_feed import (
     train_metrics_updater,
 )
 from tzrec.train.evaluate import evaluate
-from tzrec.train.loop import LoopHooks, Schedule, epoch_steps, fit
+from tzrec.train.loop import LoopHooks, Schedule, fit
 from tzrec.train.setup import build_dataset, build_model_parts, loader_for
 from tzrec.train.sharding import plan_summary
 from tzrec.train.state import TrainState
@@ -127,12 +127,8 @@ class TrainSession:
             else 0,
             save_epochs=tc.save_checkpoints_epochs,
         )
-        per_epoch = epoch_steps(
-            self.train_ds.total_rows,
-            config.data_config.batch_size,
-            dist_info.world_size,
-        )
-        total = tc.num_steps or (per_epoch * tc.num_epochs if per_epoch else None)
+        # The loader's own count: worker and rank shares round up separately.
+        total = tc.num_steps or self.train_ds.num_batches() * tc.num_epochs or None
         self.monitor = Monitor(
             self.model_dir,
             is_rank0=dist_info.is_rank0,
@@ -300,7 +296,9 @@ class TrainSession:
             max_steps,
             self.monitor.on_eval_progress,
         )
-        self.monitor.on_eval(state.step, state.epoch, values, seconds)
+        self.monitor.on_eval(
+            state.step, state.epoch, values, seconds, samples=self._samples(state)
+        )
         state.last_eval_step = state.step
         if self.best.update(state.step, values):
             state.best_step, state.best_value = self.best.step, self.best.value
@@ -317,6 +315,11 @@ class TrainSession:
                 self.monitor.on_event(
                     keys.EVENT_EARLY_STOP, step=state.step, reason=reason
                 )
+
+    def _samples(self, state: TrainState) -> int:
+        """Training rows read by all ranks up to ``state`` (resumes included)."""
+        ds = self.train_ds
+        return state.epoch * ds.total_rows + ds.rows_read(state.batch_in_epoch)
 
     def _track_nonfinite(self, total_loss: torch.Tensor) -> None:
         """Remembers the first step with a non-finite loss, on the device."""

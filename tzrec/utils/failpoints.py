@@ -4,7 +4,8 @@
 the named point (at that step, if given). The action is ``kill`` (default):
 SIGKILL itself, the same abrupt death as an OOM kill or a pre-empted machine;
 or ``stop``: SIGSTOP itself, so a test can change the process from outside
-(e.g. lower its file-size limit) at a known moment and then SIGCONT it. Unset
+(e.g. lower its file-size limit) at a known moment and then SIGCONT it; or
+``term``: SIGTERM itself, a graceful stop at an exact step. Unset
 (the normal case) a failpoint costs one dict lookup.
 """
 
@@ -14,7 +15,7 @@ import os
 import signal
 
 _SPEC = os.environ.get("TZREC_FAILPOINT", "")
-_ACTIONS = {"kill": signal.SIGKILL, "stop": signal.SIGSTOP}
+_ACTIONS = {"kill": signal.SIGKILL, "stop": signal.SIGSTOP, "term": signal.SIGTERM}
 
 
 def failpoint(name: str, step: int | None = None) -> None:
