@@ -98,3 +98,21 @@ def test_fields_npz_round_trip(tmp_path: Path) -> None:
     assert [s["name"] for s in specs] == ["user", "genres", "tags", "count"]
     assert specs[1] == {"name": "genres", "vocab": 5, "multi": True, "pooling": "mean"}
     np.testing.assert_array_equal(data["eval_1"], rows.fields[1].ids)
+
+
+def test_reference_driver_trains_the_configs_deepfm(tmp_path: Path) -> None:
+    from tzrec.benchmark.quality import reference_driver
+
+    config = _config(tmp_path)
+    for fc in config.feature_configs:
+        getattr(fc, fc.WhichOneof("feature")).embedding_dim = 4
+    config.model_config.deepfm.deep.hidden_units.extend([8])
+    config.train_config.num_epochs = 2
+    config.train_config.sparse_optimizer.adagrad_optimizer.lr = 0.01
+    config.train_config.dense_optimizer.adam_optimizer.lr = 0.001
+    config.data_config.shuffle = True
+    rows = fields.load_rows(config, "train")
+    evals, seconds = reference_driver.run(config, (rows, rows), seed=1)
+    assert len(evals) == 2 and seconds > 0
+    for e in evals:
+        assert 0.0 <= e["auc"] <= 1.0 and e["logloss"] > 0
