@@ -100,6 +100,7 @@ def test_fields_npz_round_trip(tmp_path: Path) -> None:
     np.testing.assert_array_equal(data["eval_1"], rows.fields[1].ids)
 
 
+@pytest.mark.slow
 def test_reference_driver_trains_the_configs_deepfm(tmp_path: Path) -> None:
     from tzrec.benchmark.quality import reference_driver
 
