@@ -64,7 +64,7 @@ def _bag_config(
         num_embeddings=spec.num_embeddings,
         feature_names=features,
         pooling=PoolingType.MEAN if spec.pooling == "mean" else PoolingType.SUM,
-        init_fn=init_fn_of(spec.init_fn),
+        init_fn=init_fn_of(spec.init_fn, spec.num_embeddings),
     )
 
 
@@ -190,10 +190,10 @@ class EmbeddingGroup(nn.Module):
         Raises:
             ConfigError: ``spec`` names no ``torch.nn.init`` function.
         """
-        fn = init_fn_of(spec, where)
-        if fn is None or self.wide_ebc is None:
+        if init_fn_of(spec, 1, where) is None or self.wide_ebc is None:
             return
         for cfg in self.wide_ebc.embedding_bag_configs():
+            fn = init_fn_of(spec, cfg.num_embeddings, where)
             cfg.init_fn = fn
             weight = self.wide_ebc.embedding_bags[cfg.name].weight
             if weight.device.type != "meta":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 from torchrec.optim.apply_optimizer_in_backward import apply_optimizer_in_backward
@@ -9,11 +11,33 @@ from torchrec.optim.apply_optimizer_in_backward import apply_optimizer_in_backwa
 from tzrec.features.feature import TableSpec
 from tzrec.utils.errors import ConfigError
 
+DEFAULT_INIT_MAX_STD = 0.01
+TORCHREC_INIT = "torchrec"
 
-def init_fn_of(spec: str, where: str = "init_fn"):  # noqa: ANN201
-    """An init function from ``nn.init.normal_,std=0.01``-style text (or None)."""
-    if not spec:
+
+def default_init_std(num_embeddings: int) -> float:
+    """Std of tzrec's default table init, N(0, std): torchrec's scale, capped.
+
+    torchrec (and so TorchEasyRec) draws U(-sqrt(1/rows), sqrt(1/rows)), std
+    ``sqrt(1/(3 rows))``: 0.33 for a 3-row table, far above what training
+    moves an embedding by, which costs AUC (README, "Coming from
+    TorchEasyRec"). Tables under ~3,300 rows get std 0.01 instead; larger
+    ones keep torchrec's std.
+    """
+    return min(DEFAULT_INIT_MAX_STD, math.sqrt(1.0 / (3.0 * max(1, num_embeddings))))
+
+
+def init_fn_of(spec: str, num_embeddings: int, where: str = "init_fn"):  # noqa: ANN201
+    """An init function from ``nn.init.normal_,std=0.01``-style text.
+
+    Empty: tzrec's default (:func:`default_init_std`); ``"torchrec"``:
+    torchrec's own default, as in TorchEasyRec (None).
+    """
+    if spec.strip() == TORCHREC_INIT:
         return None
+    if not spec:
+        std = default_init_std(num_embeddings)
+        return lambda t: nn.init.normal_(t, mean=0.0, std=std)
     name, *kwargs = [p.strip() for p in spec.split(",")]
     fn = getattr(nn.init, name.removeprefix("nn.init."), None)
     if fn is None or not name.removeprefix("nn.init.").endswith("_"):

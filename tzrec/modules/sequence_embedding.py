@@ -149,7 +149,7 @@ class SequenceEmbedding(nn.Module):
                 embedding_dim=spec.embedding_dim,
                 num_embeddings=spec.num_embeddings,
                 feature_names=users[name],
-                init_fn=init_fn_of(spec.init_fn),
+                init_fn=init_fn_of(spec.init_fn, spec.num_embeddings),
             )
             for name, spec in tables.items()
         ]
