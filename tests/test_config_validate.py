@@ -75,8 +75,12 @@ def test_message_lists_all_problems() -> None:
     ("edits", "where"),
     [
         (
-            {"model_config.feature_groups[1].sequence_groups": [{"group_name": "s"}]},
-            "model_config.feature_groups[1].sequence_groups",
+            {
+                "model_config.feature_groups[1].sequence_encoders": [
+                    {"hstu_encoder": {}}
+                ]
+            },
+            "model_config.feature_groups[1].sequence_encoders[0].hstu_encoder",
         ),
         ({"train_config.dense_optimizer.ema": {}}, "train_config.dense_optimizer.ema"),
         ({"model_config.metrics[0]": {"xauc": {}}}, "model_config.metrics[0].xauc"),

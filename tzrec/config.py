@@ -47,7 +47,6 @@ _TOKEN = re.compile(r"\"[^\"\n]*\"?|'[^'\n]*'?|[\w.+-]+|\S")
 
 
 # Reasons shared by several UNSUPPORTED entries.
-_SEQ = "use a SEQUENCE feature group read by multi_tower_din's din_towers"
 _WEIGHTED_SEQ = "use a weighted id_feature in a DEEP group"
 _NOT_IMPL = "not implemented"
 _USE_ADAGRAD = "use adagrad_optimizer, rowwise_adagrad_optimizer or sgd_optimizer"
@@ -62,8 +61,9 @@ _TS = "use save_checkpoints_steps"
 UNSUPPORTED: dict[str, str] = {
     "feature_configs.sequence_id_feature.weighted": _WEIGHTED_SEQ,
     "feature_configs.sequence_feature.features.id_feature.weighted": _WEIGHTED_SEQ,
-    "model_config.feature_groups.sequence_groups": _SEQ,
-    "model_config.feature_groups.sequence_encoders": _SEQ,
+    "model_config.feature_groups.sequence_encoders.hstu_encoder": "use din_encoder, "
+    "simple_attention, pooling_encoder, multi_window_din_encoder or "
+    "self_attention_encoder",
     "data_config.input_fields_str": "use input_fields { input_name: ... }",
     "train_config.sparse_optimizer.lars_sgd_optimizer": _USE_ADAGRAD,
     "train_config.sparse_optimizer.lamb_optimizer": _USE_ADAGRAD,
