@@ -324,3 +324,55 @@ def test_export_to_existing_dir_is_exit_2_and_untouched(run, tmp_path, capsys):
                                  f"{run}/md/model.ckpt-99"], capsys)  # fmt: skip
     assert code == 2 and "model.ckpt-99" in err
     assert not os.path.exists(tmp_path / "e2")
+
+
+def test_export_asset_files_and_additional_export_config(run, tmp_path, capsys):
+    vocab, notes = tmp_path / "vocab.txt", tmp_path / "notes.json"
+    vocab.write_text("a\nb\nc\n")
+    notes.write_text("{}")
+    out = str(tmp_path / "exp")
+    base = ["--pipeline_config_path", f"{run}/md/pipeline.config"]
+    code, err = cli(export_cli, [*base, "--export_dir", out,
+        "--asset_files", f"{vocab},{notes}",
+        "--additional_export_config", '{"cand_seq_pk": "cand_seq", "n": 2}',
+    ], capsys)  # fmt: skip
+    assert code == 0, err[-2000:]
+    assert (tmp_path / "exp" / "vocab.txt").read_text() == "a\nb\nc\n"
+    meta = json.load(open(f"{out}/meta.json"))
+    assert meta["assets"] == ["notes.json", "vocab.txt"]
+    assert meta["additional_export_config"] == {"cand_seq_pk": "cand_seq", "n": 2}
+    bad = [
+        (["--asset_files", str(tmp_path / "missing.txt")], "asset file not found"),
+        (["--asset_files", f"{vocab},{vocab}"], "two export files would be named"),
+        (["--additional_export_config", "{cand: 1}"], "not valid JSON"),
+        (["--additional_export_config", "[1, 2]"], "not a JSON object"),
+    ]
+    for extra, needle in bad:
+        target = str(tmp_path / "bad")
+        code, err = cli(export_cli, [*base, "--export_dir", target, *extra], capsys)
+        assert code == 2 and needle in err.strip().splitlines()[-1], err[-500:]
+        assert not os.path.exists(target)
+
+
+def test_predict_edit_config_json_and_debug_level(run, exported, tmp_path, capsys):
+    out = str(tmp_path / "dbg.parquet")
+    predict(run, capsys, "--scripted_model_path", exported,
+            "--predict_output_path", out, "--predict_steps", "1",
+            "--edit_config_json", '{"data_config.batch_size": 40}',
+            "--reserved_columns", "id", "--debug_level", "1")  # fmt: skip
+    got = pq.read_table(out)
+    assert got.num_rows == 40  # one batch of the edited batch_size
+    assert got.column_names == ["id", "probs", predict_cli.DEBUG_COLUMN]
+    src = pred_input(run).slice(0, 40)
+    for i in (0, 7, 39):
+        parts = dict(
+            p.split("=", 1) for p in got[predict_cli.DEBUG_COLUMN][i].as_py().split(";")
+        )
+        assert set(parts) == {"c0", "c1", "tags", "i0", "x"}
+        assert parts["c0"] == str(src["c0"][i].as_py())  # num_buckets: id as given
+        assert float(parts["x"]) == pytest.approx(src["x"][i].as_py(), rel=1e-5)
+    code, err = cli(predict_cli, ["--predict_input_path", f"{run}/pred",
+        "--predict_output_path", str(tmp_path / "e.parquet"),
+        "--scripted_model_path", exported,
+        "--edit_config_json", '{"data_config.batch_sise": 4}'], capsys)  # fmt: skip
+    assert code == 2 and "batch_sise" in err.strip().splitlines()[-1]

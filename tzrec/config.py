@@ -19,6 +19,8 @@ from collections.abc import Iterator
 from google.protobuf import descriptor_pool, json_format, text_format
 from google.protobuf.message import Message
 
+from tzrec.config_compat import check_data_source, check_fg_mode, warn_no_effect
+from tzrec.config_coverage import field_sites, is_rejected
 from tzrec.config_edit import apply_edit_config_json
 from tzrec.config_validate import collect_problems, feature_name_of, in_use
 from tzrec.protos import pipeline_pb2
@@ -61,6 +63,12 @@ _TS = "use save_checkpoints_steps"
 UNSUPPORTED: dict[str, str] = {
     "feature_configs.sequence_id_feature.weighted": _WEIGHTED_SEQ,
     "feature_configs.sequence_feature.features.id_feature.weighted": _WEIGHTED_SEQ,
+    "model_config.pepnet.domain_input_name": "per-domain task towers are not "
+    "implemented; remove it",
+    "model_config.pepnet.task_domain_num": "per-domain task towers are not "
+    "implemented; remove it",
+    "model_config.rocket_launching.l2_regularization": "TorchEasyRec does not "
+    "apply it either; remove it",
     "model_config.feature_groups.sequence_encoders.hstu_encoder": "use din_encoder, "
     "simple_attention, pooling_encoder, multi_window_din_encoder or "
     "self_attention_encoder",
@@ -75,9 +83,8 @@ UNSUPPORTED: dict[str, str] = {
     "train_config.dense_optimizer.rmsprop_optimizer": _USE_ADAM,
     "train_config.dense_optimizer.part_optimizers": "one optimizer for all params",
     "train_config.dense_optimizer.ema": _EMA,
-    "train_config.save_checkpoints_timestamp_field": _TS,
-    "train_config.save_checkpoints_timestamp_format": _TS,
     "train_config.save_checkpoints_timestamp_interval": _TS,
+    "train_config.save_checkpoints_timestamps": _TS,
     "train_config.fine_tune_ckpt_param_map": "parameters restore by their own names",
     "train_config.grad_scaler": "only BF16 mixed precision, which needs no scaler",
     "eval_config.use_dense_ema": _EMA,
@@ -85,36 +92,109 @@ UNSUPPORTED: dict[str, str] = {
     "export_config.mixed_precision": "export in FP32",
 }
 
+
+def _reject_everywhere(keys: tuple[str, ...], reason: str) -> None:
+    """Adds every path of the ``MessageName.field`` keys to UNSUPPORTED.
+
+    Paths already under an UNSUPPORTED entry are skipped (reported once).
+    """
+    for site in field_sites(pipeline_pb2.EasyRecConfig.DESCRIPTOR):
+        if site.key in keys and not is_rejected(site.path, UNSUPPORTED):
+            UNSUPPORTED[site.path] = reason
+
+
+def _each(messages: tuple[str, ...], fields: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(f"{m}.{f}" for m in messages for f in fields)
+
+
 # Metrics not implemented, wherever metrics are configured (model or towers).
-_METRIC_HOMES = (
-    "model_config",
-    "model_config.mmoe.task_towers",
-    "model_config.dbmtl.task_towers",
+_reject_everywhere(
+    ("MetricConfig.multiclass_auc", "TrainMetricConfig.multiclass_auc"), "use auc"
 )
-for _home in _METRIC_HOMES:
-    for _field, _kinds in (
-        ("metrics", ("multiclass_auc", "recall_at_k", "xauc", "grouped_xauc")),
-        (
-            "train_metrics",
-            ("multiclass_auc", "recall_at_k", "xauc", "grouped_xauc", "grouped_auc")
-            + ("normalized_entropy",),
-        ),
-    ):
-        for _kind in _kinds:
-            UNSUPPORTED[f"{_home}.{_field}.{_kind}"] = (
-                "use auc" if _kind == "multiclass_auc" else _NOT_IMPL
-            )
-# Unsupported losses (jrc_loss) are reported by the task checks
-# (tzrec.models.tasks). Per-optimizer clipping flags (TorchEasyRec's) are not
-# implemented; dense clipping is train_config.grad_clipping.
-for _part, _names in (
-    ("sparse_optimizer", ("sgd", "adagrad", "adam", "rowwise_adagrad")),
-    ("dense_optimizer", ("sgd", "adagrad", "adam", "adamw")),
+_reject_everywhere(
+    _each(
+        ("MetricConfig", "TrainMetricConfig"), ("recall_at_k", "xauc", "grouped_xauc")
+    )
+    + ("TrainMetricConfig.grouped_auc", "TrainMetricConfig.normalized_entropy"),
+    _NOT_IMPL,
+)
+# Per-optimizer clipping flags (TorchEasyRec's) are not implemented; dense
+# clipping is train_config.grad_clipping.
+_reject_everywhere(
+    _each(
+        ("SGDOptimizer", "AdagradOptimizer", "AdamOptimizer", "AdamWOptimizer")
+        + ("RowWiseAdagradOptimizer",),
+        ("gradient_clipping",),
+    ),
+    "use train_config.grad_clipping (dense parameters)",
+)
+# TorchEasyRec feature options tzrec does not implement.
+_FEATURES = ("IdFeature", "RawFeature", "ComboFeature", "LookupFeature")
+_reject_everywhere(
+    _each(_FEATURES, ("zch", "dynamicemb")),
+    "use hash_bucket_size or num_buckets (fixed-size tables)",
+)
+_reject_everywhere(_each(_FEATURES, ("use_mask",)), "feature masking " + _NOT_IMPL)
+_reject_everywhere(
+    _each(_FEATURES, ("autodis", "mlp")), "use boundaries or the raw value"
+)
+_reject_everywhere(
+    _each(_FEATURES, ("embedding_constraints",)),
+    "tzrec plans embedding sharding itself",
+)
+_reject_everywhere(
+    _each(_FEATURES, ("sequence_fields",)), "name the columns with expression"
+)
+_reject_everywhere(
+    _each(_FEATURES, ("fg_encoded_default_value",)),
+    "nulls are filled with default_value; set default_value instead",
+)
+_reject_everywhere(
+    _each(_FEATURES, ("default_bucketize_value",)),
+    "out-of-vocabulary ids go to bucket 1 (0 is the default value)",
+)
+_reject_everywhere(
+    _each(_FEATURES, ("stub_type",)), "FG-DAG intermediate features " + _NOT_IMPL
+)
+_reject_everywhere(_each(_FEATURES, ("data_type",)), "embeddings are FP32")
+_reject_everywhere(_each(_FEATURES, ("asset_dir",)), "give vocab_file its full path")
+_reject_everywhere(
+    ("LookupFeature.value_separator",), "lookup maps are read from map columns"
+)
+_reject_everywhere(("ModelConfig.kernel",), "tzrec runs PYTORCH kernels")
+_DATA_CHANGE = "changes which rows a batch holds; " + _NOT_IMPL
+UNSUPPORTED.update(
+    {
+        "train_config.is_profiling": "profile with scripts/profile_train.py",
+        "train_config.global_embedding_constraints": "tzrec plans embedding "
+        "sharding itself",
+        "train_config.save_checkpoints_timestamp_quorum": _TS,
+        "train_config.delta_embedding_dump_config": _NOT_IMPL,
+        "eval_config.evaluator_type": "evaluation during training uses the "
+        "latest checkpoint; export_config.exporter_type picks the best",
+        "export_config.export_format": "export writes TorchScript",
+        "data_config.fg_encoded_multival_sep": "multi-value string columns are "
+        "split by each feature's separator; set separator instead (Parquet "
+        "list columns need none)",
+        "data_config.drop_remainder": _DATA_CHANGE,
+        "data_config.min_batch_size": _DATA_CHANGE,
+        "data_config.sample_mask_prob": _DATA_CHANGE,
+        "data_config.negative_sample_mask_prob": _DATA_CHANGE,
+        "data_config.force_base_data_group": _DATA_CHANGE,
+        "data_config.sample_cost_field": _DATA_CHANGE,
+        "data_config.batch_cost_size": _DATA_CHANGE,
+    }
+)
+for _sampler in (
+    "negative_sampler",
+    "negative_sampler_v2",
+    "hard_negative_sampler",
+    "hard_negative_sampler_v2",
+    "tdm_sampler",
 ):
-    for _name in _names:
-        UNSUPPORTED[f"train_config.{_part}.{_name}_optimizer.gradient_clipping"] = (
-            "use train_config.grad_clipping (dense parameters)"
-        )
+    UNSUPPORTED[f"data_config.{_sampler}"] = (
+        "negative sampling is for retrieval models, which tzrec does not have"
+    )
 
 # Checked only where torch.cuda.is_available() is False.
 UNSUPPORTED_ON_CPU: dict[str, str] = {
@@ -138,6 +218,8 @@ def validate(config: pipeline_pb2.EasyRecConfig) -> None:
 
     """
     p = collect_problems(config)
+    check_data_source(config, p)
+    check_fg_mode(config, p)
     table = dict(UNSUPPORTED)
     if not _cuda_available():
         table.update(UNSUPPORTED_ON_CPU)
@@ -145,6 +227,8 @@ def validate(config: pipeline_pb2.EasyRecConfig) -> None:
         for where in find_in_use(config, path):
             if where not in p.invalid:
                 p.add(where, "not supported yet", reason)
+    if not p.errors:
+        warn_no_effect(config)
     if p.errors:
         n = len(p.errors)
         raise ConfigError(

@@ -140,6 +140,17 @@ def _check_train(config: pipeline_pb2.EasyRecConfig, p: Problems) -> None:
     )
     where = "train_config.grad_clipping.clipping_type"
     _check_choice(p, where, tc.grad_clipping.clipping_type, ("none", "norm", "value"))
+    # Dense gradients are all-reduced before clipping, so the norm clipped is
+    # already the global one: enable_global_grad_clip asks for what tzrec does.
+    if tc.grad_clipping.enable_global_grad_clip and tc.grad_clipping.clipping_type in (
+        "none",
+        "value",
+    ):
+        p.add(
+            "train_config.grad_clipping.enable_global_grad_clip",
+            "needs clipping_type: norm",
+            'set clipping_type: "norm"',
+        )
     if tc.gradient_accumulation_steps == 0:
         p.add("train_config.gradient_accumulation_steps", "must be >= 1")
         p.invalid.add("train_config.gradient_accumulation_steps")
@@ -175,13 +186,7 @@ def _check_data(config: pipeline_pb2.EasyRecConfig, p: Problems) -> None:
         p.add("data_config.batch_size", "must be > 0")
     if not dc.HasField("dataset_type"):
         p.add("data_config.dataset_type", "not set", "use ParquetDataset or CsvDataset")
-    elif dc.dataset_type not in (data_pb2.ParquetDataset, data_pb2.CsvDataset):
-        name = data_pb2.DatasetType.Name(dc.dataset_type)
-        p.add(
-            "data_config.dataset_type",
-            f"{name} is not supported",
-            "use ParquetDataset or CsvDataset",
-        )
+    # ODPS and Kafka sources: tzrec.config_compat.check_data_source.
     elif dc.dataset_type == data_pb2.CsvDataset and not dc.with_header:
         if not dc.input_fields and not dc.input_fields_str:
             p.add(
@@ -194,12 +199,7 @@ def _check_data(config: pipeline_pb2.EasyRecConfig, p: Problems) -> None:
             p.add(f"data_config.input_fields[{i}].input_name", "not set")
     if not dc.label_fields:
         p.add("data_config.label_fields", "empty", 'add label_fields: "label"')
-    if dc.fg_mode not in (data_pb2.FG_NONE, data_pb2.FG_BUCKETIZE):
-        p.add(
-            "data_config.fg_mode",
-            f"{data_pb2.FgMode.Name(dc.fg_mode)} is not supported yet",
-            "use FG_NONE or FG_BUCKETIZE",
-        )
+    # fg_mode: tzrec.config_compat.check_fg_mode.
 
 
 def _check_model(
@@ -234,14 +234,32 @@ def _check_metrics(home: Message, base: str, p: Problems) -> None:
             p.add(f"{base}.metrics[{i}]", "empty")
         if m.HasField("grouped_auc") and not m.grouped_auc.grouping_key:
             p.add(f"{base}.metrics[{i}].grouped_auc.grouping_key", "not set")
+        _check_top_k(m, home.num_class, f"{base}.metrics[{i}]", p)
     for i, m in enumerate(home.train_metrics):
         where = f"{base}.train_metrics[{i}]"
+        _check_top_k(m, home.num_class, where, p)
         if m.WhichOneof("metric") is None:
             p.add(where, "empty")
         if not 0.0 <= m.decay_rate < 1.0:
             p.add(f"{where}.decay_rate", "must be in [0, 1)")
         if m.decay_step == 0:
             p.add(f"{where}.decay_step", "must be > 0")
+
+
+def _check_top_k(m: Message, num_class: int, where: str, p: Problems) -> None:
+    """accuracy.top_k: >= 1, and above 1 only for class probabilities."""
+    if not m.HasField("accuracy"):
+        return
+    top_k, at = m.accuracy.top_k, f"{where}.accuracy.top_k"
+    if top_k == 0:
+        p.add(at, "must be >= 1")
+    elif top_k > 1 and num_class <= 2:
+        p.add(
+            at,
+            f"top_k {top_k} needs more than 2 classes",
+            "use top_k 1 (threshold accuracy), or softmax_cross_entropy with "
+            "num_class > 2",
+        )
 
 
 def _check_groups(

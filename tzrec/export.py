@@ -56,7 +56,70 @@ def build_parser() -> argparse.ArgumentParser:
         help="a model.ckpt-N directory or a model_dir (its latest); default: "
         "by export_config.exporter_type",
     )
+    p.add_argument(
+        "--asset_files",
+        default="",
+        help="files to copy into the export directory, a,b,c (e.g. vocab files "
+        "serving needs)",
+    )
+    p.add_argument(
+        "--additional_export_config",
+        default=None,
+        help="a JSON object stored with the export for the serving side, "
+        "in meta.json under additional_export_config, e.g. "
+        '\'{"cand_seq_pk": "cand_seq"}\'',
+    )
     return p
+
+
+def parse_export_extras(
+    asset_files: str, additional_export_config: str | None
+) -> tuple[list[str], dict[str, Any]]:
+    """Checks ``--asset_files`` and ``--additional_export_config`` up front.
+
+    Args:
+        asset_files: comma-separated file paths.
+        additional_export_config: a JSON object, or None.
+
+    Returns:
+        The asset paths and the parsed object ({} when not given).
+
+    Raises:
+        ConfigError: a missing asset, two assets or an asset with the name of
+            an export file, invalid JSON, or JSON that is not an object.
+    """
+    assets = [a.strip() for a in asset_files.split(",") if a.strip()]
+    names: set[str] = set()
+    for path in assets:
+        if not os.path.isfile(path):
+            raise ConfigError(
+                "asset file not found", f"--asset_files {path}", "give existing files"
+            )
+        name = os.path.basename(path)
+        if name in names or name in (SCRIPTED_FILE, META_FILE, CONFIG_FILE):
+            raise ConfigError(
+                f'two export files would be named "{name}"',
+                f"--asset_files {path}",
+                "rename the asset",
+            )
+        names.add(name)
+    extra: dict[str, Any] = {}
+    if additional_export_config:
+        try:
+            extra = json.loads(additional_export_config)
+        except json.JSONDecodeError as e:
+            raise ConfigError(
+                f"not valid JSON: {e.msg}",
+                "--additional_export_config",
+                'give a JSON object, e.g. \'{"key": "value"}\'',
+            ) from None
+        if not isinstance(extra, dict):
+            raise ConfigError(
+                "not a JSON object",
+                "--additional_export_config",
+                'give a JSON object, e.g. \'{"key": "value"}\'',
+            )
+    return assets, extra
 
 
 @dataclasses.dataclass(frozen=True)
@@ -132,9 +195,16 @@ def check_export_dir(export_dir: str) -> None:
 
 
 def export(
-    config: pipeline_pb2.EasyRecConfig, selection: Selection, export_dir: str
+    config: pipeline_pb2.EasyRecConfig,
+    selection: Selection,
+    export_dir: str,
+    assets: list[str] | None = None,
+    additional_export_config: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Writes the export directory for ``selection``; returns its meta.
+
+    ``assets`` are copied in beside the model; ``additional_export_config``
+    is stored in meta.json for the serving side (TorchEasyRec's meaning).
 
     Raises:
         ConfigError: ``export_dir`` exists (checked again before the rename).
@@ -147,7 +217,9 @@ def export(
     shutil.rmtree(tmp, ignore_errors=True)
     os.makedirs(tmp)
     try:
-        meta = _write_export(config, selection, tmp)
+        for path in assets or []:
+            shutil.copy2(path, os.path.join(tmp, os.path.basename(path)))
+        meta = _write_export(config, selection, tmp, additional_export_config or {})
         check_export_dir(export_dir)
         # Fails if export_dir appeared meanwhile as a non-empty directory.
         os.rename(tmp, os.path.abspath(export_dir))
@@ -159,7 +231,10 @@ def export(
 
 
 def _write_export(
-    config: pipeline_pb2.EasyRecConfig, selection: Selection, out: str
+    config: pipeline_pb2.EasyRecConfig,
+    selection: Selection,
+    out: str,
+    additional_export_config: dict[str, Any],
 ) -> dict[str, Any]:
     import torch
 
@@ -167,7 +242,10 @@ def _write_export(
     from tzrec.export_model import input_layout, script_model
     from tzrec.inference.eager import load_eager_model
     from tzrec.inference.self_check import check_scripted
+    from tzrec.utils.tf32 import apply_tf32
 
+    ec = config.export_config
+    apply_tf32(ec.cudnn_allow_tf32, ec.cuda_matmul_allow_tf32, "export_config")
     _, model, state = load_eager_model(config, selection.path)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", ".*torch.jit.*deprecated", DeprecationWarning)
@@ -190,6 +268,8 @@ def _write_export(
         "model": config.model_config.WhichOneof("model"),
         "format": "torchscript",
         "inputs": input_layout(model),
+        "assets": sorted(set(os.listdir(out)) - {SCRIPTED_FILE, CONFIG_FILE}),
+        "additional_export_config": additional_export_config,
     }
     with open(os.path.join(out, META_FILE), "w", encoding="utf-8") as f:
         json.dump(meta, f, indent=2)
@@ -212,6 +292,7 @@ def _fsync(folder: str) -> None:
 def main(args: argparse.Namespace) -> int:
     """Exports; returns the exit status."""
     check_export_dir(args.export_dir)
+    assets, extra = parse_export_extras(args.asset_files, args.additional_export_config)
     config = config_lib.load_pipeline_config(args.pipeline_config_path)
     config_lib.validate(config)
     from tzrec.utils.logging import setup_logging
@@ -227,7 +308,7 @@ def main(args: argparse.Namespace) -> int:
             selection.value,
         )
     _logger.info("[export] exporting %s", selection.path)
-    export(config, selection, args.export_dir)
+    export(config, selection, args.export_dir, assets, extra)
     _logger.info("[export] wrote %s", args.export_dir)
     print(os.path.abspath(args.export_dir), flush=True)
     return 0

@@ -31,6 +31,8 @@ from tzrec.utils.errors import ConfigError
 
 _logger = logging.getLogger("tzrec")
 
+DEBUG_COLUMN = "__features__"
+
 
 def build_parser() -> argparse.ArgumentParser:
     """The predict flags (TorchEasyRec's names; unknown flags are errors)."""
@@ -72,6 +74,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="profile the run (with --predict_steps for big inputs); "
         "writes <output>.trace.json",
     )
+    p.add_argument(
+        "--edit_config_json",
+        default=None,
+        help="edits to the model's pipeline config before it encodes the input, "
+        "as for train_eval, e.g. '{\"data_config.batch_size\": 512}'",
+    )
+    p.add_argument(
+        "--debug_level",
+        type=int,
+        default=0,
+        help=f"1: also write each row's parsed model inputs as a {DEBUG_COLUMN} "
+        "column (feature=values; slow, for debugging)",
+    )
     return p
 
 
@@ -98,7 +113,7 @@ def _check_flags(args: argparse.Namespace) -> None:
             args.predict_output_path,
             "give a file path, e.g. out.parquet or out.csv",
         )
-    for flag in ("batch_size", "predict_threads", "predict_steps"):
+    for flag in ("batch_size", "predict_threads", "predict_steps", "debug_level"):
         if getattr(args, flag) < 0:
             raise ConfigError(f"--{flag} must be >= 0", "command line")
 
@@ -132,7 +147,9 @@ class Predictor:
         self.source = source
 
 
-def load_scripted(export_dir: str, device: Any) -> Predictor:
+def load_scripted(
+    export_dir: str, device: Any, edit_config_json: str | None = None
+) -> Predictor:
     """The exported TorchScript model and its config's features."""
     from tzrec import config as config_lib
     from tzrec.export import META_FILE, SCRIPTED_FILE
@@ -151,7 +168,7 @@ def load_scripted(export_dir: str, device: Any) -> Predictor:
     with open(meta_file, encoding="utf-8") as f:
         meta = json.load(f)
     config = config_lib.load_pipeline_config(
-        os.path.join(export_dir, "pipeline.config")
+        os.path.join(export_dir, "pipeline.config"), edit_config_json
     )
     model = _jit_load(model_file, device)
 
@@ -183,14 +200,17 @@ def _jit_load(path: str, device: Any) -> Any:
 
 
 def load_checkpoint_model(
-    config_path: str, checkpoint_path: str | None, device: Any
+    config_path: str,
+    checkpoint_path: str | None,
+    device: Any,
+    edit_config_json: str | None = None,
 ) -> Predictor:
     """The eager model of a pipeline config, loaded from a checkpoint."""
     from tzrec import config as config_lib
     from tzrec.checkpoint.manager import resolve_checkpoint_path
     from tzrec.inference.eager import load_eager_model
 
-    config = config_lib.load_pipeline_config(config_path)
+    config = config_lib.load_pipeline_config(config_path, edit_config_json)
     config_lib.validate(config)
     _, ckpt = resolve_checkpoint_path(checkpoint_path or config.model_dir)
     features, model, _ = load_eager_model(config, ckpt, device)
@@ -252,7 +272,7 @@ def predict(args: argparse.Namespace, predictor: Predictor, device: Any) -> int:
     )
     progress = predict_io.RowProgress(total)
     steps = 0
-    empty = _empty_schema(reserved, outputs)
+    empty = _empty_schema(reserved, outputs, args.debug_level > 0)
     with predict_io.PredictionWriter(
         args.predict_output_path, out_fmt, empty
     ) as writer:
@@ -263,6 +283,8 @@ def predict(args: argparse.Namespace, predictor: Predictor, device: Any) -> int:
                 cols = {c: table.column(c) for c in reserved}
                 for name in outputs:
                     cols[name] = pa.array(preds[name].float().cpu().numpy())
+                if args.debug_level > 0:
+                    cols[DEBUG_COLUMN] = pa.array(parsed_inputs_text(batch))
                 writer.write(pa.table(cols))
                 steps += 1
                 progress.update(writer.rows)
@@ -272,11 +294,39 @@ def predict(args: argparse.Namespace, predictor: Predictor, device: Any) -> int:
     return writer.rows
 
 
-def _empty_schema(reserved: list[str], outputs: list[str]) -> Any:
+def _empty_schema(reserved: list[str], outputs: list[str], debug: bool) -> Any:
     import pyarrow as pa
 
     fields = [pa.field(c, pa.string()) for c in reserved]
-    return pa.schema(fields + [pa.field(c, pa.float32()) for c in outputs])
+    fields += [pa.field(c, pa.float32()) for c in outputs]
+    return pa.schema(fields + ([pa.field(DEBUG_COLUMN, pa.string())] if debug else []))
+
+
+def parsed_inputs_text(batch: Any) -> list[str]:
+    """Each row's model inputs as ``name=v,v;name=v`` (``--debug_level 1``).
+
+    Dense features give their values, sparse ones their embedding-row ids
+    (after hashing, vocabularies and boundaries), in feature-name order.
+    Per-row Python: a debugging aid, not for large inputs.
+    """
+    per_feature: dict[str, list[list]] = {}
+    for name, t in batch.dense.items():
+        per_feature[name] = t.reshape(batch.batch_size, -1).tolist()
+    for kjt in batch.sparse.values():
+        for name, jt in kjt.to_dict().items():
+            per_feature[name] = [row.tolist() for row in jt.to_dense()]
+    rows = []
+    for i in range(batch.batch_size):
+        parts = [
+            f"{name}={','.join(_fmt(v) for v in per_feature[name][i])}"
+            for name in sorted(per_feature)
+        ]
+        rows.append(";".join(parts))
+    return rows
+
+
+def _fmt(v: float | int) -> str:
+    return f"{v:.6g}" if isinstance(v, float) else str(v)
 
 
 def _check_columns(reserved: list[str], outputs: list[str], known: list[str]) -> None:
@@ -306,10 +356,15 @@ def main(args: argparse.Namespace) -> int:
     setup_logging(None, 0)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if args.scripted_model_path:
-        predictor = load_scripted(args.scripted_model_path, device)
+        predictor = load_scripted(
+            args.scripted_model_path, device, args.edit_config_json
+        )
     else:
         predictor = load_checkpoint_model(
-            args.pipeline_config_path, args.checkpoint_path, device
+            args.pipeline_config_path,
+            args.checkpoint_path,
+            device,
+            args.edit_config_json,
         )
     _logger.info("[predict] model %s on %s", predictor.source, device)
     profile = contextlib.nullcontext()

@@ -85,12 +85,15 @@ def main(args: argparse.Namespace) -> int:
     from tzrec.utils.dist import init_distributed
     from tzrec.utils.logging import setup_logging
     from tzrec.utils.malloc import keep_freed_memory
+    from tzrec.utils.tf32 import apply_tf32
 
     try:
         check_model_dir(config.model_dir, args.continue_train)
         keep_freed_memory()
         dist_info = init_distributed()
         setup_logging(config.model_dir, dist_info.rank)
+        tc = config.train_config
+        apply_tf32(tc.cudnn_allow_tf32, tc.cuda_matmul_allow_tf32, "train_config")
         # Data, model and checkpoint are checked here, before the resolved
         # config replaces the one a previous run left in model_dir.
         session = TrainSession(config, dist_info, args.continue_train)

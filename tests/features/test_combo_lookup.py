@@ -104,6 +104,34 @@ def test_lookup_discrete_values_are_ids():
     assert sv.lengths.tolist() == [2, 1, 0]
 
 
+@pytest.mark.parametrize(
+    ("bucketing", "combiner", "expected"),
+    [
+        ("num_buckets: 10", "count", [2, 1, 0]),  # the count is the id
+        ('vocab_list: ["5", "2.5", "0"]', "sum", [0, 1, 2]),
+        ('vocab_list: ["5", "2.5", "0"]', "mean", [1, 3, 2]),  # 2.5, 3 (OOV), 0
+    ],
+)
+def test_lookup_without_need_discrete_buckets_the_combined_value(
+    bucketing, combiner, expected
+):
+    f = feature(
+        f'lookup_feature {{ feature_name: "l" map: "m" key: "k" {bucketing} '
+        f'combiner: "{combiner}" embedding_dim: 4 separator: "|" }}'
+    )
+    assert f.is_sparse and f.table.num_embeddings == (10 if "num" in bucketing else 4)
+    cols = {
+        "m": pa.array(["a:1\x1db:4", "a:3", "a:1"]),
+        "k": pa.array(["a|b", "a", "q"]),
+    }
+    sv = f.encode_sparse(cols)
+    if combiner == "sum":
+        cols["m"] = pa.array(["a:1\x1db:4", "a:2.5", "a:1"])
+        sv = f.encode_sparse(cols)
+    assert sv.values.tolist() == expected
+    assert sv.lengths.tolist() == [1, 1, 1]
+
+
 def test_lookup_need_key_prefixes_the_key():
     f = feature(
         'lookup_feature { feature_name: "l" map: "m" key: "k" need_key: true '

@@ -44,7 +44,7 @@ def test_normalizer_then_boundaries():
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("method=expression,expr=sign(x)", "not supported yet"),
+        ("method=expression,expr=open(x)", 'unknown function "open"'),
         ("method=log2", 'unknown normalizer method "log2"'),
         ("method=zscore,mean=1,std=2", "unknown normalizer key"),
         ("method=zscore,standard_deviation=0", "standard_deviation is 0"),

@@ -33,9 +33,9 @@ def test_the_din_example_is_valid():
             "must be > 0",
         ),
         (
-            {"feature_configs[4].raw_feature.normalizer": "method=expression,expr=x"},
+            {"feature_configs[4].raw_feature.normalizer": "method=expression,expr=@"},
             "feature_configs[4].raw_feature.normalizer",
-            "not supported yet",
+            "does not parse",
         ),
         (
             {"feature_configs[5].combo_feature.expression": ["cat_5"]},
@@ -103,9 +103,13 @@ def test_lookup_feature_rules():
     lookup = {"feature_name": "l", "map": "m", "key": "k", "need_discrete": True}
     found = _problems({"feature_configs[5]": {"lookup_feature": lookup}})
     assert "needs exactly one of" in found["feature_configs[5].lookup_feature"]
+    # A bucket field without need_discrete buckets the combined value
+    # (TorchEasyRec); with boundaries as well it is ambiguous.
     lookup = {"feature_name": "l", "map": "m", "key": "k", "num_buckets": 3}
+    lookup |= {"boundaries": [1.0], "embedding_dim": 4}
     found = _problems({"feature_configs[5]": {"lookup_feature": lookup}})
-    assert "need_discrete" in found["feature_configs[5].lookup_feature.num_buckets"]
+    where = "feature_configs[5].lookup_feature.boundaries"
+    assert "not used with num_buckets" in found[where]
     lookup = {"feature_name": "l", "map": "m", "key": "k", "value_dim": 2}
     found = _problems({"feature_configs[5]": {"lookup_feature": lookup}})
     assert "not supported yet" in found["feature_configs[5].lookup_feature.value_dim"]

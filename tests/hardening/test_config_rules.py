@@ -83,6 +83,33 @@ CASES = {
         "lamb_optimizer { lr: 0.05 }",
         ["not supported yet", "train_config.sparse_optimizer.lamb_optimizer"],
     ),
+    "fg_none_bucketized_raw": (
+        "dataset_type: ParquetDataset",
+        "dataset_type: ParquetDataset fg_mode: FG_NONE",
+        [
+            "not supported yet with FG_NONE: TorchEasyRec takes the column as bucket",
+            "(feature_configs[0].raw_feature)",
+            "fg_mode: FG_NORMAL",
+        ],
+    ),
+    "accuracy_top_k_binary": (
+        "metrics { auc {} }",
+        "metrics { auc {} } metrics { accuracy { top_k: 2 } }",
+        ["top_k 2 needs more than 2 classes", "(model_config.metrics[1].accuracy"],
+    ),
+    "expression_normalizer_outside_whitelist": (
+        'default_value: "-1" }',
+        'default_value: "-1" normalizer: "method=expression,expr=open(x)" }',
+        ['unknown function "open"', "(feature_configs[0].raw_feature.normalizer)"],
+    ),
+    "global_grad_clip_without_norm": (
+        "seed: 3",
+        "seed: 3 grad_clipping { enable_global_grad_clip: true }",
+        [
+            "needs clipping_type: norm",
+            "(train_config.grad_clipping.enable_global_grad_clip)",
+        ],
+    ),
 }
 
 

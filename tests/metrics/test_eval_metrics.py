@@ -146,3 +146,26 @@ def test_state_dict_round_trip_and_reset():
     a.reset()
     assert math.isnan(a.compute().item())
     assert not math.isnan(b.compute().item())
+
+
+def test_accuracy_top_k_on_class_probabilities():
+    probs = torch.tensor(
+        [[0.6, 0.3, 0.1], [0.2, 0.5, 0.3], [0.1, 0.2, 0.7], [0.5, 0.4, 0.1]]
+    )
+    labels = torch.tensor([1.0, 1.0, 0.0, 2.0])
+    top1, top2 = Accuracy(top_k=1), Accuracy(top_k=2)
+    top1.update(probs, labels)
+    top2.update(probs, labels)
+    # top-1 hits: row 1 only; top-2 adds row 0 (label 1 is second).
+    assert float(top1.compute()) == pytest.approx(1 / 4)
+    assert float(top2.compute()) == pytest.approx(2 / 4)
+
+
+def test_accuracy_top_k_reaches_the_metric_from_the_config():
+    from tzrec.metrics.build import build_eval_metrics
+    from tzrec.protos import metric_pb2
+
+    cfg = metric_pb2.MetricConfig()
+    cfg.accuracy.top_k = 3
+    metric = build_eval_metrics([cfg])["accuracy"]
+    assert metric.top_k == 3

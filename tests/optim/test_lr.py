@@ -55,7 +55,7 @@ def test_manual_step_with_and_without_warmup():
 def test_cosine_annealing_with_warmup():
     lr = _schedule(
         "adam_optimizer { lr: 1.0 } cosine_annealing_learning_rate { T_max: 100 "
-        "eta_min: 0.1 warmup_size: 10 }"
+        "min_learning_rate: 0.1 warmup_size: 10 }"
     )
     assert lr(0) == 0.0 and lr(5) == pytest.approx(0.5)
     assert lr(10) == pytest.approx(1.0)

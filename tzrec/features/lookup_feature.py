@@ -10,7 +10,10 @@ Continuous (default): the matched values are numbers combined per row by
 ``combiner`` (``sum``, ``mean``, ``min``, ``max``; ``count`` = number of
 matched keys). A row without a match takes ``default_value`` (default "0");
 ``count`` gives 0. Then ``normalizer``, then ``boundaries`` (-> one bucket id)
-or a dense ``[B, 1]`` value.
+or a dense ``[B, 1]`` value. With ``hash_bucket_size``, ``num_buckets`` or
+``vocab_list`` (and no ``need_discrete``, as TorchEasyRec allows) the combined
+value itself is the token, bucketized like an id (integral values as
+integers, so ``num_buckets`` takes a count as the id).
 
 Discrete (``need_discrete`` or ``need_key``): the matched values are ids
 (``key_value`` with ``need_key``), one bag per row, bucketized like an
@@ -53,13 +56,19 @@ class LookupFeature(BaseFeature):
         where = f"feature {self.name}"
         self.discrete = bool(config.need_discrete or config.need_key)
         self.boundaries = np.asarray(list(config.boundaries), dtype=np.float32)
-        self.is_sparse = self.discrete or len(self.boundaries) > 0
+        # Combined value as a token (TorchEasyRec: a bucket field without
+        # need_discrete).
+        self.value_token = not self.discrete and bool(
+            config.hash_bucket_size or config.num_buckets or len(config.vocab_list)
+        )
+        self.is_sparse = self.discrete or self.value_token or len(self.boundaries) > 0
         if config.combiner not in COMBINERS:
             raise ConfigError(
                 f'bad combiner "{config.combiner}"', where, f"use one of {COMBINERS}"
             )
         self.normalizer = parse_normalizer(config.normalizer, f"{where}.normalizer")
-        self.bucketizer = Bucketizer(config, where) if self.discrete else None
+        tokens = self.discrete or self.value_token
+        self.bucketizer = Bucketizer(config, where) if tokens else None
         self.default_id = None
         if self.discrete and config.HasField("default_value"):
             self.default_id = self.bucketizer.token_id(config.default_value, where)
@@ -91,7 +100,11 @@ class LookupFeature(BaseFeature):
         if not self.is_sparse:
             return None
         c = self.config
-        rows = self.bucketizer.size if self.discrete else len(self.boundaries) + 1
+        rows = (
+            self.bucketizer.size
+            if self.bucketizer is not None
+            else len(self.boundaries) + 1
+        )
         return TableSpec(
             name=c.embedding_name or self.name,
             num_embeddings=rows,
@@ -173,6 +186,15 @@ class LookupFeature(BaseFeature):
 
     def encode_sparse(self, columns: dict[str, pa.Array]) -> SparseValues:
         """Bucket id of the combined value, or the matched values as ids."""
+        if self.value_token:
+            vals = self.combined(columns).reshape(-1)
+            ids, valid = self.bucketizer(
+                _value_tokens(vals), self.where(self.inputs[0])
+            )
+            lengths = np.ones(len(vals), np.int32)
+            if valid is not None:
+                ids, lengths = ids[valid], drop_values(lengths, valid)
+            return SparseValues(ids, lengths)
         if not self.discrete:
             vals = self.combined(columns).reshape(-1)
             ids = np.searchsorted(self.boundaries, vals, side="right").astype(np.int64)
@@ -197,3 +219,12 @@ def _composite(rows: np.ndarray, keys: pa.Array) -> pa.Array:
         keys.cast(pa.string()),
         "\x1f",
     )
+
+
+def _value_tokens(values: np.ndarray) -> pa.Array:
+    """Combined values as tokens: integral ones as integers ("3"), others as floats."""
+    integral = np.isfinite(values) & (values == np.round(values))
+    with np.errstate(invalid="ignore"):
+        as_int = pa.array(values.astype(np.int64)).cast(pa.string())
+    as_float = pa.array(values.astype(np.float64)).cast(pa.string())
+    return pc.if_else(pa.array(integral), as_int, as_float)

@@ -4,8 +4,11 @@
 else ``default`` (defaults: threshold 1e-10, default -10).
 ``method=zscore,mean=M,standard_deviation=S``: ``(x - M) / S`` (defaults 0, 1).
 ``method=minmax,min=A,max=B``: ``(x - A) / (B - A)`` (both required).
-``method=expression,...`` is not supported yet. Unknown methods or keys,
-non-numbers, a zero standard deviation and ``max <= min`` are ConfigErrors.
+``method=expression,expr=log(x+3)``: the expression of ``x`` (the value),
+evaluated by tzrec.features.safe_expr; ``expr`` comes last and takes the rest
+of the text, commas included (``expr=min(x,100)``). Unknown methods or keys,
+non-numbers, a zero standard deviation, ``max <= min`` and expressions
+outside the whitelist are ConfigErrors.
 
 This module needs only numpy, so config validation can parse normalizers.
 """
@@ -16,12 +19,14 @@ import dataclasses
 
 import numpy as np
 
+from tzrec.features.safe_expr import Expression
 from tzrec.utils.errors import ConfigError
 
 _PARAMS = {
     "log10": {"threshold": 1e-10, "default": -10.0},
     "zscore": {"mean": 0.0, "standard_deviation": 1.0},
     "minmax": {"min": None, "max": None},
+    "expression": {"expr": None},
 }
 
 
@@ -35,6 +40,8 @@ class Normalizer:
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """Normalizes float values (any shape); returns float32."""
         p = self.params
+        if self.method == "expression":  # float64 inside: wide ints keep digits
+            return p["expr"](x=x).astype(np.float32)
         x = x.astype(np.float32, copy=False)
         if self.method == "log10":
             with np.errstate(divide="ignore", invalid="ignore"):
@@ -55,28 +62,33 @@ def parse_normalizer(text: str, where: str) -> Normalizer | None:
     if not text.strip():
         return None
     fields: dict[str, str] = {}
-    for part in [p.strip() for p in text.split(",") if p.strip()]:
+    head, sep, expr = text.partition("expr=")
+    if sep:  # the expression is the rest of the text: it may hold commas
+        if head.strip() and not head.rstrip().endswith(","):
+            raise ConfigError(
+                f'bad normalizer text before "expr=": "{head}"',
+                where,
+                "write method=expression,expr=...",
+            )
+        fields["expr"] = expr.strip()
+    for part in [p.strip() for p in head.split(",") if p.strip()]:
         key, sep, value = part.partition("=")
         if not sep:
             raise ConfigError(f'bad normalizer part "{part}"', where, "write key=value")
         fields[key.strip()] = value.strip()
     method = fields.pop("method", "")
-    if method == "expression":
-        raise ConfigError(
-            "normalizer method=expression is not supported yet",
-            where,
-            "use log10, zscore or minmax, or transform the column beforehand",
-        )
     if method not in _PARAMS:
         raise ConfigError(
             f'unknown normalizer method "{method}"',
             where,
-            "use log10, zscore or minmax",
+            "use log10, zscore, minmax or expression",
         )
     allowed = _PARAMS[method]
-    params: dict[str, float] = {}
+    params: dict = {}
     for key, default in allowed.items():
-        if key in fields:
+        if key == "expr" and key in fields:
+            params[key] = Expression(fields.pop(key), ("x",), where)
+        elif key in fields:
             try:
                 params[key] = float(fields.pop(key))
             except ValueError:

@@ -222,14 +222,21 @@ def _check_lookup(f: Message, where: str, p: Any) -> FeatureInfo:
             p.add(f"{where}.boundaries", "not used with need_discrete / need_key")
         _check_dim(f, where, p)
         return FeatureInfo(f.embedding_dim)
-    for name in _used(f, _DISCRETE):
-        p.add(f"{where}.{name}", "needs need_discrete: true", "or use boundaries")
+    bucketed = _used(f, _DISCRETE)
+    if bucketed:  # TorchEasyRec: the combined value, bucketized like an id
+        _one_of(f, _DISCRETE, where, p)
+        if len(f.boundaries):
+            p.add(
+                f"{where}.boundaries",
+                f"not used with {bucketed[0]}",
+                "keep boundaries or the bucketing field, not both",
+            )
     if f.value_dim != 1:
         p.add(
             f"{where}.value_dim", "not supported yet", "only value_dim 1 (one number)"
         )
     _check_normalizer(f, where, p)
-    if not _check_boundaries(f, where, p):
+    if not bucketed and not _check_boundaries(f, where, p):
         return FeatureInfo(1, sparse=False)
     _check_dim(f, where, p)
     return FeatureInfo(f.embedding_dim)

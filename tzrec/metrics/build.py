@@ -37,10 +37,10 @@ def _grouped_auc(cfg: Any) -> Metric:
 _EVAL: dict[str, Callable[[Any], Metric]] = {
     "auc": _auc,
     "grouped_auc": _grouped_auc,
-    "accuracy": lambda cfg: Accuracy(threshold=cfg.threshold),
+    "accuracy": lambda cfg: Accuracy(threshold=cfg.threshold, top_k=cfg.top_k),
     "mean_squared_error": lambda cfg: MeanSquaredError(),
     "mean_absolute_error": lambda cfg: MeanAbsoluteError(),
-    "normalized_entropy": lambda cfg: NormalizedEntropy(eps=cfg.eps),
+    "normalized_entropy": lambda cfg: NormalizedEntropy(eps=cfg.eta),
 }
 # auc decays its counts (DecayAUC); the others fold their window values.
 _TRAIN: dict[str, Callable[[Any], Metric]] = {

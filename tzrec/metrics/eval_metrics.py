@@ -108,10 +108,13 @@ class _SumMetric(Metric):
         weights: Tensor | None = None,
         grouping_key: Tensor | None = None,
     ) -> None:
-        preds = preds.detach().reshape(-1).to(_F64)
-        self._on(preds.device)
         labels = labels.detach().reshape(-1).to(_F64)
-        sums = self._batch_sums(preds, labels, _weights(preds, weights))
+        # [B, C] class scores stay 2-D (top-k accuracy); all else is per row.
+        rows = preds.dim() == 2 and preds.shape[1] > 1
+        preds = preds.detach().to(_F64)
+        preds = preds.reshape(labels.numel(), -1) if rows else preds.reshape(-1)
+        self._on(preds.device)
+        sums = self._batch_sums(preds, labels, _weights(labels, weights))
         self._state["sums"].add_(torch.stack(sums))
 
     def _compute(self, state: dict[str, Tensor]) -> Tensor:
@@ -187,18 +190,30 @@ class AUC(Metric):
 
 
 class Accuracy(_SumMetric):
-    """Share of rows where ``pred > threshold`` matches the label (weighted).
+    """Share of rows predicted right (weighted).
+
+    Binary scores ``[B]``: ``pred > threshold`` matches the label. Class
+    probabilities ``[B, C]``: the label is among the ``top_k`` highest.
 
     Args:
-        threshold: decision threshold on the probability.
+        threshold: decision threshold on a binary probability.
+        top_k: classes counted as a hit for ``[B, C]`` scores.
     """
 
-    def __init__(self, threshold: float = 0.5) -> None:
+    def __init__(self, threshold: float = 0.5, top_k: int = 1) -> None:
         super().__init__(2)
+        if top_k < 1:
+            raise ValueError(f"accuracy top_k must be >= 1, got {top_k}")
         self.threshold = threshold
+        self.top_k = top_k
 
     def _batch_sums(self, preds: Tensor, labels: Tensor, w: Tensor) -> list[Tensor]:
-        correct = (preds > self.threshold) == (labels >= 0.5)
+        if preds.dim() == 2:
+            k = min(self.top_k, preds.shape[1])
+            top = preds.topk(k, dim=1).indices
+            correct = (top == labels.long().unsqueeze(1)).any(dim=1)
+        else:
+            correct = (preds > self.threshold) == (labels >= 0.5)
         return [(correct * w).sum(), w.sum()]
 
 

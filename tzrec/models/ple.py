@@ -59,7 +59,8 @@ class PLE(RankModel):
                 len(self.tasks),
                 net,
                 final=i == n - 1,
-                where=f"{where}.extraction_networks[{i}]",
+                where=f"{where}.extraction_networks[{i}]"
+                + (f' "{net.network_name}"' if net.network_name else ""),
             )
             layers.append(layer)
             if net.share_num:

@@ -11,7 +11,8 @@ hidden layer whose width a booster layer shares, ``similarity_<i>``: cosine
 (``-0.1 * mean cos``) or Euclidean distance to the booster layer (held
 constant). Serve the light net: its predictions are ``probs_light``.
 
-``l2_regularization`` is accepted and, as in TorchEasyRec, not applied.
+``l2_regularization`` other than its default is "not supported yet":
+TorchEasyRec does not apply it either.
 """
 
 import copy

@@ -16,6 +16,7 @@ from typing import Any
 from tzrec.loss.spec import (
     BINARY_KINDS,
     L2_LOSS,
+    SOFTMAX_CROSS_ENTROPY,
     SOFTMAX_KINDS,
     LossSpec,
     build_loss_specs,
@@ -97,6 +98,12 @@ class Task:
 
     def metric_pred_key(self, kind: str) -> str:
         """Prediction key a metric of ``kind`` reads, or ``""`` if none fits."""
+        if (
+            kind == "accuracy"
+            and self.num_class > 2
+            and SOFTMAX_CROSS_ENTROPY in self.kinds
+        ):
+            return "probs" + self.suffix  # [B, C]: top-k accuracy
         if kind not in _PROBABILITY_METRICS and L2_LOSS in self.kinds:
             return "y" + self.suffix
         return self.probability_key

@@ -221,7 +221,8 @@ def build_encoder(
         ConfigError: unset, not supported yet, or badly configured.
     """
     kind = config.WhichOneof("seq_module")
-    at = f"{where}.{kind}"
+    name = getattr(config, kind).name if kind else ""
+    at = f"{where}.{kind}" + (f' "{name}"' if name else "")
     if kind == "din_encoder":
         return DINEncoder(query_dim, sequence_dim, config.din_encoder.attn_mlp, at)
     if kind == "simple_attention":

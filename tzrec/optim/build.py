@@ -85,7 +85,12 @@ def dense_optimizer_factory(cfg: optimizer_pb2.DenseOptimizer):  # noqa: ANN201
             p, lr=o.lr, momentum=o.momentum, weight_decay=o.weight_decay
         )
     if kind == "adagrad_optimizer":
-        return lambda p: torch.optim.Adagrad(p, lr=o.lr, weight_decay=o.weight_decay)
+        return lambda p: torch.optim.Adagrad(
+            p,
+            lr=o.lr,
+            weight_decay=o.weight_decay,
+            initial_accumulator_value=o.initial_accumulator_value,
+        )
     raise ConfigError(
         f"dense optimizer {kind} is not supported yet"
         if kind
@@ -111,6 +116,35 @@ def apply_sparse_optimizer(
         apply_optimizer_in_backward(cls, tables, kwargs)
 
 
+def init_sparse_accumulators(
+    fused: torch.optim.Optimizer, cfg: optimizer_pb2.SparseOptimizer
+) -> None:
+    """Starts (row-wise) Adagrad's squared-gradient sums at initial_accumulator_value.
+
+    fbgemm's fused kernels take no initial value and start the sums (their
+    ``momentum1`` state) at 0, so the value is written into that state once,
+    before the first step; a restored checkpoint overwrites it.
+
+    Args:
+        fused: the sharded model's fused optimizer (``dmp.fused_optimizer``).
+        cfg: the sparse optimizer config.
+
+    """
+    kind = cfg.WhichOneof("optimizer")
+    if kind not in ("adagrad_optimizer", "rowwise_adagrad_optimizer"):
+        return
+    value = getattr(cfg, kind).initial_accumulator_value
+    if value == 0.0:
+        return
+    for state in fused.state.values():
+        for name, t in state.items():
+            if not name.endswith("momentum1"):
+                continue
+            shards = t.local_shards() if hasattr(t, "local_shards") else None
+            for local in [s.tensor for s in shards] if shards is not None else [t]:
+                local.fill_(value)
+
+
 def build_optimizer(dmp: nn.Module, train_config) -> TrainOptimizer:  # noqa: ANN001
     """The fused sparse optimizer and the dense one, as one keyed optimizer.
 
@@ -124,6 +158,7 @@ def build_optimizer(dmp: nn.Module, train_config) -> TrainOptimizer:  # noqa: AN
         if p.requires_grad and getattr(p, "_in_backward_optimizers", None) is None
     }
     factory = dense_optimizer_factory(train_config.dense_optimizer)
+    init_sparse_accumulators(dmp.fused_optimizer, train_config.sparse_optimizer)
     parts = [("sparse", dmp.fused_optimizer)]
     if dense:
         parts.append(("dense", KeyedOptimizerWrapper(dense, factory)))

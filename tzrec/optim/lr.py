@@ -62,24 +62,33 @@ def manual_step(base: float, cfg: Any) -> Schedule:
 
 
 def cosine_annealing(base: float, cfg: Any) -> Schedule:
-    """Linear warmup, then a half cosine from ``base`` to ``eta_min`` over T_max."""
+    """Linear warmup, then a half cosine from ``base`` to ``min_learning_rate``.
+
+    The cosine spans T_max steps (or epochs) after the warmup.
+    """
 
     def lr(step: int) -> float:
         warm = _warmup(step, cfg.warmup_size, cfg.warmup_learning_rate, base)
         if warm is not None:
             return warm
         t = min(step - cfg.warmup_size, cfg.T_max)
-        return cfg.eta_min + (base - cfg.eta_min) * 0.5 * (
-            1 + math.cos(math.pi * t / cfg.T_max)
-        )
+        floor = cfg.min_learning_rate
+        return floor + (base - floor) * 0.5 * (1 + math.cos(math.pi * t / cfg.T_max))
 
     return lr
 
 
 def cosine_warm_restarts(base: float, cfg: Any) -> Schedule:
-    """Cosine from ``base`` to ``eta_min`` restarting after T_0, T_0*T_mult, ..."""
+    """Linear warmup, then cosines to ``min_learning_rate`` that restart.
+
+    Cycles last T_0, T_0*T_mult, ... steps, counted from the end of the warmup.
+    """
 
     def lr(step: int) -> float:
+        warm = _warmup(step, cfg.warmup_size, cfg.warmup_learning_rate, base)
+        if warm is not None:
+            return warm
+        step -= cfg.warmup_size
         t0, mult = cfg.T_0, cfg.T_mult
         if mult == 1:
             t_i, t_cur = t0, step % t0
@@ -92,9 +101,8 @@ def cosine_warm_restarts(base: float, cfg: Any) -> Schedule:
             t_i, t_cur = t0 * mult**n, step - start
             if t_cur >= t_i:
                 t_cur, t_i = t_cur - t_i, t_i * mult
-        return cfg.eta_min + (base - cfg.eta_min) * 0.5 * (
-            1 + math.cos(math.pi * t_cur / t_i)
-        )
+        floor = cfg.min_learning_rate
+        return floor + (base - floor) * 0.5 * (1 + math.cos(math.pi * t_cur / t_i))
 
     return lr
 

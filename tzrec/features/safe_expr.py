@@ -1,0 +1,228 @@
+"""Arithmetic expressions from configs, evaluated over whole columns.
+
+``Expression("log(x+3)")`` parses the text with :mod:`ast` and keeps only a
+whitelist: numbers, the named variables, ``+ - * / // % **``, unary ``-``/``+``,
+comparisons (``< <= > >= == !=``, giving 1.0 or 0.0; chains like
+``0 < x < 1`` too) and the functions in ``FUNCTIONS``. Anything else
+(attributes, subscripts, strings, other names or calls) is a ConfigError
+naming the construct. Python's ``eval`` is never used: the tree is walked.
+
+Evaluation is vectorised: each variable is a numpy array (or a torch tensor,
+with ``backend="torch"``) and every operation applies to the whole column at
+once, in float64 for numpy. Out-of-domain values follow IEEE rules
+(``log(-1)`` is NaN, ``1/0`` is inf) without warnings.
+
+Used by the raw/lookup ``normalizer: "method=expression,expr=..."`` and
+meant for TorchEasyRec's ``expr_feature`` too.
+"""
+
+from __future__ import annotations
+
+import ast
+import operator
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from tzrec.utils.errors import ConfigError
+
+MAX_LENGTH = 1000
+MAX_NODES = 200
+
+# name -> (numpy function, torch function name, number of arguments; -1: 1+)
+FUNCTIONS: dict[str, tuple[Callable[..., Any], str, int]] = {
+    "log": (np.log, "log", 1),
+    "log1p": (np.log1p, "log1p", 1),
+    "log2": (np.log2, "log2", 1),
+    "log10": (np.log10, "log10", 1),
+    "exp": (np.exp, "exp", 1),
+    "sqrt": (np.sqrt, "sqrt", 1),
+    "abs": (np.abs, "abs", 1),
+    "sign": (np.sign, "sign", 1),
+    "floor": (np.floor, "floor", 1),
+    "ceil": (np.ceil, "ceil", 1),
+    "sigmoid": (lambda v: 1.0 / (1.0 + np.exp(-v)), "sigmoid", 1),
+    "tanh": (np.tanh, "tanh", 1),
+    "min": (np.minimum, "minimum", -1),
+    "max": (np.maximum, "maximum", -1),
+    "pow": (np.power, "pow", 2),
+}
+_BINARY = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.FloorDiv: operator.floordiv,
+    ast.Mod: operator.mod,
+    ast.Pow: operator.pow,
+}
+_UNARY = {ast.USub: operator.neg, ast.UAdd: operator.pos}
+_COMPARE = {
+    ast.Lt: operator.lt,
+    ast.LtE: operator.le,
+    ast.Gt: operator.gt,
+    ast.GtE: operator.ge,
+    ast.Eq: operator.eq,
+    ast.NotEq: operator.ne,
+}
+_FIX = "use numbers, the variables, + - * / // % **, comparisons and " + ", ".join(
+    FUNCTIONS
+)
+
+
+class Expression:
+    """A parsed, whitelisted arithmetic expression over named variables.
+
+    Args:
+        text: the expression, e.g. ``"log(x+3)"`` or ``"min(x, 100) / 100"``.
+        variables: the names it may use.
+        where: config path for errors.
+
+    Raises:
+        ConfigError: a syntax error, an unknown name or function, a wrong
+            number of arguments, or a construct outside the whitelist.
+    """
+
+    def __init__(self, text: str, variables: tuple[str, ...] = ("x",), where: str = ""):
+        self.text = text
+        self.variables = tuple(variables)
+        self._where = where
+        if not text.strip():
+            raise ConfigError("empty expression", where, "e.g. expr=log(x+1)")
+        if len(text) > MAX_LENGTH:
+            raise ConfigError(
+                f"expression longer than {MAX_LENGTH} characters", where, "shorten it"
+            )
+        try:
+            tree = ast.parse(text.strip(), mode="eval")
+        except SyntaxError as e:
+            raise ConfigError(
+                f'expression "{text}" does not parse: {e.msg}', where, _FIX
+            ) from None
+        if sum(1 for _ in ast.walk(tree)) > MAX_NODES:
+            raise ConfigError(
+                f"expression has more than {MAX_NODES} parts", where, "simplify it"
+            )
+        self._check(tree.body)
+        self._tree = tree.body
+        self.used = sorted(
+            {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} - set(FUNCTIONS)
+        )
+
+    def _fail(self, what: str) -> ConfigError:
+        return ConfigError(f'expression "{self.text}": {what}', self._where, _FIX)
+
+    def _check(self, node: ast.AST) -> None:
+        """Rejects every node outside the whitelist, before anything runs."""
+        if isinstance(node, ast.Constant):
+            if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
+                raise self._fail(f"constant {node.value!r} is not a number")
+        elif isinstance(node, ast.Name):
+            if node.id not in self.variables:
+                valid = ", ".join(self.variables)
+                raise self._fail(f'unknown name "{node.id}" (variables: {valid})')
+        elif isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
+            self._check(node.left)
+            self._check(node.right)
+        elif isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
+            self._check(node.operand)
+        elif isinstance(node, ast.Compare) and all(
+            type(op) in _COMPARE for op in node.ops
+        ):
+            for part in [node.left, *node.comparators]:
+                self._check(part)
+        elif isinstance(node, ast.Call):
+            self._check_call(node)
+        else:
+            raise self._fail(f"{type(node).__name__} is not allowed")
+
+    def _check_call(self, node: ast.Call) -> None:
+        if not isinstance(node.func, ast.Name):
+            raise self._fail(f"calling {type(node.func).__name__} is not allowed")
+        if node.func.id not in FUNCTIONS:
+            raise self._fail(f'unknown function "{node.func.id}"')
+        if node.keywords:
+            raise self._fail(f"{node.func.id}() takes no keyword arguments")
+        arity = FUNCTIONS[node.func.id][2]
+        n = len(node.args)
+        if (arity == -1 and n < 1) or (arity > 0 and n != arity):
+            want = "one or more" if arity == -1 else str(arity)
+            raise self._fail(f"{node.func.id}() takes {want} argument(s), got {n}")
+        for arg in node.args:
+            if isinstance(arg, ast.Starred):
+                raise self._fail("*arguments are not allowed")
+            self._check(arg)
+
+    def __call__(self, backend: str = "numpy", **values: Any) -> Any:
+        """Evaluates over whole columns.
+
+        Args:
+            backend: ``"numpy"`` (arrays, computed in float64) or ``"torch"``
+                (tensors, in their floating dtype).
+            **values: one array or tensor per variable the expression uses.
+
+        Returns:
+            An array (tensor) broadcast from the inputs.
+
+        Raises:
+            KeyError: a variable the expression uses was not given.
+        """
+        if backend == "torch":
+            import torch
+
+            env = {k: torch.as_tensor(v) for k, v in values.items()}
+            env = {
+                k: v if v.is_floating_point() else v.double() for k, v in env.items()
+            }
+            return self._eval(self._tree, env, torch)
+        env = {k: np.asarray(v, dtype=np.float64) for k, v in values.items()}
+        with np.errstate(all="ignore"):
+            out = np.asarray(self._eval(self._tree, env, None), dtype=np.float64)
+        shape = np.broadcast_shapes(*(v.shape for v in env.values()))
+        return out if out.shape == shape else np.broadcast_to(out, shape).copy()
+
+    def _eval(self, node: ast.AST, env: dict[str, Any], torch: Any) -> Any:
+        if isinstance(node, ast.Constant):
+            return float(node.value)
+        if isinstance(node, ast.Name):
+            return env[node.id]
+        if isinstance(node, ast.BinOp):
+            left = self._eval(node.left, env, torch)
+            right = self._eval(node.right, env, torch)
+            return _BINARY[type(node.op)](left, right)
+        if isinstance(node, ast.UnaryOp):
+            return _UNARY[type(node.op)](self._eval(node.operand, env, torch))
+        if isinstance(node, ast.Compare):
+            return self._compare(node, env, torch)
+        assert isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+        fn_np, fn_torch, arity = FUNCTIONS[node.func.id]
+        args = [self._eval(a, env, torch) for a in node.args]
+        if torch is not None:
+            args = [
+                a
+                if isinstance(a, torch.Tensor)
+                else torch.tensor(a, dtype=torch.float64)
+                for a in args
+            ]
+            fn = getattr(torch, fn_torch)
+        else:
+            fn = fn_np
+        out = args[0]
+        if arity == -1:  # min/max: fold pairwise
+            for a in args[1:]:
+                out = fn(out, a)
+            return out
+        return fn(*args)
+
+    def _compare(self, node: ast.Compare, env: dict[str, Any], torch: Any) -> Any:
+        left = self._eval(node.left, env, torch)
+        result = None
+        for op, comp in zip(node.ops, node.comparators):
+            right = self._eval(comp, env, torch)
+            step = _COMPARE[type(op)](left, right)
+            result = step if result is None else result & step
+            left = right
+        if torch is not None:
+            return torch.as_tensor(result).double()
+        return np.asarray(result, dtype=np.float64)

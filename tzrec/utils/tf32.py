@@ -1,0 +1,40 @@
+"""TF32 switches from the config (``train_config`` / ``export_config``).
+
+``cudnn_allow_tf32`` and ``cuda_matmul_allow_tf32`` set
+``torch.backends.cudnn.allow_tf32`` and ``torch.backends.cuda.matmul.allow_tf32``
+as in TorchEasyRec. TF32 exists only on CUDA (Ampere and later); on CPU the
+switches change nothing, which is said once in the log when they are set.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import torch
+
+_logger = logging.getLogger("tzrec")
+
+
+def apply_tf32(
+    cudnn_allow_tf32: bool, cuda_matmul_allow_tf32: bool, where: str
+) -> bool:
+    """Sets the TF32 switches for this process.
+
+    Args:
+        cudnn_allow_tf32: allow TF32 in cuDNN convolutions.
+        cuda_matmul_allow_tf32: allow TF32 in CUDA matrix multiplications.
+        where: the config section, for the log line (``train_config``).
+
+    Returns:
+        True when applied (CUDA available), False on CPU (nothing changed).
+
+    """
+    if not torch.cuda.is_available():
+        if cuda_matmul_allow_tf32:
+            _logger.info(
+                "[config] %s.cuda_matmul_allow_tf32 has no effect on CPU", where
+            )
+        return False
+    torch.backends.cudnn.allow_tf32 = cudnn_allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = cuda_matmul_allow_tf32
+    return True
