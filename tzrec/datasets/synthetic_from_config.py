@@ -326,7 +326,7 @@ def _session_columns(config: pipeline_pb2.EasyRecConfig) -> list[str]:
     ]
 
 
-def _fit_bias_scale(score: np.ndarray, rng: np.random.Generator) -> tuple[float, float]:
+def _fit_bias_scale(score: np.ndarray) -> tuple[float, float]:
     """Bias and scale giving ~25% positives and an oracle AUC near 0.85."""
     z = (score - score.mean()) / max(score.std(), 1e-9)
     scale = 2.2
@@ -367,7 +367,7 @@ def _table(
         effects.append(drawn.effect)
     score = np.mean(effects, axis=0) if effects else np.zeros(n)
     if fit is None:
-        fit = _fit_bias_scale(score, np.random.default_rng(0))
+        fit = _fit_bias_scale(score)
     bias, scale = fit
     z = (score - score.mean()) / max(score.std(), 1e-9)
     stats: dict[str, Any] = {}
