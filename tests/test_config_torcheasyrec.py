@@ -184,6 +184,18 @@ def test_deprecated_fg_encoded_false_means_fg_normal() -> None:
         ({"export_config.export_format": "HF"}, None),
         ({"model_config.kernel": "TRITON"}, None),
         (
+            {"train_config.dense_optimizer.adam_optimizer.max_gradient": 5.0},
+            None,
+        ),
+        (
+            {
+                "train_config.sparse_optimizer": {
+                    "sgd_optimizer": {"lr": 0.1, "momentum": 0.9}
+                }
+            },
+            "train_config.sparse_optimizer.sgd_optimizer.momentum",
+        ),
+        (
             {"feature_configs[13].id_feature.zch": {"zch_size": 100}},
             "feature_configs[13].id_feature.zch",
         ),

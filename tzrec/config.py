@@ -128,6 +128,18 @@ _reject_everywhere(
     ),
     "use train_config.grad_clipping (dense parameters)",
 )
+_reject_everywhere(
+    _each(
+        ("SGDOptimizer", "AdagradOptimizer", "AdamOptimizer", "AdamWOptimizer")
+        + ("RowWiseAdagradOptimizer",),
+        ("max_gradient",),
+    ),
+    "per-optimizer clipping is not implemented; use train_config.grad_clipping",
+)
+# fbgemm's fused SGD for embedding tables has no momentum.
+UNSUPPORTED["train_config.sparse_optimizer.sgd_optimizer.momentum"] = (
+    "fused embedding SGD has no momentum; use adagrad_optimizer"
+)
 # TorchEasyRec feature options tzrec does not implement.
 _FEATURES = ("IdFeature", "RawFeature", "ComboFeature", "LookupFeature")
 _reject_everywhere(

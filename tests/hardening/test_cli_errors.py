@@ -154,3 +154,48 @@ def test_predict_needs_exactly_one_model(run_copy, tiny_data, tmp_path):
     )
     assert_one_error(proc, "pass exactly one of --scripted_model_path and")
     assert not (tmp_path / "out.parquet").exists()
+
+
+@pytest.mark.parametrize(
+    ("flags", "needles"),
+    [
+        (["--asset_files", "no/such/vocab.txt"], ["asset file not found"]),
+        (
+            ["--additional_export_config", "{cand_seq_pk: 1}"],
+            ["not valid JSON", "(--additional_export_config)"],
+        ),
+    ],
+    ids=["missing_asset", "bad_additional_export_config"],
+)
+def test_export_extras_are_checked_first(run_copy, tmp_path, flags, needles):
+    model_dir, before = run_copy
+    export_dir = tmp_path / "exported"
+    proc = tzrec_cli(
+        "tzrec.export",
+        "--pipeline_config_path",
+        str(model_dir / "pipeline.config"),
+        "--export_dir",
+        str(export_dir),
+        *flags,
+    )
+    assert_one_error(proc, *needles)
+    assert not export_dir.exists()
+    assert_intact(before, model_dir)
+
+
+def test_predict_edit_config_json_unknown_field(run_copy, tiny_data, tmp_path):
+    model_dir, before = run_copy
+    proc = tzrec_cli(
+        "tzrec.predict",
+        "--pipeline_config_path",
+        str(model_dir / "pipeline.config"),
+        "--predict_input_path",
+        str(tiny_data / "eval"),
+        "--predict_output_path",
+        str(tmp_path / "out.parquet"),
+        "--edit_config_json",
+        '{"data_config.batch_sise": 64}',
+    )
+    assert_one_error(proc, "batch_sise", "(edit_config_json: data_config.batch_sise)")
+    assert not (tmp_path / "out.parquet").exists()
+    assert_intact(before, model_dir)
