@@ -174,6 +174,19 @@ _reject_everywhere(
     ("LookupFeature.value_separator",), "lookup maps are read from map columns"
 )
 _reject_everywhere(("ModelConfig.kernel",), "tzrec runs PYTORCH kernels")
+# TorchEasyRec feature types tzrec has no implementation of yet.
+_NEW_KINDS = ("match", "expr", "overlap", "tokenize", "custom", "bool_mask", "combine")
+_FEATURE_KINDS = tuple(f"{k}_feature" for k in _NEW_KINDS) + ("kv_dot_product",)
+_reject_everywhere(
+    _each(("FeatureConfig", "SeqFeatureConfig"), _FEATURE_KINDS)
+    + _each(("FeatureConfig",), tuple(f"sequence_{k}" for k in _FEATURE_KINDS)),
+    "feature type " + _NOT_IMPL + "; use id, raw, combo or lookup features",
+)
+_reject_everywhere(
+    ("FeatureConfig.sequence_combo_feature", "FeatureConfig.sequence_lookup_feature")
+    + ("SeqFeatureConfig.combo_feature", "SeqFeatureConfig.lookup_feature"),
+    "sequences of combo/lookup features are " + _NOT_IMPL,
+)
 _DATA_CHANGE = "changes which rows a batch holds; " + _NOT_IMPL
 UNSUPPORTED.update(
     {

@@ -26,6 +26,7 @@ _ID_BUCKETS = (
     "vocab_file",
 )
 _DISCRETE = ("hash_bucket_size", "num_buckets", "vocab_list")
+_IMPLEMENTED = ("id_feature", "raw_feature", "combo_feature", "lookup_feature")
 
 
 @dataclasses.dataclass
@@ -108,6 +109,8 @@ def _add_name(taken: set[str], name: str, where: str, p: Any) -> bool:
 
 def _check_feature(kind: str, f: Message, where: str, seq: bool, p: Any) -> FeatureInfo:
     """One feature message (``kind`` without the ``sequence_`` prefix)."""
+    if kind not in _IMPLEMENTED:  # parses; tzrec.config.UNSUPPORTED reports it
+        return FeatureInfo(f.embedding_dim or 1, seq, True)
     if hasattr(f, "pooling") and f.pooling not in _POOLINGS:
         p.add(f"{where}.pooling", f'bad value "{f.pooling}"', "use sum or mean")
     for name in ("hash_bucket_size", "num_buckets"):
