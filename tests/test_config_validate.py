@@ -75,10 +75,13 @@ def test_message_lists_all_problems() -> None:
     ("edits", "where"),
     [
         (
-            {"model_config.feature_groups[1].sequence_groups": [{"group_name": "s"}]},
-            "model_config.feature_groups[1].sequence_groups",
+            {
+                "model_config.feature_groups[1].sequence_encoders": [
+                    {"hstu_encoder": {}}
+                ]
+            },
+            "model_config.feature_groups[1].sequence_encoders[0].hstu_encoder",
         ),
-        ({"model_config.losses[0]": {"jrc_loss": {}}}, "model_config.losses[0]"),
         ({"train_config.dense_optimizer.ema": {}}, "train_config.dense_optimizer.ema"),
         ({"model_config.metrics[0]": {"xauc": {}}}, "model_config.metrics[0].xauc"),
         ({"train_config.grad_scaler": {}}, None),

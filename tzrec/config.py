@@ -49,7 +49,6 @@ _TOKEN = re.compile(r"\"[^\"\n]*\"?|'[^'\n]*'?|[\w.+-]+|\S")
 
 
 # Reasons shared by several UNSUPPORTED entries.
-_SEQ = "use a SEQUENCE feature group read by multi_tower_din's din_towers"
 _WEIGHTED_SEQ = "use a weighted id_feature in a DEEP group"
 _NOT_IMPL = "not implemented"
 _USE_ADAGRAD = "use adagrad_optimizer, rowwise_adagrad_optimizer or sgd_optimizer"
@@ -64,8 +63,15 @@ _TS = "use save_checkpoints_steps"
 UNSUPPORTED: dict[str, str] = {
     "feature_configs.sequence_id_feature.weighted": _WEIGHTED_SEQ,
     "feature_configs.sequence_feature.features.id_feature.weighted": _WEIGHTED_SEQ,
-    "model_config.feature_groups.sequence_groups": _SEQ,
-    "model_config.feature_groups.sequence_encoders": _SEQ,
+    "model_config.pepnet.domain_input_name": "per-domain task towers are not "
+    "implemented; remove it",
+    "model_config.pepnet.task_domain_num": "per-domain task towers are not "
+    "implemented; remove it",
+    "model_config.rocket_launching.l2_regularization": "TorchEasyRec does not "
+    "apply it either; remove it",
+    "model_config.feature_groups.sequence_encoders.hstu_encoder": "use din_encoder, "
+    "simple_attention, pooling_encoder, multi_window_din_encoder or "
+    "self_attention_encoder",
     "data_config.input_fields_str": "use input_fields { input_name: ... }",
     "train_config.sparse_optimizer.lars_sgd_optimizer": _USE_ADAGRAD,
     "train_config.sparse_optimizer.lamb_optimizer": _USE_ADAGRAD,
@@ -112,8 +118,6 @@ _reject_everywhere(
     + ("TrainMetricConfig.grouped_auc", "TrainMetricConfig.normalized_entropy"),
     _NOT_IMPL,
 )
-# Until jrc_loss lands (tzrec.loss reports unknown loss kinds too).
-_reject_everywhere(("LossConfig.jrc_loss",), _NOT_IMPL)
 # Per-optimizer clipping flags (TorchEasyRec's) are not implemented; dense
 # clipping is train_config.grad_clipping.
 _reject_everywhere(

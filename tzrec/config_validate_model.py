@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 _WIDE, _DEEP = model_pb2.WIDE, model_pb2.DEEP
 _MLP = "tzrec.protos.MLP"
 # Models reading exactly one feature group (TorchEasyRec reads the first).
-_ONE_GROUP = ("dcn_v2", "mask_net", "mmoe", "dbmtl")
+_ONE_GROUP = ("dcn_v2", "mask_net", "mmoe", "dbmtl", "ple", "rocket_launching")
 # Required MLP fields per model.
 _REQUIRED_MLPS = {
     "deepfm": ("deep",),
@@ -32,6 +32,8 @@ _REQUIRED_MLPS = {
     "dlrm": ("final",),
     "dcn_v2": ("final",),
     "mmoe": ("expert_mlp",),
+    "rocket_launching": ("booster_mlp", "light_mlp"),
+    "wukong": ("final",),
 }
 
 

@@ -83,8 +83,12 @@ def test_the_din_example_is_valid():
             "not supported yet",
         ),
         (
-            {"model_config.feature_groups[0].sequence_groups": [{"group_name": "s"}]},
-            "model_config.feature_groups[0].sequence_groups",
+            {
+                "model_config.feature_groups[0].sequence_encoders": [
+                    {"hstu_encoder": {"input": "s"}}
+                ]
+            },
+            "model_config.feature_groups[0].sequence_encoders[0].hstu_encoder",
             "not supported yet",
         ),
     ],

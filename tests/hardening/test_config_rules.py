@@ -102,6 +102,14 @@ CASES = {
         'default_value: "-1" normalizer: "method=expression,expr=open(x)" }',
         ['unknown function "open"', "(feature_configs[0].raw_feature.normalizer)"],
     ),
+    "sequence_encoder_not_supported": (
+        "    group_type: DEEP\n",
+        "    group_type: DEEP\n    sequence_encoders { hstu_encoder {} }\n",
+        [
+            "not supported yet",
+            "(model_config.feature_groups[1].sequence_encoders[0].hstu_encoder)",
+        ],
+    ),
     "global_grad_clip_without_norm": (
         "seed: 3",
         "seed: 3 grad_clipping { enable_global_grad_clip: true }",

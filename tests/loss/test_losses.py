@@ -87,7 +87,7 @@ def test_specs_names_keys_and_bf16_inputs_give_float32():
         ("l2_loss {}", 2, "num_class 1"),
         ("binary_focal_loss { alpha: 1.5 }", 1, "alpha"),
         ("binary_cross_entropy { label_smoothing: 1.0 }", 1, "label_smoothing"),
-        ("jrc_loss {}", 2, "not supported yet"),
+        ("jrc_loss {}", 2, "jrc_loss needs session_name"),
         ("", 1, "not set"),
     ],
 )

@@ -38,7 +38,7 @@ def label_ranges(config: pipeline_pb2.EasyRecConfig) -> dict[str, LabelRange]:
     Labels of a regression (``l2_loss``) only need to be finite and are not
     listed. Call on a validated config.
     """
-    from tzrec.loss.spec import BINARY_KINDS, SOFTMAX_CROSS_ENTROPY
+    from tzrec.loss.spec import BINARY_KINDS, SOFTMAX_KINDS
     from tzrec.models.tasks import tasks_from_config
 
     dc = config.data_config
@@ -52,13 +52,13 @@ def label_ranges(config: pipeline_pb2.EasyRecConfig) -> dict[str, LabelRange]:
             ranges[task.label_name] = LabelRange(
                 0.0, 1.0, False, f"{binary[0]} needs labels in [0, 1]"
             )
-        elif SOFTMAX_CROSS_ENTROPY in task.kinds:
+        elif task.kinds & set(SOFTMAX_KINDS):
             top = task.num_class - 1
             ranges[task.label_name] = LabelRange(
                 0.0,
                 float(top),
                 True,
-                f"softmax_cross_entropy with num_class {task.num_class} needs "
+                f"{sorted(task.kinds)[0]} with num_class {task.num_class} needs "
                 f"class ids 0..{top}",
             )
     return ranges

@@ -14,4 +14,7 @@ FIELDS_READ: tuple[str, ...] = (
     "LossConfig.binary_focal_loss",
     "BinaryFocalLoss.gamma",
     "BinaryFocalLoss.alpha",
+    "LossConfig.jrc_loss",
+    "JRCLoss.session_name",
+    "JRCLoss.alpha",
 )

@@ -17,7 +17,16 @@ BINARY_CROSS_ENTROPY = "binary_cross_entropy"
 SOFTMAX_CROSS_ENTROPY = "softmax_cross_entropy"
 L2_LOSS = "l2_loss"
 BINARY_FOCAL_LOSS = "binary_focal_loss"
-SUPPORTED = (BINARY_CROSS_ENTROPY, SOFTMAX_CROSS_ENTROPY, L2_LOSS, BINARY_FOCAL_LOSS)
+JRC_LOSS = "jrc_loss"
+SUPPORTED = (
+    BINARY_CROSS_ENTROPY,
+    SOFTMAX_CROSS_ENTROPY,
+    L2_LOSS,
+    BINARY_FOCAL_LOSS,
+    JRC_LOSS,
+)
+# Losses on num_class logits (class ids as labels).
+SOFTMAX_KINDS = (SOFTMAX_CROSS_ENTROPY, JRC_LOSS)
 # Losses on a single sigmoid logit (num_class 1).
 BINARY_KINDS = (BINARY_CROSS_ENTROPY, BINARY_FOCAL_LOSS)
 
@@ -33,7 +42,10 @@ class LossSpec:
         pred_key: the prediction it reads (``logits<sfx>`` or ``y<sfx>``).
         label_smoothing: for the cross entropies.
         gamma: focal loss focusing power.
-        alpha: focal loss weight of positives (negatives get ``1 - alpha``).
+        alpha: focal loss weight of positives (negatives get ``1 - alpha``);
+            jrc_loss: weight of its cross entropy (the session part gets
+            ``1 - alpha``).
+        session_name: jrc_loss: the sparse feature whose id is the session.
     """
 
     name: str
@@ -42,6 +54,7 @@ class LossSpec:
     label_smoothing: float = 0.0
     gamma: float = 2.0
     alpha: float = 0.5
+    session_name: str = ""
 
 
 def build_loss_specs(
@@ -86,11 +99,31 @@ def _spec(kind: str, cfg: Any, suffix: str) -> LossSpec:
     key = ("y" if kind == L2_LOSS else "logits") + suffix
     if kind == BINARY_FOCAL_LOSS:
         return LossSpec(kind + suffix, kind, key, gamma=cfg.gamma, alpha=cfg.alpha)
+    if kind == JRC_LOSS:
+        return LossSpec(
+            kind + suffix, kind, key, alpha=cfg.alpha, session_name=cfg.session_name
+        )
     smoothing = getattr(cfg, "label_smoothing", 0.0)
     return LossSpec(kind + suffix, kind, key, label_smoothing=smoothing)
 
 
 def _check(kind: str, cfg: Any, num_class: int, at: str) -> ConfigError | None:
+    if kind == JRC_LOSS:
+        if num_class != 2:
+            return ConfigError(
+                f"jrc_loss needs num_class 2, got {num_class}",
+                at,
+                "set the task's num_class: 2 (labels 0/1)",
+            )
+        if not cfg.session_name:
+            return ConfigError(
+                "jrc_loss needs session_name",
+                f"{at}.session_name",
+                'name the sparse feature that identifies a session, e.g. "user_id"',
+            )
+        if not 0.0 <= cfg.alpha <= 1.0:
+            return ConfigError("alpha must be in [0, 1]", f"{at}.alpha")
+        return None
     if kind == SOFTMAX_CROSS_ENTROPY and num_class < 2:
         return ConfigError(
             "softmax_cross_entropy needs num_class >= 2",

@@ -24,6 +24,10 @@ MODELS: dict[str, str] = {
     "mask_net": "tzrec.models.mask_net:MaskNet",
     "mmoe": "tzrec.models.mmoe:MMoE",
     "dbmtl": "tzrec.models.dbmtl:DBMTL",
+    "ple": "tzrec.models.ple:PLE",
+    "pepnet": "tzrec.models.pepnet:PEPNet",
+    "rocket_launching": "tzrec.models.rocket_launching:RocketLaunching",
+    "wukong": "tzrec.models.wukong:WuKong",
 }
 
 

@@ -24,7 +24,9 @@ from torch import Tensor, nn
 
 from tzrec.datasets.batch import Batch
 from tzrec.features.feature import BaseFeature
+from tzrec.loss.jrc_loss import jrc_loss
 from tzrec.loss.losses import per_row_loss, weighted_mean
+from tzrec.loss.spec import JRC_LOSS
 from tzrec.models.outputs import TaskOutputs
 from tzrec.models.tasks import Task, loss_names, tasks_from_config
 from tzrec.modules.embedding import EmbeddingGroup
@@ -76,6 +78,20 @@ class RankModel(nn.Module, Diagnosable):
         self.outputs = TaskOutputs(self.tasks)
         self.loss_names = loss_names(self.tasks)
         self.autocast_dtype: torch.dtype | None = None
+        self._check_sessions()
+
+    def _check_sessions(self) -> None:
+        """jrc_loss's session_name must be a sparse feature the model looks up."""
+        keys = {k for ks in self.embedding_group.sparse_groups.values() for k in ks}
+        for task in self.tasks:
+            for spec in task.losses:
+                if spec.kind == JRC_LOSS and spec.session_name not in keys:
+                    raise ConfigError(
+                        f'jrc_loss session_name "{spec.session_name}" is not a '
+                        "sparse feature of the model's feature groups",
+                        f"{task.where}.losses",
+                        "name an id feature that is in a feature group (e.g. user_id)",
+                    )
 
     # ---- single-task compatibility ----
 
@@ -189,12 +205,37 @@ class RankModel(nn.Module, Diagnosable):
                 if task.sample_weight_name
                 else None
             )
-            for spec in task.losses:
-                value = weighted_mean(
-                    per_row_loss(spec, preds[spec.pred_key], label), w
+            if task.space_label:
+                space = torch.where(
+                    batch.labels[task.space_label] == 1,
+                    task.in_space_weight,
+                    task.out_space_weight,
                 )
+                w = space if w is None else w * space
+            for spec in task.losses:
+                if spec.kind == JRC_LOSS:
+                    session = session_ids(batch, spec.session_name)
+                    per_row = jrc_loss(preds[spec.pred_key], label, session, spec.alpha)
+                else:
+                    per_row = per_row_loss(spec, preds[spec.pred_key], label)
+                value = weighted_mean(per_row, w)
                 losses[spec.name] = value * task.weight if task.weight != 1.0 else value
         return losses
+
+
+def session_ids(batch: Batch, name: str) -> Tensor:
+    """Per row the first id of sparse feature ``name``; empty rows: own sessions."""
+    for kjt in batch.sparse.values():
+        if name in kjt.keys():
+            jt = kjt[name]
+            lengths, values = jt.lengths().long(), jt.values().long()
+            starts = torch.cumsum(lengths, 0) - lengths
+            first = torch.cat([values, values.new_zeros(1)])[
+                starts.clamp(max=values.numel())
+            ]
+            alone = -1 - torch.arange(lengths.numel(), device=lengths.device)
+            return torch.where(lengths > 0, first, alone)
+    raise KeyError(f"sparse feature {name} not in the batch")
 
 
 def _device_type(batch: Batch) -> str:

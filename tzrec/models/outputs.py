@@ -15,7 +15,7 @@ losses and metrics never see reduced precision.
 import torch
 from torch import Tensor, nn
 
-from tzrec.loss.spec import BINARY_KINDS, L2_LOSS, SOFTMAX_CROSS_ENTROPY
+from tzrec.loss.spec import BINARY_KINDS, L2_LOSS, SOFTMAX_KINDS
 from tzrec.models.tasks import Task
 
 
@@ -37,7 +37,7 @@ class TaskOutputs(nn.Module):
         self.names = [t.name for t in tasks]
         self.suffixes = [t.suffix for t in tasks]
         self.binary = [bool(t.kinds & set(BINARY_KINDS)) for t in tasks]
-        self.softmax = [SOFTMAX_CROSS_ENTROPY in t.kinds for t in tasks]
+        self.softmax = [bool(t.kinds & set(SOFTMAX_KINDS)) for t in tasks]
         self.regression = [L2_LOSS in t.kinds for t in tasks]
 
     def forward(self, raw: dict[str, Tensor]) -> dict[str, Tensor]:

@@ -17,12 +17,16 @@ from tzrec.loss.spec import (
     BINARY_KINDS,
     L2_LOSS,
     SOFTMAX_CROSS_ENTROPY,
+    SOFTMAX_KINDS,
     LossSpec,
     build_loss_specs,
 )
 from tzrec.utils.errors import ConfigError
 
-MULTI_TASK_MODELS = ("mmoe", "dbmtl")
+MULTI_TASK_MODELS = ("mmoe", "dbmtl", "ple", "pepnet")
+# Single-label models with two scored nets, each a task on the same label
+# (TorchEasyRec's suffixes: logits_booster, auc_light, ...).
+TWO_NET_MODELS = {"rocket_launching": ("booster", "light")}
 CALIBRATION = "calibration"
 # Metrics on a probability; the others (errors) prefer a regression output.
 _PROBABILITY_METRICS = ("auc", "grouped_auc", "accuracy", "normalized_entropy")
@@ -42,6 +46,10 @@ class Task:
         metrics: ``MetricConfig`` messages (eval).
         train_metrics: ``TrainMetricConfig`` messages.
         where: config path of the task, for messages.
+        space_label: ``task_space_indicator_label``: rows where it is 1 are in
+            the task's sample space; ``""`` when unset.
+        in_space_weight: loss weight of rows in the sample space.
+        out_space_weight: loss weight of rows outside it.
     """
 
     name: str
@@ -53,6 +61,9 @@ class Task:
     metrics: tuple[Any, ...] = ()
     train_metrics: tuple[Any, ...] = ()
     where: str = "model_config"
+    space_label: str = ""
+    in_space_weight: float = 1.0
+    out_space_weight: float = 1.0
 
     @property
     def suffix(self) -> str:
@@ -69,7 +80,7 @@ class Task:
         """Prediction key of P(label = 1) ``[B]``, or ``""`` when none exists."""
         if self.kinds & set(BINARY_KINDS):
             return "probs" + self.suffix
-        if SOFTMAX_CROSS_ENTROPY in self.kinds and self.num_class == 2:
+        if self.kinds & set(SOFTMAX_KINDS) and self.num_class == 2:
             return "probs1" + self.suffix
         return ""
 
@@ -79,7 +90,7 @@ class Task:
         names = []
         if self.kinds & set(BINARY_KINDS):
             names += ["probs" + self.suffix, "logits" + self.suffix]
-        if SOFTMAX_CROSS_ENTROPY in self.kinds and self.num_class == 2:
+        if self.kinds & set(SOFTMAX_KINDS) and self.num_class == 2:
             names.append("probs1" + self.suffix)
         if L2_LOSS in self.kinds:
             names.append("y" + self.suffix)
@@ -130,6 +141,9 @@ def tasks_from_config(
         tasks = _tower_tasks(
             model_config, kind, label_fields, sample_weight_fields, problems
         )
+    elif kind in TWO_NET_MODELS:
+        one = _single_task(model_config, label_fields, sample_weight_fields, problems)
+        tasks = [_renamed(one, name, model_config) for name in TWO_NET_MODELS[kind]]
     else:
         tasks = [
             _single_task(model_config, label_fields, sample_weight_fields, problems)
@@ -170,6 +184,14 @@ def _single_task(
         tuple(mc.metrics),
         tuple(mc.train_metrics),
     )
+
+
+def _renamed(task: Task, name: str, mc: Any) -> Task:
+    """``task`` as the net ``name`` of a two-net model (suffixed losses)."""
+    specs, _ = build_loss_specs(
+        mc.losses, mc.num_class, f"_{name}", "model_config.losses"
+    )
+    return dataclasses.replace(task, name=name, losses=tuple(specs))
 
 
 def _tower_tasks(
@@ -243,6 +265,16 @@ def _tower_task(
         )
     if t.weight < 0:
         problems.append(ConfigError("weight must be >= 0", f"{where}.weight"))
+    space = t.task_space_indicator_label
+    if space and space not in labels:
+        problems.append(
+            ConfigError(
+                f'task_space_indicator_label "{space}" is not in '
+                "data_config.label_fields",
+                f"{where}.task_space_indicator_label",
+                f"use one of {', '.join(labels)}",
+            )
+        )
     return Task(
         t.tower_name,
         t.label_name,
@@ -253,6 +285,9 @@ def _tower_task(
         tuple(t.metrics),
         tuple(t.train_metrics),
         where,
+        space,
+        t.in_task_space_weight,
+        t.out_task_space_weight,
     )
 
 

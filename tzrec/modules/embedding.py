@@ -5,7 +5,9 @@ feature's ``embedding_dim``; wide groups (WIDE) get their own narrow tables
 (``wide_embedding_dim``) in a second one. A DEEP/WIDE group's output is its
 features' pooled embeddings and dense values, in group order. SEQUENCE groups
 are looked up unpooled (tzrec.modules.sequence_embedding) and give
-``[query, sequence, lengths]``.
+``[query, sequence, lengths]``. A group's ``sequence_groups`` are looked up
+the same way and its ``sequence_encoders``' outputs are appended to the
+group's outputs (tzrec.modules.sequence_groups).
 
 KJT layout (``sparse_groups``): ``deep``, ``wide`` (when there is a WIDE
 group) and ``sequence_<dim>`` per SEQUENCE embedding width. A bag collection
@@ -38,6 +40,7 @@ from tzrec.features.build import shared_tables
 from tzrec.features.feature import BaseFeature, TableSpec
 from tzrec.modules.embedding_tables import check_dims, freeze, init_fn_of
 from tzrec.modules.sequence_embedding import SequenceEmbedding, SequenceGroupSpec
+from tzrec.modules.sequence_groups import SequenceGroupEncoders, internal_name
 from tzrec.protos import model_pb2
 from tzrec.utils.errors import ConfigError
 
@@ -114,6 +117,12 @@ class EmbeddingGroup(nn.Module):
             if self.sequence_groups
             else None
         )
+        self.seq_encoders = (
+            SequenceGroupEncoders(feature_groups, self.sequence_groups)
+            if any(len(g.sequence_encoders) for g in feature_groups)
+            or any(len(g.sequence_groups) for g in feature_groups)
+            else None
+        )
         self.feature_dims = {n: by_name[n].output_dim for n in self.deep_keys}
         self.fused: set[str] = set()
         # KeyedTensor key order -> per group, its pieces (see _plan).
@@ -139,6 +148,13 @@ class EmbeddingGroup(nn.Module):
                     g.group_name, members, where
                 )
                 continue
+            for j, sg in enumerate(g.sequence_groups):
+                name = internal_name(g.group_name, sg.group_name)
+                self.sequence_groups[name] = SequenceGroupSpec(
+                    name,
+                    [self._feature(n, by_name, where) for n in sg.feature_names],
+                    f"{where}.sequence_groups[{j}]",
+                )
             wide = g.group_type == model_pb2.WIDE
             if wide:
                 self.wide_groups.add(g.group_name)
@@ -154,17 +170,17 @@ class EmbeddingGroup(nn.Module):
             raise ConfigError(
                 "JAGGED_SEQUENCE groups are not supported yet", where, "use SEQUENCE"
             )
-        if len(g.sequence_groups) or len(g.sequence_encoders):
+        if g.group_type != model_pb2.DEEP and (
+            len(g.sequence_groups) or len(g.sequence_encoders)
+        ):
             raise ConfigError(
-                "sequence_groups / sequence_encoders are not supported yet",
+                "sequence_groups / sequence_encoders need a DEEP group",
                 where,
-                "use a SEQUENCE group read by multi_tower_din's din_towers",
+                "set group_type: DEEP",
             )
         members = []
         for n in g.feature_names:
-            if n not in by_name:
-                raise ConfigError(f'unknown feature "{n}"', where, "define it first")
-            f = by_name[n]
+            f = self._feature(n, by_name, where)
             if g.group_type != model_pb2.SEQUENCE and f.is_sequence and not f.is_sparse:
                 raise ConfigError(
                     f"dense sequence feature {n} in a non-SEQUENCE group",
@@ -215,6 +231,12 @@ class EmbeddingGroup(nn.Module):
                 )
         self.fused.update(groups)
         self._plans.clear()
+
+    @staticmethod
+    def _feature(name: str, by_name: dict[str, BaseFeature], where: str) -> BaseFeature:
+        if name not in by_name:
+            raise ConfigError(f'unknown feature "{name}"', where, "define it first")
+        return by_name[name]
 
     @staticmethod
     def _collection(
@@ -272,7 +294,8 @@ class EmbeddingGroup(nn.Module):
             )
         if group in self.wide_groups:
             return self.wide_dim * len(self.groups[group])
-        return sum(
+        encoded = self.seq_encoders.extra_dims if self.seq_encoders is not None else {}
+        return encoded.get(group, 0) + sum(
             self.feature_dims.get(n) or self.dense_dims[n] for n in self.groups[group]
         )
 
@@ -348,6 +371,13 @@ class EmbeddingGroup(nn.Module):
             self._dense_only(dense, out)
         if self.wide_ebc is not None:
             self._lookup(self.wide_ebc(sparse["wide"]), dense, True, out)
+        if self.seq_encoders is not None:
+            out = self.seq_encoders(out)
+            for group in self.fused:
+                if len(out.get(group, ())) > 1:
+                    # A fused group's heads read one [B, width] tensor; the
+                    # encoders appended their outputs after it.
+                    out[group] = [cat_fields(out[group])]
         return out
 
     def _dense_only(
