@@ -134,8 +134,8 @@ def verify_checksums(path: str, marker: dict[str, Any]) -> None:
     key = os.path.abspath(path)
     if _VERIFIED.get(key) == (stat.st_mtime_ns, stat.st_size):
         return
-    for rel, want in sums.items():
-        file = os.path.join(path, rel)
+    for rel in marker["files"]:
+        file, want = os.path.join(path, rel), sums.get(rel)
         got = file_checksum(file)
         if got != want:
             kind = "checkpoint" if CKPT_RE.match(os.path.basename(key)) else "export"
