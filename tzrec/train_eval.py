@@ -79,6 +79,8 @@ def load_resolved_config(args: argparse.Namespace):  # noqa: ANN201
 def _warn_same_train_and_eval(config) -> None:  # noqa: ANN001
     """Evaluating on the training data is allowed (a smoke test) but said."""
     train, evl = config.train_input_path, config.eval_input_path
+    if os.environ.get("RANK", "0") != "0":
+        return  # said once per job
     if train and evl and os.path.realpath(train) == os.path.realpath(evl):
         _logger.warning(
             "warning: eval_input_path is the train_input_path (%s): the eval "

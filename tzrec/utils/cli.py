@@ -131,15 +131,30 @@ def run_main(
         quiet_globally()
     threading.excepthook = failures.quiet_thread_excepthook
     # Until training installs its graceful handler: SIGTERM reports like Ctrl-C.
+    previous = None
     with contextlib.suppress(ValueError):  # not the main thread
-        signal.signal(signal.SIGTERM, _terminate)
+        previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        _run_and_exit(main_fn, parser, argv, debug)
+    finally:  # in-process callers (tests) get their handler back
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _run_and_exit(
+    main_fn: Callable[[argparse.Namespace], int | None],
+    parser: argparse.ArgumentParser,
+    argv: list[str],
+    debug: bool,
+) -> NoReturn:
+    """``run_main``'s body: runs ``main_fn`` and exits with its status."""
     try:
         args = parser.parse_args(argv)
         code = main_fn(args)
         supervise.stop()
         _shutdown_distributed()
     except TzrecError as e:
-        supervise.note_exit()
+        _ending()
         if debug:
             traceback.print_exc()
             if e.detail:
@@ -147,13 +162,24 @@ def run_main(
         failures.report(f"error: {e.one_line()}")
         sys.exit(EXIT_USER_ERROR)
     except (KeyboardInterrupt, Terminated) as e:
-        supervise.note_exit()
+        _ending()
         what = "SIGTERM" if isinstance(e, Terminated) else "Ctrl-C"
         print(f"error: interrupted ({what})", file=sys.stderr, flush=True)
         sys.exit(EXIT_TERMINATED if isinstance(e, Terminated) else EXIT_INTERRUPTED)
     except Exception as e:
         _exit_on_exception(e, debug)
     sys.exit(code or 0)
+
+
+def _ending() -> None:
+    """A failing rank: peers are told, and a SIGTERM now ends it silently.
+
+    A non-zero rank waits before reporting (``failures.report``) so that
+    torchrun's SIGTERM stops it without a duplicate line.
+    """
+    supervise.note_exit()
+    with contextlib.suppress(ValueError):
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 class Terminated(BaseException):
@@ -171,7 +197,7 @@ def _exit_on_exception(e: Exception, debug: bool) -> NoReturn:
         if debug:
             traceback.print_exc()
         supervise.stop_for(gone)
-    supervise.note_exit()
+    _ending()
     full, peer = failures.storage_error(e), failures.peer_failure(e)
     killed = failures.worker_killed(e)
     if debug or (full is None and peer is None and killed is None):
