@@ -1,15 +1,25 @@
 """The DataLoader of Batches: files sharded by rank and worker, prefetched.
 
-Each (rank, worker) pair owns a contiguous share of the rows. The DataLoader
-returns worker batches round-robin in worker order, dropping workers that have
-finished, so the batches of an epoch have one fixed order; a resumed run skips
-exactly the batches it already consumed (see :func:`worker_skips`).
+Each (rank, worker) pair owns a contiguous share of the epoch's rows. The
+DataLoader returns worker batches round-robin in worker order, dropping workers
+that have finished, so the batches of an epoch have one fixed order; a resumed
+run skips exactly the batches it already consumed (see :func:`worker_skips`).
+A new DataLoader always asks worker 0 first, so after a stop at a step that is
+not a multiple of the worker count, worker ids are rotated to put the share
+whose turn it is first (see :func:`share_of_worker`).
+
+With ``shuffle``, each epoch reads the row groups (Parquet) or files (CSV) in
+an order drawn from (seed, epoch), and each share permutes its rows within
+windows of ``shuffle_buffer_size`` batches, seeded by (seed, epoch, share,
+window). A window's content depends on nothing read before it, so a resume
+reads only the window it stops in; memory is one window.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
+import numpy as np
 import pyarrow as pa
 import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
@@ -21,6 +31,7 @@ from tzrec.datasets.reader import (
     Share,
     batches_per_share,
     check_share_rows,
+    concat_batches,
     list_files,
     rebatch,
     share_range,
@@ -57,6 +68,23 @@ def worker_skips(batches_per_worker: list[int], consumed: int) -> list[int]:
     return skips
 
 
+def share_of_worker(worker: int, num_workers: int, consumed: int) -> int:
+    """Which of the rank's worker shares DataLoader worker ``worker`` reads.
+
+    After ``consumed`` batches, round-robin continues with share
+    ``consumed % num_workers``; the new loader starts at worker 0, so worker
+    ``w`` takes share ``(w + consumed) % num_workers``. All shares hold the
+    same batch count, so this rotation keeps the uninterrupted order to the end.
+    """
+    return (worker + consumed) % max(num_workers, 1)
+
+
+def unit_order(num_units: int, seed: int, epoch: int) -> list[int]:
+    """The epoch's reading order of row groups / files (the same on all ranks)."""
+    rng = np.random.default_rng([seed, epoch, 0x5EED])
+    return rng.permutation(num_units).tolist()
+
+
 class TzrecDataset(IterableDataset):
     """Streams Batches for one rank.
 
@@ -68,6 +96,10 @@ class TzrecDataset(IterableDataset):
         rank: this process's rank.
         world_size: number of ranks.
         num_workers: DataLoader workers (0: read in the main process).
+        shuffle: new row-group order and row mixing every epoch.
+        shuffle_buffer_size: batches mixed together when shuffling (0: rows
+            keep their order; only row groups / files are reordered).
+        seed: the run seed; with the epoch it fixes the shuffled order.
 
     """
 
@@ -80,6 +112,9 @@ class TzrecDataset(IterableDataset):
         rank: int = 0,
         world_size: int = 1,
         num_workers: int = 0,
+        shuffle: bool = False,
+        shuffle_buffer_size: int = 32,
+        seed: int = 0,
     ) -> None:
         super().__init__()
         self.builder = builder
@@ -88,6 +123,10 @@ class TzrecDataset(IterableDataset):
         self.world_size = world_size
         self.num_workers = num_workers
         self.skip_batches = 0
+        self.epoch = 0
+        self.shuffle = shuffle
+        self.seed = seed
+        self.shuffle_buffer_size = shuffle_buffer_size
         kind = data_config.dataset_type
         if kind == data_pb2.ParquetDataset:
             self.reader = ParquetReader(
@@ -137,30 +176,106 @@ class TzrecDataset(IterableDataset):
         """Batches this rank yields per epoch; the same on every rank."""
         return sum(self.batches_per_worker())
 
+    def layout(self) -> dict[str, int | bool]:
+        """What fixes the epoch's batch order; a resume needs the same."""
+        return {
+            "rows": self.total_rows,
+            "batch_size": self.batch_size,
+            "world_size": self.world_size,
+            "num_workers": max(self.num_workers, 1),
+            "shuffle": self.shuffle,
+            "shuffle_buffer_size": self.shuffle_buffer_size if self.shuffle else 0,
+            "seed": self.seed if self.shuffle else 0,
+        }
+
+    def rows_read(self, consumed: int) -> int:
+        """Rows all ranks have read after each consumed ``consumed`` batches.
+
+        Arithmetic on the share sizes (no communication): every rank consumes
+        the same number of batches per step, and a share's last batch holds
+        whatever rows its earlier batches left.
+        """
+        counts = self.batches_per_worker()
+        taken = worker_skips(counts, min(consumed, sum(counts)))
+        w = len(counts)
+        rows = 0
+        for rank in range(self.world_size):
+            for worker, k in enumerate(taken):
+                start, end = share_range(
+                    self.total_rows, Share(rank * w + worker, self._shares())
+                )
+                rows += end - start if k >= counts[worker] else k * self.batch_size
+        return rows
+
     def __iter__(self) -> Iterator[Batch]:
         info = get_worker_info()
-        worker = info.id if info is not None else 0
         w = max(self.num_workers, 1)
+        loader_worker = info.id if info is not None else 0
+        worker = share_of_worker(loader_worker, w, self.skip_batches)
         share = Share(self.rank * w + worker, self._shares())
         counts = self.batches_per_worker()
         skip = (
             worker_skips(counts, self.skip_batches)[worker] if self.skip_batches else 0
         )
+        order = (
+            unit_order(len(self.reader.units), self.seed, self.epoch)
+            if self.shuffle
+            else None
+        )
         start, end = share_range(self.total_rows, share)
-        first = start + skip * self.batch_size
-        chunks = self.reader.iter_range(first, end)
-        for i, table in enumerate(
-            rebatch(chunks, self.batch_size, counts[worker] - skip)
-        ):
+        if self.shuffle and self.shuffle_buffer_size > 0:
+            tables = self._mixed(share, start, end, skip, counts[worker], order)
+        else:
+            first = start + skip * self.batch_size
+            chunks = self.reader.iter_range(first, end, order)
+            tables = (
+                (t, first + i * self.batch_size)
+                for i, t in enumerate(
+                    rebatch(chunks, self.batch_size, counts[worker] - skip)
+                )
+            )
+        for table, rows in tables:
             try:
                 batch = self.builder.build(table)
             except DataError as e:
                 if e.row is None:
                     raise
-                row = first + i * self.batch_size + e.row
-                where = f"{e.where}, {self.reader.locate(row)}".lstrip(", ")
+                row = rows + e.row if isinstance(rows, int) else int(rows[e.row])
+                where = f"{e.where}, {self.reader.locate(row, order)}".lstrip(", ")
                 raise DataError(e.what, where, e.fix) from None
             yield batch
+
+    def _mixed(
+        self,
+        share: Share,
+        start: int,
+        end: int,
+        skip: int,
+        num_batches: int,
+        order: list[int] | None,
+    ) -> Iterator[tuple[pa.Table, np.ndarray]]:
+        """The share's batches with rows permuted within each window.
+
+        Yields (table, the rows' positions in the epoch's row sequence), from
+        batch ``skip`` on; the last batch takes the share's leftover rows.
+        """
+        bs, per = self.batch_size, self.shuffle_buffer_size
+        window = skip // per
+        done = skip
+        while done < num_batches:
+            w_start = start + window * per * bs
+            w_end = end if (window + 1) * per >= num_batches else w_start + per * bs
+            table = concat_batches(list(self.reader.iter_range(w_start, w_end, order)))
+            rng = np.random.default_rng([self.seed, self.epoch, share.index, window])
+            perm = rng.permutation(w_end - w_start)
+            table = table.take(perm)
+            b = done - window * per
+            while done < num_batches and b < per:
+                lo = b * bs
+                hi = w_end - w_start if done == num_batches - 1 else lo + bs
+                yield table.slice(lo, hi - lo), w_start + perm[lo:hi]
+                b, done = b + 1, done + 1
+            window += 1
 
 
 def create_dataloader(dataset: TzrecDataset, pin_memory: bool = False) -> DataLoader:
@@ -174,4 +289,7 @@ def create_dataloader(dataset: TzrecDataset, pin_memory: bool = False) -> DataLo
         prefetch_factor=4 if workers else None,
         persistent_workers=False,
         multiprocessing_context="fork" if workers else None,
+        # Its own generator: creating a loader would otherwise draw from the
+        # global torch RNG, so a resumed run (one loader more) would drift.
+        generator=torch.Generator(),
     )

@@ -105,11 +105,16 @@ class ParquetReader:
         self.files = files
         self.columns = columns
         self.file_rows: list[int] = []
+        self.units: list[tuple[int, int, int]] = []
         first: pa.Schema | None = None
-        for f in files:
+        for i, f in enumerate(files):
             try:
                 pf = pq.ParquetFile(f)
-                self.file_rows.append(pf.metadata.num_rows)
+                md = pf.metadata
+                self.file_rows.append(md.num_rows)
+                self.units += [
+                    (i, g, md.row_group(g).num_rows) for g in range(md.num_row_groups)
+                ]
                 schema = pf.schema_arrow
             except (pa.ArrowInvalid, OSError) as e:
                 raise DataError(
@@ -146,38 +151,67 @@ class ParquetReader:
                     "write every file of the input with the same column types",
                 )
 
-    def locate(self, row: int) -> str:
-        """``row index R of FILE`` for a row number over all files."""
-        return _locate(self.files, self.file_rows, row)
+    def locate(self, row: int, order: list[int] | None = None) -> str:
+        """``row index R of FILE`` for a row number over all files.
 
-    def iter_range(self, start: int, end: int) -> Iterator[pa.RecordBatch]:
-        """Record batches (of any size) covering rows ``[start, end)``."""
+        Args:
+            row: position in the row sequence read.
+            order: the unit order that sequence was read in (None: stored order).
+        """
+        if order is None:
+            return _locate(self.files, self.file_rows, row)
+        for u in order:
+            file, group, n = self.units[u]
+            if row < n:
+                before = sum(r for f, g, r in self.units if f == file and g < group)
+                return f"row index {before + row} of {self.files[file]}"
+            row -= n
+        return f"row index {row} of the input"
+
+    def iter_range(
+        self, start: int, end: int, order: list[int] | None = None
+    ) -> Iterator[pa.RecordBatch]:
+        """Record batches (of any size) covering rows ``[start, end)``.
+
+        Args:
+            start: first row, counted in ``order``.
+            end: one past the last row.
+            order: the row groups (indices into ``units``) in reading order;
+                None reads files and row groups as stored.
+        """
+        units = self.units if order is None else [self.units[u] for u in order]
         offset = 0
-        for path, rows in zip(self.files, self.file_rows):
-            f_start, f_end = offset, offset + rows
-            offset = f_end
-            if f_end <= start or f_start >= end:
+        for file, groups, rows in _runs(units):
+            r_start, r_end = offset, offset + rows
+            offset = r_end
+            if r_end <= start or r_start >= end:
                 continue
-            yield from self._read_file(
-                path, max(start, f_start) - f_start, min(end, f_end) - f_start
+            yield from self._read_groups(
+                self.files[file],
+                groups,
+                max(start, r_start) - r_start,
+                min(end, r_end) - r_start,
             )
 
-    def _read_file(self, path: str, lo: int, hi: int) -> Iterator[pa.RecordBatch]:
+    def _read_groups(
+        self, path: str, groups: list[int], lo: int, hi: int
+    ) -> Iterator[pa.RecordBatch]:
+        """Rows ``[lo, hi)`` of the consecutive row groups ``groups`` of a file."""
         pf = pq.ParquetFile(path)
         md = pf.metadata
-        groups, first_row, row = [], None, 0
-        for g in range(md.num_row_groups):
+        keep, first_row, row = [], 0, 0
+        for g in groups:
             n = md.row_group(g).num_rows
             if row + n > lo and row < hi:
-                groups.append(g)
-                first_row = row if first_row is None else first_row
+                first_row = first_row if keep else row
+                keep.append(g)
             row += n
-        if not groups:
+        if not keep:
             return
         pos = first_row
         try:
             for rb in pf.iter_batches(
-                batch_size=65536, row_groups=groups, columns=self._cols(pf, path)
+                batch_size=65536, row_groups=keep, columns=self._cols(pf, path)
             ):
                 b_lo, b_hi = max(lo - pos, 0), min(hi - pos, rb.num_rows)
                 pos += rb.num_rows
@@ -258,16 +292,43 @@ class CsvReader:
             self._total_rows = sum(self.file_rows)
         return self._total_rows
 
-    def locate(self, row: int) -> str:
-        """``row index R of FILE`` for a row number over all files."""
+    @property
+    def units(self) -> list[tuple[int, int, int]]:
+        """(file, 0, rows) per file: a CSV file is read whole, in one unit."""
+        self.total_rows  # noqa: B018 (counts the rows once)
+        return [(i, 0, n) for i, n in enumerate(self.file_rows)]
+
+    def locate(self, row: int, order: list[int] | None = None) -> str:
+        """``row index R of FILE`` for a row number over all files.
+
+        Args:
+            row: position in the row sequence read.
+            order: the file order that sequence was read in (None: as listed).
+        """
         if not self.file_rows:
             return f"row index {row} of the input"
-        return _locate(self.files, self.file_rows, row)
+        if order is None:
+            return _locate(self.files, self.file_rows, row)
+        files = [self.files[i] for i in order]
+        return _locate(files, [self.file_rows[i] for i in order], row)
 
-    def iter_range(self, start: int, end: int | None) -> Iterator[pa.RecordBatch]:
-        """Record batches covering rows ``[start, end)`` (end None: to the end)."""
+    def iter_range(
+        self, start: int, end: int | None, order: list[int] | None = None
+    ) -> Iterator[pa.RecordBatch]:
+        """Record batches covering rows ``[start, end)`` (end None: to the end).
+
+        Args:
+            start: first row, counted in ``order``.
+            end: one past the last row (None: to the end).
+            order: file indices in reading order (None: as listed).
+        """
         pos = 0
-        for path in self.files:
+        files = self.files if order is None else [self.files[i] for i in order]
+        rows = None if order is None else [self.file_rows[i] for i in order]
+        for i, path in enumerate(files):
+            if rows is not None and (pos + rows[i] <= start):
+                pos += rows[i]  # known size: skip the file unread
+                continue
             for rb in self._read_file(path):
                 b_lo = max(start - pos, 0)
                 b_hi = rb.num_rows if end is None else min(end - pos, rb.num_rows)
@@ -340,13 +401,14 @@ def rebatch(
             have += take
             rb = rb.slice(take)
             if have == batch_size and done < num_batches - 1:
-                yield _concat(buf)
+                yield concat_batches(buf)
                 buf, have, done = [], 0, done + 1
     if have:
-        yield _concat(buf)
+        yield concat_batches(buf)
 
 
-def _concat(parts: list[pa.RecordBatch]) -> pa.Table:
+def concat_batches(parts: list[pa.RecordBatch]) -> pa.Table:
+    """One table of ``parts``; a DataError when the files disagree on types."""
     try:
         return pa.Table.from_batches(parts)
     except pa.ArrowInvalid:
@@ -356,6 +418,28 @@ def _concat(parts: list[pa.RecordBatch]) -> pa.Table:
             "input files",
             "write every file of the input with the same column types",
         ) from None
+
+
+def _runs(
+    units: list[tuple[int, int, int]],
+) -> Iterator[tuple[int, list[int], int]]:
+    """Groups (file, row group, rows) units into runs read by one call.
+
+    Consecutive row groups of one file form a run, so reading in stored
+    order costs one ``iter_batches`` per file, as before shuffling existed.
+    """
+    run: list[int] = []
+    file, rows = -1, 0
+    for f, g, n in units:
+        if run and f == file and g == run[-1] + 1:
+            run.append(g)
+            rows += n
+            continue
+        if run:
+            yield file, run, rows
+        file, run, rows = f, [g], n
+    if run:
+        yield file, run, rows
 
 
 def _short(e: BaseException) -> str:

@@ -152,13 +152,28 @@ class BaseFeature:
                 f"feature {self.name}",
                 "add the column to the data or fix the feature's expression",
             ) from None
-        if isinstance(col, pa.ChunkedArray):
-            col = col.combine_chunks()
-        return col
+        return plain_column(col)
 
     def where(self, column: str | None = None) -> str:
         """``column "x", feature f`` for error messages."""
         return f'column "{column or self.inputs[0]}", feature {self.name}'
+
+
+def plain_column(col: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """One array with dictionary encoding undone; an all-null column as text.
+
+    Dictionary chunks may carry different dictionaries, so they are decoded
+    before the chunks are joined. A column of type null (every value missing,
+    e.g. an empty CSV column) becomes null strings, which every feature reads
+    as missing and fills with its default.
+    """
+    if pa.types.is_dictionary(col.type):
+        col = pc.cast(col, col.type.value_type)
+    if isinstance(col, pa.ChunkedArray):
+        col = col.combine_chunks()
+    if pa.types.is_null(col.type):
+        col = pa.nulls(len(col), pa.string())
+    return col
 
 
 def is_text_or_list(t: pa.DataType) -> bool:
@@ -254,7 +269,14 @@ def fill_empty(sv: SparseValues, default_id: int | None) -> SparseValues:
 
 
 def to_float(tokens: pa.Array, where: str) -> np.ndarray:
-    """float32 numpy of a numeric or text array; a DataError on bad text."""
+    """float32 numpy of a numeric or text array; a DataError on bad text.
+
+    Integers of any width go through float64 with rounding allowed: a count
+    above 2**24 (or 2**53) is a valid value that float32 holds approximately.
+    """
+    if pa.types.is_integer(tokens.type):
+        wide = pc.cast(tokens, pa.float64(), safe=False)
+        return wide.to_numpy(zero_copy_only=False).astype(np.float32)
     try:
         out = pc.cast(tokens, pa.float32())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as e:

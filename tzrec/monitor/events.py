@@ -157,6 +157,7 @@ class JsonlEvalLog:
         metrics: Mapping[str, Any],
         epoch: int | None = None,
         wall_time: float | None = None,
+        samples: int | None = None,
     ) -> dict[str, Any]:
         """Appends one evaluation; returns the record written."""
         record: dict[str, Any] = {"global_step": int(global_step)}
@@ -164,6 +165,8 @@ class JsonlEvalLog:
             record["epoch"] = int(epoch)
         if wall_time is not None:
             record["wall_time"] = round(float(wall_time), 3)
+        if samples is not None:
+            record["samples"] = int(samples)
         for k, v in metrics.items():
             if k not in record:
                 record[k] = v

@@ -76,6 +76,8 @@ GLOBAL_GRADIENT_NORM = "global_gradient_norm"
 PERF_SAMPLES_PER_SEC = "perf/samples_per_sec"
 PERF_STEPS_PER_SEC = "perf/steps_per_sec"
 PERF_RSS_MB = "perf/rss_mb"
+# Training rows read by all ranks up to the evaluated step (eval_val/).
+SAMPLES_SEEN = "samples_seen"
 PERF_CUDA_MEM_MB = "perf/cuda_mem_mb"
 PERF_CUDA_MAX_MEM_MB = "perf/cuda_max_mem_mb"
 # Slowest and fastest rank's mean step time over a log window (multi-rank only).

@@ -345,6 +345,7 @@ class Monitor:
         epoch: int | None,
         metrics: Mapping[str, float | Tensor],
         seconds: float | None = None,
+        samples: int | None = None,
     ) -> dict[str, Any] | None:
         """Writes an evaluation: ``eval_val/`` scalars, eval log, event, console.
 
@@ -353,6 +354,7 @@ class Monitor:
             epoch: the train epoch.
             metrics: reduced eval metrics by eval-log key.
             seconds: eval duration; measured from :meth:`on_eval_start` if None.
+            samples: training rows read by all ranks up to ``step``.
 
         Returns:
             The eval-log record written (rank 0), else None.
@@ -370,10 +372,14 @@ class Monitor:
             self._best.update(step, values[self._best.metric])
             if self._best.value is not None:
                 tb[keys.best_tag(self._best.metric)] = self._best.value
+        if samples is not None:
+            tb[keys.SAMPLES_SEEN] = float(samples)
         self._eval_sink.scalars(step, tb)
         self._eval_sink.flush()
         assert self._eval_log is not None
-        record = self._eval_log.append(step, values, epoch=epoch, wall_time=time.time())
+        record = self._eval_log.append(
+            step, values, epoch=epoch, wall_time=time.time(), samples=samples
+        )
         self.on_event(
             keys.EVENT_EVAL_FINISHED,
             step=step,

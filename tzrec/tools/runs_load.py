@@ -24,7 +24,7 @@ from tzrec.tools.runs_timeline import Timeline, build_timeline, run_status
 from tzrec.utils.errors import ConfigError, TzrecError
 
 # Eval-log keys that are not metrics.
-RECORD_FIELDS = ("global_step", "epoch", "wall_time")
+RECORD_FIELDS = ("global_step", "epoch", "wall_time", "samples")
 # A run without run_finished whose events.jsonl changed this recently is alive.
 RUNNING_WINDOW_SECS = 600.0
 # A checkpoint's completion marker (model_dir contract).
@@ -116,7 +116,14 @@ class Run:
         return os.path.basename(os.path.normpath(self.path))
 
     def samples_at(self, step: int) -> int:
-        """Training rows consumed by ``step`` (all ranks, resumes included)."""
+        """Training rows consumed by ``step`` (all ranks, resumes included).
+
+        The eval log's ``samples`` (rows actually read) when it has the step;
+        else steps x rows per step, which overcounts an epoch's short last batch.
+        """
+        for rec in self.evals:
+            if rec.get("global_step") == step and isinstance(rec.get("samples"), int):
+                return rec["samples"]
         total = 0
         for i, (start, world) in enumerate(self.segments):
             end = self.segments[i + 1][0] if i + 1 < len(self.segments) else step

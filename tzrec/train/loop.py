@@ -8,7 +8,6 @@ updates the best step. Device values are read only on log and eval steps.
 from __future__ import annotations
 
 import dataclasses
-import math
 import time
 from collections.abc import Callable, Iterable, Iterator
 
@@ -122,10 +121,3 @@ def _done(state: TrainState, schedule: Schedule) -> bool:
     if schedule.num_steps:
         return state.step >= schedule.num_steps
     return state.epoch >= schedule.num_epochs
-
-
-def epoch_steps(rows: int | None, batch_size: int, world_size: int) -> int | None:
-    """Steps in one epoch when the row count is known."""
-    if not rows:
-        return None
-    return math.ceil(rows / (batch_size * world_size))

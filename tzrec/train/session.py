@@ -33,7 +33,7 @@ from tzrec.train.eval_metrics_feed import (
     train_metrics_updater,
 )
 from tzrec.train.evaluate import evaluate
-from tzrec.train.loop import LoopHooks, Schedule, epoch_steps, fit
+from tzrec.train.loop import LoopHooks, Schedule, fit
 from tzrec.train.setup import build_dataset, build_model_parts, loader_for
 from tzrec.train.sharding import plan_summary
 from tzrec.train.state import TrainState
@@ -127,12 +127,8 @@ class TrainSession:
             else 0,
             save_epochs=tc.save_checkpoints_epochs,
         )
-        per_epoch = epoch_steps(
-            self.train_ds.total_rows,
-            config.data_config.batch_size,
-            dist_info.world_size,
-        )
-        total = tc.num_steps or (per_epoch * tc.num_epochs if per_epoch else None)
+        # The loader's own count: worker and rank shares round up separately.
+        total = tc.num_steps or self.train_ds.num_batches() * tc.num_epochs or None
         self.monitor = Monitor(
             self.model_dir,
             is_rank0=dist_info.is_rank0,
@@ -190,11 +186,30 @@ class TrainSession:
             self.state.epoch,
             self.state.batch_in_epoch,
         )
+        self._check_data_layout(path)
         if step != self.state.step:
             raise CheckpointError(
                 f"checkpoint name says step {step}, its state {self.state.step}",
                 path,
                 "remove the damaged checkpoint",
+            )
+
+    def _check_data_layout(self, path: str) -> None:
+        """Warns when the data position cannot mean the same rows any more."""
+        saved, now = self.state.data_layout, self.train_ds.layout()
+        changed = [
+            f"{k} {saved[k]} -> {now[k]}" for k in now if saved.get(k, now[k]) != now[k]
+        ]
+        if changed and self.state.batch_in_epoch:
+            _logger.warning(
+                "[resume] %s was written with another data layout (%s): the rest "
+                "of epoch %d skips %d batches of the new order, so some rows of "
+                "this epoch may be read twice or not at all; the next epochs are "
+                "complete",
+                path,
+                ", ".join(changed),
+                self.state.epoch,
+                self.state.batch_in_epoch,
             )
 
     def _replay_eval_log(self) -> bool:
@@ -268,6 +283,7 @@ class TrainSession:
     def _save_and_evaluate(self, state: TrainState, evaluate: bool = True) -> None:
         self._check_weights_finite(state)
         state.train_metrics = {n: m.state_dict() for n, m in self.train_metrics.items()}
+        state.data_layout = self.train_ds.layout()
         path = os.path.join(self.model_dir, f"model.ckpt-{state.step}")
         self.monitor.on_checkpoint_start(state.step, path)
         result = self.ckpt.save(
@@ -300,7 +316,9 @@ class TrainSession:
             max_steps,
             self.monitor.on_eval_progress,
         )
-        self.monitor.on_eval(state.step, state.epoch, values, seconds)
+        self.monitor.on_eval(
+            state.step, state.epoch, values, seconds, samples=self._samples(state)
+        )
         state.last_eval_step = state.step
         if self.best.update(state.step, values):
             state.best_step, state.best_value = self.best.step, self.best.value
@@ -317,6 +335,11 @@ class TrainSession:
                 self.monitor.on_event(
                     keys.EVENT_EARLY_STOP, step=state.step, reason=reason
                 )
+
+    def _samples(self, state: TrainState) -> int:
+        """Training rows read by all ranks up to ``state`` (resumes included)."""
+        ds = self.train_ds
+        return state.epoch * ds.total_rows + ds.rows_read(state.batch_in_epoch)
 
     def _track_nonfinite(self, total_loss: torch.Tensor) -> None:
         """Remembers the first step with a non-finite loss, on the device."""

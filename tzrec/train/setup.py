@@ -85,6 +85,9 @@ def build_dataset(
         dist_info.rank,
         dist_info.world_size,
         dc.num_workers,
+        shuffle=dc.shuffle and not for_eval,
+        shuffle_buffer_size=dc.shuffle_buffer_size,
+        seed=config.train_config.seed,
     )
 
 

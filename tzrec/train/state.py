@@ -20,6 +20,9 @@ class TrainState:
         early_stop: the early stopper's state.
         train_metrics: the train metrics' state dicts.
         last_eval_step: step of the latest evaluation (-1: none).
+        data_layout: what ``batch_in_epoch`` counts in (rows, batch size,
+            ranks, workers, shuffle); a resume with another layout cannot
+            continue the same row order (``TzrecDataset.layout``).
     """
 
     step: int = 0
@@ -30,6 +33,7 @@ class TrainState:
     early_stop: dict[str, Any] = dataclasses.field(default_factory=dict)
     train_metrics: dict[str, Any] = dataclasses.field(default_factory=dict)
     last_eval_step: int = -1
+    data_layout: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """A weights_only-loadable dict."""
