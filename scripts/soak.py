@@ -206,7 +206,12 @@ def _attempt(
             "mid_eval": lambda: rng.randint(1, 4),
         }.get(name, lambda: rng.choice(saves))()
         spec = f"{name}:{where}:{action}"
-        code, _ = _run(cmd, {"TZREC_FAILPOINT": spec})
+        try:
+            code, _ = _run(cmd, {"TZREC_FAILPOINT": spec})
+        except subprocess.TimeoutExpired:
+            raise AssertionError(
+                f"failpoint {spec}: no exit in {RUN_TIMEOUT_S}s"
+            ) from None
         return f"failpoint {spec} -> {code}"
     return _timed_signal(rng, params, cmd)
 
