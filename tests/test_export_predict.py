@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -142,6 +143,7 @@ def predict(run: str, capsys, *argv: str) -> None:
 
 def test_export_contents_and_scripted_model_without_tzrec(run, exported, tmp_path):
     assert sorted(os.listdir(exported)) == [
+        "DONE",
         "meta.json",
         "pipeline.config",
         "scripted_model.pt",
@@ -376,3 +378,100 @@ def test_predict_edit_config_json_and_debug_level(run, exported, tmp_path, capsy
         "--scripted_model_path", exported,
         "--edit_config_json", '{"data_config.batch_sise": 4}'], capsys)  # fmt: skip
     assert code == 2 and "batch_sise" in err.strip().splitlines()[-1]
+
+
+def _flip(path: str) -> None:
+    """Flips one byte in the middle of a file; its size stays the same."""
+    raw = bytearray(open(path, "rb").read())
+    raw[len(raw) // 2] ^= 0x40
+    open(path, "wb").write(bytes(raw))
+
+
+def test_export_manifest_is_listed_and_verified_by_predict(
+    run, exported, tmp_path, capsys
+):
+    marker = json.load(open(f"{exported}/DONE"))
+    assert sorted(marker["checksums"]) == [
+        "meta.json",
+        "pipeline.config",
+        "scripted_model.pt",
+    ]
+    manifest = json.load(open(f"{run}/md/artifacts.json"))["artifacts"]
+    (entry,) = [e for e in manifest if e["kind"] == "export"]
+    assert entry["path"] == os.path.abspath(exported) and entry["step"] == 30
+    assert [e["step"] for e in manifest if e["kind"] == "checkpoint"] == [10, 20, 30]
+    for name in sorted(marker["checksums"]):
+        damaged = tmp_path / f"exp-{name}"
+        shutil.copytree(exported, damaged)
+        _flip(str(damaged / name))
+        out = tmp_path / "p.parquet"
+        code, err = cli(predict_cli, ["--predict_input_path", f"{run}/pred",
+                                      "--predict_output_path", str(out),
+                                      "--scripted_model_path", str(damaged)],
+                        capsys)  # fmt: skip
+        lines = [x for x in err.splitlines() if x.startswith("error:")]
+        assert code == 2 and len(lines) == 1, err[-1000:]
+        assert lines[0].startswith("error: export file is corrupt (xxh3_64")
+        assert f"exp-{name}/{name})" in lines[0] and not out.exists()
+
+
+def test_predict_never_replaces_its_input_or_an_existing_file(
+    run, exported, tmp_path, capsys
+):
+    source = f"{run}/pred/part-0.parquet"
+    before = open(source, "rb").read()
+    flags = ["--scripted_model_path", exported, "--predict_input_path"]
+    for inp, out in ((f"{run}/pred", source), (source, source)):
+        for extra in ([], ["--overwrite"]):
+            argv = [*flags, inp, "--predict_output_path", out, *extra]
+            code, err = cli(predict_cli, argv, capsys)
+            assert code == 2, err[-500:]
+            assert (
+                err.strip()
+                .splitlines()[-1]
+                .startswith("error: --predict_output_path is one of the input files")
+            )
+            assert open(source, "rb").read() == before
+    out = tmp_path / "p.parquet"
+    out.write_bytes(b"mine")
+    argv = [*flags, source, "--predict_output_path", str(out)]
+    code, err = cli(predict_cli, argv, capsys)
+    assert code == 2 and "error: output file already exists" in err
+    assert "--overwrite" in err and out.read_bytes() == b"mine"
+    code, err = cli(predict_cli, [*argv, "--overwrite"], capsys)
+    assert code == 0, err[-500:]
+    assert pq.read_table(out).num_rows == 250
+
+
+def _checkpoint_with(run: str, model_dir: str, value: float) -> str:
+    """A checkpoint of the run's model with a weight changed to ``value``.
+
+    NaN goes into one element; a finite value fills every head weight, so the
+    outputs overflow although every weight is finite.
+    """
+    from tzrec.checkpoint.manager import CheckpointManager
+    from tzrec.inference.eager import load_eager_model
+
+    config = config_lib.load_pipeline_config(f"{run}/md/pipeline.config")
+    _, model, _ = load_eager_model(config, f"{run}/md/model.ckpt-30")
+    head = [p for n, p in model.named_parameters() if n.startswith("head")]
+    with torch.no_grad():
+        if math.isnan(value):
+            head[0].view(-1)[0] = value
+        else:
+            for weight in head:
+                weight.fill_(value)
+    return CheckpointManager(model_dir).save(30, model, None, {"step": 30}).path
+
+
+def test_export_refuses_non_finite_weights_and_outputs(run, tmp_path, capsys):
+    argv = ["--pipeline_config_path", f"{run}/md/pipeline.config", "--export_dir"]
+    for value, what in ((float("nan"), "holds 1 NaN/inf"), (1e30, "predicts")):
+        ckpt = _checkpoint_with(run, str(tmp_path / f"md{value}"), value)
+        out = tmp_path / f"exp{value}"
+        code, err = cli(export_cli, [*argv, str(out), "--checkpoint_path", ckpt],
+                        capsys)  # fmt: skip
+        lines = [x for x in err.splitlines() if x.startswith("error:")]
+        assert code == 2 and len(lines) == 1, err[-1000:]
+        assert what in lines[0] and "NaN/inf" in lines[0], lines[0]
+        assert not out.exists()

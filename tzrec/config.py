@@ -316,7 +316,14 @@ def load_pipeline_config(
     try:
         with open(path, encoding="utf-8-sig") as f:  # -sig: tolerate a BOM
             text = f.read()
-    except (OSError, UnicodeDecodeError) as e:
+    except UnicodeDecodeError as e:
+        raise ConfigError(
+            f"pipeline config is not UTF-8 text (byte 0x{e.object[e.start]:02x} "
+            f"at offset {e.start})",
+            path,
+            "save the file as UTF-8 (or pass the right file)",
+        ) from None
+    except OSError as e:
         reason = getattr(e, "strerror", None) or str(e)
         raise ConfigError(
             f"cannot read pipeline config: {reason}", path, "check the path"

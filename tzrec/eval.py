@@ -179,8 +179,11 @@ def main(args: argparse.Namespace) -> int:
     from tzrec.utils.logging import setup_logging
 
     step, ckpt_path = resolve_checkpoint_path(args.checkpoint_path or config.model_dir)
+    from tzrec.utils.supervise import start as supervise_ranks
+
     dist_info = init_distributed()
     setup_logging(config.model_dir, dist_info.rank)
+    supervise_ranks(config.model_dir, dist_info.rank, dist_info.world_size)
     _logger.info("[eval] checkpoint %s on %s", ckpt_path, config.eval_input_path)
     start = time.perf_counter()
     values, epoch, steps = evaluate_checkpoint(config, ckpt_path, dist_info)

@@ -13,9 +13,14 @@ The export directory holds::
     pipeline.config     the resolved config (features encode predict input)
     meta.json           source checkpoint, step, selection metric, versions,
                         export time and the model's input layout
+    DONE                sizes and xxh3_64 checksums of the files above (the
+                        checkpoint marker's format); predict verifies them
 
-It is written into a temporary sibling and renamed into place; an existing
-export directory is an error and is left untouched.
+The checkpoint is verified against its checksums first, and the exported
+model must predict finite values on a sample batch. The directory is written
+into a temporary sibling and renamed into place; an existing export directory
+is an error and is left untouched. The export is added to
+``model_dir/artifacts.json``.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import json
 import logging
 import os
 import shutil
+import time
 import warnings
 from typing import Any
 
@@ -227,7 +233,17 @@ def export(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     _fsync(parent)
+    _record(config.model_dir, os.path.abspath(export_dir))
     return meta
+
+
+def _record(model_dir: str, export_dir: str) -> None:
+    """Adds the export to ``model_dir/artifacts.json`` (when model_dir exists)."""
+    from tzrec.checkpoint import _files, artifacts
+
+    if model_dir and os.path.isdir(model_dir):
+        marker = _files.read_marker(export_dir)
+        artifacts.refresh(model_dir, artifacts.entry(export_dir, "export", marker))
 
 
 def _write_export(
@@ -239,14 +255,16 @@ def _write_export(
     import torch
 
     import tzrec
+    from tzrec.checkpoint import _files
     from tzrec.export_model import input_layout, script_model
     from tzrec.inference.eager import load_eager_model
-    from tzrec.inference.self_check import check_scripted
+    from tzrec.inference.self_check import check_finite, check_scripted
     from tzrec.utils.tf32 import apply_tf32
 
     ec = config.export_config
     apply_tf32(ec.cudnn_allow_tf32, ec.cuda_matmul_allow_tf32, "export_config")
     _, model, state = load_eager_model(config, selection.path)
+    check_finite(model, selection.path)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", ".*torch.jit.*deprecated", DeprecationWarning)
         scripted = script_model(model)
@@ -277,6 +295,8 @@ def _write_export(
     for name in os.listdir(out):
         with open(os.path.join(out, name), "rb") as f:
             os.fsync(f.fileno())
+    marker = _files.build_marker(out, step=selection.step, time=time.time())
+    _files.write_durable(json.dumps(marker).encode(), os.path.join(out, _files.MARKER))
     _fsync(out)
     return meta
 

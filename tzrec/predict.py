@@ -12,6 +12,9 @@ The output (Parquet, or CSV when the path ends in ``.csv``) holds the
 ``--reserved_columns`` copied from the input, then the ``--output_columns``
 (``probs`` and/or ``logits``), one row per input row in input order. Input is
 streamed batch by batch; the output appears under its name only when complete.
+An output that is one of the input files is refused, and so is an existing
+output file unless ``--overwrite`` is given. The model's files are verified
+against their checksums (the export's or the checkpoint's ``DONE``) first.
 """
 
 from __future__ import annotations
@@ -69,6 +72,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--predict_steps", type=int, default=0, help="stop after N batches (0: all)"
     )
     p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing --predict_output_path (never an input file)",
+    )
+    p.add_argument(
         "--is_profiling",
         action="store_true",
         help="profile the run (with --predict_steps for big inputs); "
@@ -116,6 +124,41 @@ def _check_flags(args: argparse.Namespace) -> None:
     for flag in ("batch_size", "predict_threads", "predict_steps", "debug_level"):
         if getattr(args, flag) < 0:
             raise ConfigError(f"--{flag} must be >= 0", "command line")
+    _check_output_path(args)
+
+
+def _check_output_path(args: argparse.Namespace) -> None:
+    """The output never replaces an input file, nor silently anything else."""
+    from tzrec.datasets.reader import list_files
+
+    out = args.predict_output_path
+    if not os.path.lexists(out):
+        return
+    try:
+        inputs = list_files(args.predict_input_path, (".parquet", ".csv", ".txt"))
+    except Exception:  # noqa: BLE001 -- a bad input path is reported later
+        inputs = []
+    if os.path.isfile(args.predict_input_path):
+        inputs.append(args.predict_input_path)
+    if any(_same_file(out, f) for f in inputs):
+        raise ConfigError(
+            "--predict_output_path is one of the input files",
+            out,
+            "write the predictions to another file",
+        )
+    if not args.overwrite:
+        raise ConfigError(
+            "output file already exists",
+            out,
+            "choose a new --predict_output_path, or pass --overwrite to replace it",
+        )
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.realpath(a) == os.path.realpath(b)
 
 
 class Predictor:
@@ -152,19 +195,21 @@ def load_scripted(
 ) -> Predictor:
     """The exported TorchScript model and its config's features."""
     from tzrec import config as config_lib
+    from tzrec.checkpoint import _files
     from tzrec.export import META_FILE, SCRIPTED_FILE
     from tzrec.export_model import scripted_inputs
     from tzrec.features.build import build_features
 
     model_file = os.path.join(export_dir, SCRIPTED_FILE)
     meta_file = os.path.join(export_dir, META_FILE)
-    for f in (model_file, meta_file):
+    for f in (model_file, meta_file, os.path.join(export_dir, _files.MARKER)):
         if not os.path.isfile(f):
             raise ConfigError(
                 "not an export directory (file missing)",
                 f,
                 "pass a directory written by python -m tzrec.export",
             )
+    _files.validate_checkpoint(export_dir)
     with open(meta_file, encoding="utf-8") as f:
         meta = json.load(f)
     config = config_lib.load_pipeline_config(

@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from tzrec import config as config_lib
 from tzrec.datasets.preflight import check_inputs
 from tzrec.utils.cli import make_parser, run_main
+from tzrec.utils.errors import CheckpointError, ConfigError
+from tzrec.utils.failpoints import failpoint
 from tzrec.utils.model_dir import check_model_dir, make_model_dir
 from tzrec.utils.run_lock import RunLock
 
@@ -55,7 +57,13 @@ def load_resolved_config(args: argparse.Namespace):  # noqa: ANN201
     config = config_lib.load_pipeline_config(
         args.pipeline_config_path, args.edit_config_json
     )
-    if args.model_dir:
+    if args.model_dir is not None:
+        if not args.model_dir.strip():
+            raise ConfigError(
+                "--model_dir is empty",
+                "command line",
+                "pass a directory path, or leave the flag out to use the config's",
+            )
         config.model_dir = args.model_dir
     if args.train_input_path:
         config.train_input_path = args.train_input_path
@@ -64,12 +72,40 @@ def load_resolved_config(args: argparse.Namespace):  # noqa: ANN201
     if args.fine_tune_checkpoint:
         config.train_config.fine_tune_checkpoint = args.fine_tune_checkpoint
     config_lib.validate(config)
+    _warn_same_train_and_eval(config)
     return config
+
+
+def _warn_same_train_and_eval(config) -> None:  # noqa: ANN001
+    """Evaluating on the training data is allowed (a smoke test) but said."""
+    train, evl = config.train_input_path, config.eval_input_path
+    if os.environ.get("RANK", "0") != "0":
+        return  # said once per job
+    if train and evl and os.path.realpath(train) == os.path.realpath(evl):
+        _logger.warning(
+            "warning: eval_input_path is the train_input_path (%s): the eval "
+            "metrics measure fit, not generalisation; pass --eval_input_path "
+            "with held-out data",
+            train,
+        )
+
+
+def _check_fine_tune_path(path: str) -> None:
+    """A fine_tune_checkpoint that does not exist fails before any heavy import."""
+    if path and not os.path.exists(path):
+        raise CheckpointError(
+            "checkpoint path does not exist",
+            path,
+            "pass a model_dir or model.ckpt-N (train_config.fine_tune_checkpoint "
+            "or --fine_tune_checkpoint)",
+        )
 
 
 def main(args: argparse.Namespace) -> int:
     """Runs training with evaluation; returns the exit status."""
     config = load_resolved_config(args)
+    failpoint("startup")
+    _check_fine_tune_path(config.train_config.fine_tune_checkpoint)
     check_inputs(config, [config.train_input_path, config.eval_input_path])
     check_model_dir(config.model_dir, args.continue_train)
     make_model_dir(config.model_dir)
@@ -85,6 +121,7 @@ def main(args: argparse.Namespace) -> int:
     from tzrec.utils.dist import init_distributed
     from tzrec.utils.logging import setup_logging
     from tzrec.utils.malloc import keep_freed_memory
+    from tzrec.utils.supervise import start as supervise_ranks
     from tzrec.utils.tf32 import apply_tf32
 
     try:
@@ -94,6 +131,12 @@ def main(args: argparse.Namespace) -> int:
         setup_logging(config.model_dir, dist_info.rank)
         tc = config.train_config
         apply_tf32(tc.cudnn_allow_tf32, tc.cuda_matmul_allow_tf32, "train_config")
+        supervise_ranks(
+            config.model_dir,
+            dist_info.rank,
+            dist_info.world_size,
+            lock.release if lock is not None else None,
+        )
         # Data, model and checkpoint are checked here, before the resolved
         # config replaces the one a previous run left in model_dir.
         session = TrainSession(config, dist_info, args.continue_train)

@@ -58,12 +58,12 @@ def _copy(saved: dict, tmp_path) -> str:
 
 
 def _refresh_marker(ckpt: str) -> None:
-    """Re-records file sizes after a test replaced a file on purpose."""
+    """Re-records file sizes and checksums after a test replaced a file."""
     with open(os.path.join(ckpt, "DONE")) as f:
         marker = json.load(f)
-    files = _files.list_files(ckpt)
-    files.pop("DONE")
-    marker["files"] = files
+    os.remove(os.path.join(ckpt, "DONE"))
+    fresh = _files.build_marker(ckpt)
+    marker["files"], marker["checksums"] = fresh["files"], fresh["checksums"]
     with open(os.path.join(ckpt, "DONE"), "w") as f:
         json.dump(marker, f)
 
@@ -232,7 +232,7 @@ def test_resave_same_step_replaces_checkpoint(saved, tmp_path):
     manager = CheckpointManager(str(tmp_path))
     manager.save(4, saved["dmp"], saved["opt"], {"step": 4, "pos": 1})
     manager.save(4, saved["dmp"], saved["opt"], {"step": 4, "pos": 2})
-    assert os.listdir(tmp_path) == ["model.ckpt-4"]
+    assert sorted(os.listdir(tmp_path)) == ["artifacts.json", "model.ckpt-4"]
     dmp, opt = tiny.build(seed=1)
     assert manager.restore(str(tmp_path / "model.ckpt-4"), dmp, opt)["pos"] == 2
 
@@ -273,6 +273,7 @@ def test_corrupt_tensor_file_names_the_checkpoint(saved, tmp_path):
     path = os.path.join(ckpt, "model", "__0_0.distcp")
     size = os.path.getsize(path)
     open(path, "wb").write(b"\0" * size)
+    _refresh_marker(ckpt)  # past the checksum: the loader names it too
     dmp, _ = tiny.build(seed=1)
     with pytest.raises(CheckpointError, match=r"model\.ckpt-3/model\)"):
         CheckpointManager(str(tmp_path)).restore(ckpt, dmp)

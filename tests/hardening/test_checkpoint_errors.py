@@ -29,6 +29,13 @@ def _garble(path, start=100, count=2000):
     path.write_bytes(bytes(raw))
 
 
+def _without_checksums(ckpt):
+    """The marker as written before checksums: sizes only (still accepted)."""
+    marker = json.loads((ckpt / "DONE").read_text())
+    del marker["checksums"], marker["checksum"]
+    (ckpt / "DONE").write_text(json.dumps(marker))
+
+
 def _resume(tiny_data, model_dir, config=TINY_CONFIG):
     flags = train_flags(tiny_data, model_dir, "--continue_train", config=config)
     return tzrec_cli("tzrec.train_eval", *flags)
@@ -36,6 +43,7 @@ def _resume(tiny_data, model_dir, config=TINY_CONFIG):
 
 def test_corrupt_tensor_file(tiny_data, run_copy):
     model_dir, _ = run_copy
+    _without_checksums(model_dir / CKPT)
     _garble(model_dir / CKPT / "model" / "__0_0.distcp")
     before = snapshot(model_dir)
     proc = _resume(tiny_data, model_dir)
@@ -47,6 +55,7 @@ def test_corrupt_tensor_file(tiny_data, run_copy):
 
 def test_corrupt_train_state(tiny_data, run_copy):
     model_dir, _ = run_copy
+    _without_checksums(model_dir / CKPT)
     _garble(model_dir / CKPT / "train_state.pt", start=10, count=300)
     before = snapshot(model_dir)
     proc = _resume(tiny_data, model_dir)
@@ -92,9 +101,10 @@ def test_missing_optimizer_state(tiny_data, run_copy):
     ckpt = model_dir / CKPT
     shutil.rmtree(ckpt / "optimizer")
     marker = json.loads((ckpt / "DONE").read_text())
-    marker["files"] = {
-        k: v for k, v in marker["files"].items() if not k.startswith("optimizer/")
-    }
+    for key in ("files", "checksums"):  # as if saved without an optimizer
+        marker[key] = {
+            k: v for k, v in marker[key].items() if not k.startswith("optimizer/")
+        }
     (ckpt / "DONE").write_text(json.dumps(marker))
     before = snapshot(model_dir)
     proc = _resume(tiny_data, model_dir)
@@ -106,6 +116,7 @@ def test_missing_optimizer_state(tiny_data, run_copy):
 
 def test_eval_of_a_corrupt_checkpoint(run_copy):
     model_dir, _ = run_copy
+    _without_checksums(model_dir / CKPT)
     _garble(model_dir / CKPT / "model" / ".metadata", start=50, count=500)
     before = snapshot(model_dir)
     proc = tzrec_cli(

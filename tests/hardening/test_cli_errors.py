@@ -139,7 +139,7 @@ def test_eval_checkpoint_path_missing(run_copy):
         "--checkpoint_path",
         missing,
     )
-    assert_one_error(proc, "checkpoint is incomplete", "model.ckpt-99")
+    assert_one_error(proc, "checkpoint path does not exist", "model.ckpt-99")
     assert_intact(before, model_dir)
 
 

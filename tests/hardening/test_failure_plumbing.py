@@ -103,3 +103,32 @@ def test_log_file_that_cannot_grow_warns_once(tmp_path):
     assert "Traceback" not in proc.stderr
     warnings = [x for x in proc.stderr.splitlines() if x.startswith("warning:")]
     assert len(warnings) == 1 and "rank0.log" in warnings[0]
+
+
+def test_eval_data_equal_to_train_data_is_said(tiny_data, caplog):
+    from tests.hardening.helpers import train_flags
+    from tzrec import train_eval
+
+    train = str(tiny_data / "train")
+    flags = train_flags(tiny_data, tiny_data / "md", train=train, eval_=train + "/")
+    args = train_eval.build_parser().parse_args(flags)
+    with caplog.at_level("WARNING", logger="tzrec"):
+        train_eval.load_resolved_config(args)
+    (record,) = [r for r in caplog.records if "eval_input_path" in r.getMessage()]
+    assert "is the train_input_path" in record.getMessage()
+
+
+def test_worker_killed_from_outside_is_not_a_bug():
+    gone = RuntimeError(
+        "DataLoader worker (pid(s) 4242) exited unexpectedly: killed by signal"
+    )
+    assert (
+        failures.worker_killed(gone)
+        == "DataLoader worker (pid(s) 4242) exited unexpectedly"
+    )
+    assert failures.worker_killed(RuntimeError("shape mismatch")) is None
+    line = failures.worker_killed_message(failures.worker_killed(gone))
+    assert (
+        line.startswith("error: DataLoader worker (pid(s) 4242) exited")
+        and "\n" not in line
+    )

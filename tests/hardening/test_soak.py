@@ -16,7 +16,6 @@ and the same final metrics as an uninterrupted run (nothing lost).
 from __future__ import annotations
 
 import json
-import math
 import os
 import random
 import signal
@@ -29,8 +28,7 @@ import pytest
 
 from tests.conftest import REPO
 from tests.hardening.helpers import train_flags, tzrec_cli
-from tzrec.checkpoint._files import list_complete, validate_checkpoint
-from tzrec.checkpoint.best import best_step
+from tests.hardening.soak_checks import check_invariants
 
 pytestmark = pytest.mark.slow
 TRIALS = int(os.environ.get("TZREC_SOAK_TRIALS", "8"))
@@ -54,50 +52,6 @@ EVENTS = ("run_started", "checkpoint_finished", "eval_started", "eval_finished")
 def _flags(tiny_data, model_dir, resume: bool) -> list[str]:
     extra = ["--continue_train"] if resume else []
     return train_flags(tiny_data, model_dir, "--edit_config_json", EDIT, *extra)
-
-
-def _records(model_dir: Path, allow_torn_last: bool) -> list[dict]:
-    path = model_dir / "train_eval_result.jsonl"
-    lines = path.read_text().splitlines() if path.exists() else []
-    records = []
-    for i, line in enumerate(lines):
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:
-            assert allow_torn_last and i == len(lines) - 1, f"bad eval line {line!r}"
-    return records
-
-
-def _argmax(records: list[dict], steps: set[int]) -> tuple[int, float] | None:
-    """Best finite auc among ``steps``; ties go to the earliest step."""
-    best = None
-    for rec in sorted(records, key=lambda r: r["global_step"]):
-        value, step = rec.get("auc"), rec["global_step"]
-        if step in steps and isinstance(value, float) and math.isfinite(value):
-            if best is None or value > best[1]:
-                best = (step, value)
-    return best
-
-
-def check_invariants(model_dir: Path, finished: bool) -> list[dict]:
-    """The model_dir contract after any attempt; returns the eval records."""
-    complete = dict(list_complete(str(model_dir)))
-    for path in model_dir.glob("model.ckpt-*"):
-        validate_checkpoint(str(path))  # a visible checkpoint is complete
-    records = _records(model_dir, allow_torn_last=not finished)
-    steps = [r["global_step"] for r in records]
-    assert steps == sorted(set(steps)), f"eval log not strictly increasing: {steps}"
-    assert not steps or steps[-1] <= max(complete), "evaluated a missing checkpoint"
-    log = str(model_dir / "train_eval_result.jsonl")
-    if records:
-        expected = _argmax(records, set(complete))
-        assert best_step(log, "auc", True, set(complete)) == expected
-        overall = _argmax(records, set(steps))
-        assert overall is None or overall[0] in complete, "best checkpoint pruned"
-    if finished:
-        assert max(complete) == 30 and steps[-1] == 30
-        assert not list(model_dir.glob(".tmp-*")), "temporary checkpoint left"
-    return records
 
 
 def _kill_at_event(args: list[str], sig: int, event: str, step: int | None) -> int:

@@ -52,7 +52,8 @@ def test_show_text_marks_the_step_export_picks(two_runs):
     assert [int(r[3:].split()[0]) for r in rows] == eval_steps(two_runs.a)
     assert len({len(r) for r in rows}) == 1
     on_disk = [s for s, _ in list_complete(str(two_runs.a))]
-    ckpt_lines = [line for line in out.splitlines() if "model.ckpt-" in line]
+    section = out.split("\ncheckpoints: ")[1].split("\n\n")[0]
+    ckpt_lines = [line for line in section.splitlines() if "model.ckpt-" in line]
     assert [int(line.split()[0]) for line in ckpt_lines] == on_disk
     assert "latest" in ckpt_lines[-1]
     assert "best" in next(line for line in ckpt_lines if line.split()[0] == str(best))
@@ -74,6 +75,8 @@ def test_show_json_agrees_with_the_files(two_runs, capsys):
     for c in ckpts:
         files = json.load(open(os.path.join(c["path"], "DONE")))["files"]
         assert c["bytes"] == sum(files.values()) > 0
+    listed = [(a["kind"], a["step"]) for a in data["artifacts"]]
+    assert listed == [("checkpoint", c["step"]) for c in ckpts]
     tl = data["timeline"]
     assert tl["num_evals"] == 4 and tl["num_checkpoints"] == 4
     assert tl["launches"] == 1 and tl["checkpoint_bytes"] > 0
@@ -158,12 +161,6 @@ def test_errors_are_one_line_exit_2(two_runs, tmp_path, capsys):
         ("compare", str(two_runs.a), str(two_runs.b), "--metrics", "auk"): "auk",
         ("sho", str(two_runs.a)): "invalid choice",
     }
-    fresh = tmp_path / "fresh"
-    fresh.mkdir()
-    (fresh / "pipeline.config").write_bytes(
-        (two_runs.a / "pipeline.config").read_bytes()
-    )
-    cases[("show", str(fresh))] = "no evaluations yet"
     for args, words in cases.items():
         code, out, err = runs_inproc(capsys, *args)
         assert code == 2, (args, err)
@@ -178,3 +175,28 @@ def test_errors_are_one_line_exit_2(two_runs, tmp_path, capsys):
         "by python -m tzrec.train_eval (it holds pipeline.config, events.jsonl, "
         "train_eval_result.jsonl)"
     ]
+
+
+def test_show_a_run_killed_before_its_first_evaluation(two_runs, tmp_path, capsys):
+    """Its status, not "no evaluations yet" or "not a tzrec run" (exit 2)."""
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    (fresh / "pipeline.config").write_bytes(
+        (two_runs.a / "pipeline.config").read_bytes()
+    )
+    started = tmp_path / "started"  # killed during start-up: its log only
+    (started / "log").mkdir(parents=True)
+    (started / "log" / "rank0.log").write_text("")
+    for run in (fresh, started):
+        out = ok(runs_inproc(capsys, "show", str(run)))
+        assert re.search(r"^status\s+", out, re.M), out
+        assert "evaluations: 0" in out and "checkpoints: none complete" in out
+
+
+def test_show_lists_the_artifacts(two_runs, capsys):
+    out = ok(runs_inproc(capsys, "show", str(two_runs.a)))
+    section = out.split("artifacts (artifacts.json): ")[1].split("\n\n")[0]
+    rows = [line.split() for line in section.splitlines()[3:]]
+    on_disk = [s for s, _ in list_complete(str(two_runs.a))]
+    assert [(r[0], int(r[1])) for r in rows] == [("checkpoint", s) for s in on_disk]
+    assert all(re.fullmatch(r"[0-9a-f]{16}", r[4]) for r in rows), rows

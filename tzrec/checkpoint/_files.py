@@ -2,12 +2,14 @@
 
 Shared by the manager and the CLIs. ``model.ckpt-STEP`` counts only with a
 parseable ``DONE`` marker; every file the marker lists must be present at its
-recorded size.
+recorded size and, when used (restore, eval, export, fine-tune, predict), hash
+to its recorded xxh3_64 checksum. Export directories carry the same marker.
 """
 
 from __future__ import annotations
 
 import json
+import mmap
 import os
 import pickle
 import re
@@ -15,6 +17,7 @@ import shutil
 from typing import Any
 
 import torch
+import xxhash
 
 from tzrec.utils.errors import CheckpointError
 
@@ -26,6 +29,9 @@ MODEL_SUBDIR = "model"
 OPTIM_SUBDIR = "optimizer"
 CKPT_RE = re.compile(r"^model\.ckpt-(\d+)$")
 TMP_RE = re.compile(r"^\.(tmp|del)-model\.ckpt-(\d+)-(\d+)$")
+CHECKSUM_ALGO = "xxh3_64"
+# Checkpoints already verified by this process: path -> marker (mtime, size).
+_VERIFIED: dict[str, tuple[int, int]] = {}
 
 
 def list_complete(model_dir: str) -> list[tuple[int, str]]:
@@ -57,7 +63,7 @@ def resolve_checkpoint_path(model_dir_or_ckpt: str) -> tuple[int, str]:
     """
     path = os.path.normpath(model_dir_or_ckpt)
     match = CKPT_RE.match(os.path.basename(path))
-    if match:
+    if match and os.path.isdir(path):
         validate_checkpoint(path)
         return int(match.group(1)), path
     if not os.path.isdir(path):
@@ -69,17 +75,24 @@ def resolve_checkpoint_path(model_dir_or_ckpt: str) -> tuple[int, str]:
         raise CheckpointError(
             "no complete checkpoint", path, "train first or pass a model.ckpt-N path"
         )
+    validate_checkpoint(found[-1][1])
     return found[-1]
 
 
-def validate_checkpoint(path: str) -> dict[str, Any]:
-    """Checks the marker and that every file it lists is there, full size.
+def validate_checkpoint(path: str, verify: bool = True) -> dict[str, Any]:
+    """Checks the marker, and every file it lists: present, size, checksum.
+
+    Args:
+        path: a ``model.ckpt-N`` (or export) directory.
+        verify: also hash every file against the marker's checksums (once per
+            process and marker; markers written before checksums have none).
 
     Returns:
         The parsed marker.
 
     Raises:
-        CheckpointError: naming the missing marker or the missing/short file.
+        CheckpointError: naming the missing marker or the missing, short or
+            changed file, and offering the previous complete checkpoint.
 
     """
     marker = marker_or_none(path)
@@ -92,7 +105,9 @@ def validate_checkpoint(path: str) -> dict[str, Any]:
     for rel, size in marker["files"].items():
         file = os.path.join(path, rel)
         if not os.path.isfile(file):
-            raise CheckpointError("checkpoint file is missing", file)
+            raise CheckpointError(
+                "checkpoint file is missing", file, _changed_fix(path)
+            )
         actual = os.path.getsize(file)
         if actual != size:
             raise CheckpointError(
@@ -100,7 +115,87 @@ def validate_checkpoint(path: str) -> dict[str, Any]:
                 file,
                 "the file is truncated or was changed; use another checkpoint",
             )
+    if verify:
+        verify_checksums(path, marker)
     return marker
+
+
+def verify_checksums(path: str, marker: dict[str, Any]) -> None:
+    """Hashes every file the marker lists and compares with its checksum.
+
+    Raises:
+        CheckpointError: naming the first file whose bytes changed.
+
+    """
+    sums = marker.get("checksums")
+    if not isinstance(sums, dict):
+        return
+    stat = os.stat(os.path.join(path, MARKER))
+    key = os.path.abspath(path)
+    if _VERIFIED.get(key) == (stat.st_mtime_ns, stat.st_size):
+        return
+    for rel in marker["files"]:
+        file, want = os.path.join(path, rel), sums.get(rel)
+        got = file_checksum(file)
+        if got != want:
+            kind = "checkpoint" if CKPT_RE.match(os.path.basename(key)) else "export"
+            raise CheckpointError(
+                f"{kind} file is corrupt ({CHECKSUM_ALGO} {got}, its DONE marker "
+                f"says {want})",
+                file,
+                _changed_fix(path),
+            )
+    _VERIFIED[key] = (stat.st_mtime_ns, stat.st_size)
+
+
+def _changed_fix(path: str) -> str:
+    """How to go on when ``path``'s files changed: its previous checkpoint."""
+    match = CKPT_RE.match(os.path.basename(os.path.normpath(path)))
+    if not match:
+        return "it was changed after it was written; export the checkpoint again"
+    step = int(match.group(1))
+    model_dir = os.path.dirname(os.path.normpath(path))
+    earlier = [p for s, p in list_complete(model_dir) if s < step]
+    name = os.path.basename(os.path.normpath(path))
+    if not earlier:
+        return (
+            f"no earlier complete checkpoint: remove {name} and train again "
+            "without --continue_train"
+        )
+    return (
+        f"use the previous complete checkpoint {earlier[-1]} (--checkpoint_path); "
+        f"to resume from it, move {name} out of model_dir and run --continue_train"
+    )
+
+
+def file_checksum(file: str) -> str:
+    """The hex xxh3_64 digest of a file's bytes."""
+    with open(file, "rb") as f:
+        if os.fstat(f.fileno()).st_size == 0:
+            return xxhash.xxh3_64().hexdigest()
+        # mmap: no copies into Python buffers (3-4x faster than read()).
+        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            return xxhash.xxh3_64(data).hexdigest()
+
+
+def build_marker(root: str, **fields: Any) -> dict[str, Any]:
+    """A marker for every file under ``root``: sizes and checksums.
+
+    Args:
+        root: the finished directory (the marker itself not yet written).
+        **fields: ``step``, ``time`` and the like, stored first.
+
+    """
+    files = list_files(root)
+    sums = {rel: file_checksum(os.path.join(root, rel)) for rel in files}
+    return {**fields, "files": files, "checksum": CHECKSUM_ALGO, "checksums": sums}
+
+
+def digest_of(marker: dict[str, Any]) -> str:
+    """One checksum for a whole checkpoint or export: of its files' checksums."""
+    sums = marker.get("checksums") or marker["files"]
+    text = "\n".join(f"{rel} {sums[rel]}" for rel in sorted(sums))
+    return xxhash.xxh3_64(text.encode()).hexdigest()
 
 
 def marker_or_none(path: str) -> dict[str, Any] | None:

@@ -13,7 +13,13 @@ Layout of one checkpoint::
     train_state.pt  the loop's train state (rank 0), loaded weights_only
     extra_state.pt  non-tensor state-dict leaves, if any (rank 0)
     plan.txt        the sharding plan as text, when given
-    DONE            json {step, time, world_size, files: {relpath: bytes}}
+    DONE            json {step, time, world_size, files: {relpath: bytes},
+                    checksum: "xxh3_64", checksums: {relpath: hex digest}}
+
+Every use of a checkpoint (restore, eval, export, fine-tune) first checks each
+file's size and checksum against ``DONE``. Rank 0 lists the complete
+checkpoints (and exports) in ``model_dir/artifacts.json`` after each save and
+prune.
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ from typing import Any
 import torch.distributed as dist
 from torch import nn
 
-from tzrec.checkpoint import _dcp, _files
+from tzrec.checkpoint import _dcp, _files, artifacts
 from tzrec.checkpoint._files import (  # noqa: F401 -- re-exported
     list_complete,
     resolve_checkpoint_path,
@@ -169,12 +175,9 @@ class CheckpointManager:
             _files.save_durable(extra, os.path.join(tmp, _files.EXTRA_STATE))
         if plan is not None:
             _files.write_durable(str(plan).encode(), os.path.join(tmp, _files.PLAN))
-        marker = {
-            "step": step,
-            "time": time.time(),
-            "world_size": self._world_size,
-            "files": _files.list_files(tmp),
-        }
+        marker = _files.build_marker(
+            tmp, step=step, time=time.time(), world_size=self._world_size
+        )
         _files.write_durable(
             json.dumps(marker).encode(), os.path.join(tmp, _files.MARKER)
         )
@@ -190,6 +193,7 @@ class CheckpointManager:
         else:
             os.rename(tmp, final)
         _files.fsync_dir(self.model_dir)
+        artifacts.refresh(self.model_dir)
         logger.debug("saved checkpoint %s", final)
 
     # ---- listing, pruning, cleanup ------------------------------------------
@@ -229,6 +233,7 @@ class CheckpointManager:
                 logger.info("pruned checkpoint %s", path)
         if deleted:
             _files.fsync_dir(self.model_dir)
+            artifacts.refresh(self.model_dir)
         return deleted
 
     def cleanup_incomplete(self) -> list[str]:

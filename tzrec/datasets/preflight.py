@@ -40,13 +40,43 @@ def check_inputs(config: pipeline_pb2.EasyRecConfig, input_paths: list[str]) -> 
     world_size = int(os.environ.get("WORLD_SIZE", "1") or 1)
     for path in filter(None, input_paths):
         if dc.dataset_type == data_pb2.ParquetDataset:
-            reader = ParquetReader(list_files(path, (".parquet",)), columns)
+            files = list_files(path, (".parquet",))
+            check_unique_columns(files, columns)
+            reader = ParquetReader(files, columns)
             _check_numeric(reader, labels)
             check_share_rows(reader.total_rows, world_size, dc.num_workers, path)
         elif dc.dataset_type == data_pb2.CsvDataset:
             for f in list_files(path, (".csv", ".txt")):
                 if os.path.getsize(f) == 0:
                     raise DataError("empty file", f, "remove it or write its rows")
+
+
+def check_unique_columns(files: list[str], columns: list[str]) -> None:
+    """No needed column appears twice in a Parquet file (footers only).
+
+    Unreadable files are left to :class:`ParquetReader`, which names them.
+
+    Raises:
+        DataError: naming the file and the duplicated column.
+    """
+    import pyarrow.parquet as pq
+
+    wanted = set(columns)
+    for f in files:
+        try:
+            names = pq.read_schema(f).names
+        except (pa.ArrowInvalid, OSError):
+            continue
+        seen: set[str] = set()
+        for name in names:
+            if name in seen and name in wanted:
+                raise DataError(
+                    f'column "{name}" appears {names.count(name)} times',
+                    f,
+                    "write the file with unique column names (rename or drop "
+                    "the copies)",
+                )
+            seen.add(name)
 
 
 def _check_numeric(reader: ParquetReader, columns: list[str]) -> None:

@@ -82,7 +82,11 @@ def open_input(
 
     """
     if fmt == PARQUET:
-        reader = ParquetReader(list_files(input_path, (".parquet",)), columns)
+        from tzrec.datasets.preflight import check_unique_columns
+
+        files = list_files(input_path, (".parquet",))
+        check_unique_columns(files, columns)
+        reader = ParquetReader(files, columns)
         return reader.iter_range(0, reader.total_rows), reader.total_rows
     fields = list(data_config.input_fields)
     csv = CsvReader(

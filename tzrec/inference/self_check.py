@@ -15,6 +15,7 @@ from torchrec import KeyedJaggedTensor
 from tzrec.datasets.batch import Batch
 from tzrec.export_model import scripted_inputs
 from tzrec.models.model import RankModel
+from tzrec.utils.errors import CheckpointError
 
 
 def _table_sizes(model: RankModel) -> dict[str, int]:
@@ -81,3 +82,31 @@ def check_scripted(path: str, model: RankModel, atol: float = 1e-5) -> None:
                         f"scripted model differs from the eager model on {name} "
                         f"(max abs diff {diff:.3g}, batch size {batch_size})"
                     )
+
+
+def check_finite(model: RankModel, ckpt_path: str, batch_size: int = 64) -> None:
+    """The model's weights and its predictions on a sample batch are finite.
+
+    Raises:
+        CheckpointError: naming the first non-finite weight or output.
+
+    """
+    for name, tensor in model.state_dict().items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            bad = int((~torch.isfinite(tensor)).sum())
+            raise CheckpointError(
+                f"the checkpoint's weight {name} holds {bad} NaN/inf values",
+                ckpt_path,
+                "export an earlier checkpoint (--checkpoint_path)",
+            )
+    with torch.no_grad():
+        out = model.predict(synthetic_batch(model, batch_size, seed=batch_size))
+    for name, tensor in out.items():
+        if not bool(torch.isfinite(tensor).all()):
+            bad = int((~torch.isfinite(tensor)).sum())
+            raise CheckpointError(
+                f"the exported model predicts {bad} of {tensor.numel()} {name} "
+                "values as NaN/inf on a sample batch",
+                ckpt_path,
+                "export an earlier checkpoint (--checkpoint_path)",
+            )

@@ -90,9 +90,11 @@ def _load(paths: list[str]) -> list[Any]:
 def main(args: argparse.Namespace) -> int:
     """Runs one subcommand; returns the exit status."""
     if args.command == "show":
+        from tzrec.tools.runs_load import load_run
         from tzrec.tools.runs_show import show_data, show_text
 
-        (run,) = _load([args.model_dir])
+        # A run killed before its first evaluation still shows its status.
+        run = load_run(args.model_dir, require_evals=False)
         _print(
             show_data(run) if args.json else show_text(run, args.max_rows), args.json
         )

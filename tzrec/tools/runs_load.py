@@ -137,9 +137,17 @@ class Run:
 
 def is_run_dir(path: str) -> bool:
     """Whether ``path`` holds any file a train_eval run writes."""
-    names = ("pipeline.config", keys.EVENTS_FILE, keys.EVAL_RESULT_FILE)
-    return os.path.isdir(path) and any(
-        os.path.isfile(os.path.join(path, n)) for n in names
+    # A run killed during start-up leaves only its lock, run.json or log/.
+    names = (
+        "pipeline.config",
+        keys.EVENTS_FILE,
+        keys.EVAL_RESULT_FILE,
+        keys.RUN_INFO_FILE,
+        ".tzrec.lock",
+    )
+    return os.path.isdir(path) and (
+        any(os.path.isfile(os.path.join(path, n)) for n in names)
+        or os.path.isdir(os.path.join(path, keys.LOG_DIR))
     )
 
 

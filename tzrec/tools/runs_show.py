@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from tzrec.checkpoint.artifacts import MANIFEST
+from tzrec.checkpoint.artifacts import read as read_artifacts
 from tzrec.tools.runs_load import Run, finite, local_time
 from tzrec.tools.runs_table import fmt_bytes, fmt_int, fmt_secs, fmt_value, table
 
@@ -85,6 +87,7 @@ def show_data(run: Run) -> dict[str, Any]:
             }
             for c in run.checkpoints
         ],
+        "artifacts": read_artifacts(run.path),
         "timeline": run.timeline.to_json(),
     }
 
@@ -196,8 +199,31 @@ def show_text(run: Run, max_rows: int = 30) -> str:
     out += table(
         headers, _eval_rows(run, max_rows), align="rrrr" + "r" * len(run.metric_names)
     )
-    out += [""] + _checkpoint_lines(run) + [""] + timeline_lines(run)
+    out += [""] + _checkpoint_lines(run) + [""] + _artifact_lines(run)
+    out += [""] + timeline_lines(run)
     return "\n".join(out)
+
+
+def _artifact_lines(run: Run) -> list[str]:
+    """``model_dir/artifacts.json``: checkpoints and exports with checksums."""
+    entries = read_artifacts(run.path)
+    if not entries:
+        return [f"artifacts: no {MANIFEST}"]
+    rows = [
+        [
+            e.get("kind", "?"),
+            str(e.get("step", "")),
+            fmt_bytes(e.get("bytes") or 0),
+            str(e.get("checksum", "")),
+            str(e.get("created", "")),
+            str(e.get("path", "")),
+        ]
+        for e in entries
+    ]
+    head = f"artifacts ({MANIFEST}): {len(entries)}"
+    return [head] + table(
+        ["kind", "step", "size", "xxh3_64", "created", "path"], rows, align="lrrlll"
+    )
 
 
 def _checkpoint_lines(run: Run) -> list[str]:

@@ -9,21 +9,24 @@ anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import difflib
 import os
+import signal
 import sys
 import threading
 import traceback
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
-from tzrec.utils import failures
+from tzrec.utils import failures, supervise
 from tzrec.utils.errors import ConfigError, TzrecError
 from tzrec.utils.quiet import quiet_globally
 
 EXIT_USER_ERROR = 2
 EXIT_BUG = 1
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
 
 
 class _Parser(argparse.ArgumentParser):
@@ -127,30 +130,81 @@ def run_main(
     if not debug:
         quiet_globally()
     threading.excepthook = failures.quiet_thread_excepthook
+    # Until training installs its graceful handler: SIGTERM reports like Ctrl-C.
+    previous = None
+    with contextlib.suppress(ValueError):  # not the main thread
+        previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        _run_and_exit(main_fn, parser, argv, debug)
+    finally:  # in-process callers (tests) get their handler back
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _run_and_exit(
+    main_fn: Callable[[argparse.Namespace], int | None],
+    parser: argparse.ArgumentParser,
+    argv: list[str],
+    debug: bool,
+) -> NoReturn:
+    """``run_main``'s body: runs ``main_fn`` and exits with its status."""
     try:
         args = parser.parse_args(argv)
         code = main_fn(args)
+        supervise.stop()
         _shutdown_distributed()
     except TzrecError as e:
+        _ending()
         if debug:
             traceback.print_exc()
             if e.detail:
                 print(e.detail, file=sys.stderr)
         failures.report(f"error: {e.one_line()}")
         sys.exit(EXIT_USER_ERROR)
-    except KeyboardInterrupt:
-        print("error: interrupted (Ctrl-C)", file=sys.stderr, flush=True)
-        sys.exit(EXIT_INTERRUPTED)
+    except (KeyboardInterrupt, Terminated) as e:
+        _ending()
+        what = "SIGTERM" if isinstance(e, Terminated) else "Ctrl-C"
+        print(f"error: interrupted ({what})", file=sys.stderr, flush=True)
+        sys.exit(EXIT_TERMINATED if isinstance(e, Terminated) else EXIT_INTERRUPTED)
     except Exception as e:
         _exit_on_exception(e, debug)
     sys.exit(code or 0)
 
 
+def _ending() -> None:
+    """A failing rank: peers are told, and a SIGTERM now ends it silently.
+
+    A non-zero rank waits before reporting (``failures.report``) so that
+    torchrun's SIGTERM stops it without a duplicate line.
+    """
+    supervise.note_exit()
+    with contextlib.suppress(ValueError):
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+class Terminated(BaseException):
+    """SIGTERM outside training (start-up, eval, export, predict)."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
 def _exit_on_exception(e: Exception, debug: bool) -> NoReturn:
     """Exits for an exception that is not a TzrecError (see ``run_main``)."""
+    gone = supervise.lost_after(e)
+    if gone is not None:  # a launcher or peer died: say which (exits)
+        if debug:
+            traceback.print_exc()
+        supervise.stop_for(gone)
+    _ending()
     full, peer = failures.storage_error(e), failures.peer_failure(e)
-    if debug or (full is None and peer is None):
+    killed = failures.worker_killed(e)
+    if debug or (full is None and peer is None and killed is None):
         traceback.print_exc()
+    if killed is not None:
+        failures.report(failures.worker_killed_message(killed))
+        sys.exit(EXIT_BUG)
     if full is not None:
         failures.report(failures.storage_message(full))
         sys.exit(EXIT_USER_ERROR)

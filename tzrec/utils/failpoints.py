@@ -5,7 +5,8 @@ the named point (at that step, if given). The action is ``kill`` (default):
 SIGKILL itself, the same abrupt death as an OOM kill or a pre-empted machine;
 or ``stop``: SIGSTOP itself, so a test can change the process from outside
 (e.g. lower its file-size limit) at a known moment and then SIGCONT it; or
-``term``: SIGTERM itself, a graceful stop at an exact step. Unset
+``term`` / ``int``: SIGTERM / SIGINT itself, as a scheduler or Ctrl-C would,
+at a known moment (start-up, mid-checkpoint-write, mid-evaluation). Unset
 (the normal case) a failpoint costs one dict lookup.
 """
 
@@ -15,7 +16,12 @@ import os
 import signal
 
 _SPEC = os.environ.get("TZREC_FAILPOINT", "")
-_ACTIONS = {"kill": signal.SIGKILL, "stop": signal.SIGSTOP, "term": signal.SIGTERM}
+_ACTIONS = {
+    "kill": signal.SIGKILL,
+    "stop": signal.SIGSTOP,
+    "term": signal.SIGTERM,
+    "int": signal.SIGINT,
+}
 
 
 def failpoint(name: str, step: int | None = None) -> None:

@@ -30,6 +30,11 @@ _PEER_GONE = re.compile(
     r"process group .* (aborted|terminated)",
     re.IGNORECASE,
 )
+# What torch's DataLoader says when a worker process is gone.
+_WORKER_GONE = re.compile(
+    r"DataLoader worker \(pids?\(?s?\)? ?[\d, ]+\) (exited unexpectedly|is killed by "
+    r"signal: [\w ]+)"
+)
 _DEFAULT_THREAD_HOOK = threading.excepthook
 
 
@@ -114,6 +119,29 @@ def peer_message(reason: str) -> str:
     return (
         f"rank {rank} stopped: another rank exited ({reason}); its error line "
         "is above, or in model_dir/log/rank<N>.log"
+    )
+
+
+def worker_killed(exc: BaseException | None) -> str | None:
+    """Torch's words when a DataLoader worker was killed from outside, or None.
+
+    A worker that raised re-raises its own error instead; one that vanished
+    was killed (OOM killer, a signal to the process group), not a tzrec bug.
+    """
+    for e in _chain(exc):
+        found = _WORKER_GONE.search(str(e))
+        if isinstance(e, RuntimeError) and found:
+            return found.group(0)
+    return None
+
+
+def worker_killed_message(what: str) -> str:
+    """The line for a DataLoader worker killed from outside."""
+    from tzrec.utils import supervise
+
+    return (
+        f"error: {what}: it was killed from outside (a signal, or the "
+        f"out-of-memory killer: check dmesg); {supervise.resume_hint()}"
     )
 
 
