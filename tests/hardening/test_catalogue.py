@@ -9,7 +9,12 @@ from tests.conftest import REPO
 
 HERE = Path(__file__).resolve().parent
 ROW = re.compile(r"^\| (\d+) \| [^|]+ \| .+ \| `(error: .+)` \| [^|]+ \| `([^`]+)` \|$")
-NOT_CATALOGUE = ("test_catalogue.py", "test_soak.py", "test_failure_plumbing.py")
+NOT_CATALOGUE = (
+    "test_catalogue.py",
+    "test_soak.py",
+    "test_failure_plumbing.py",
+    "test_stop_agreement.py",
+)
 TEST = re.compile(r"^(test_\w+\.py)::(test_\w+)(?:\[(\w+)\])?$")
 
 

@@ -47,11 +47,20 @@ _logger = logging.getLogger("tzrec")
 
 
 class _StopFlag:
-    """SIGTERM/SIGINT set a reason; the loop stops after the current step."""
+    """SIGTERM/SIGINT set a reason; the loop stops after the current step.
 
-    def __init__(self) -> None:
+    Under several ranks the stop is agreed after every step (a one-int MAX
+    all-reduce on a CPU gloo group, so no device sync): a signal that reaches
+    one rank alone (a scheduler, a user's kill) stops every rank at the same
+    step, instead of one rank saving while the others wait in a collective.
+    """
+
+    def __init__(self, world_size: int = 1) -> None:
         self.reason: str | None = None
         self._previous: dict[int, Any] = {}
+        self._group = None
+        if world_size > 1 and torch.distributed.is_initialized():
+            self._group = torch.distributed.new_group(backend="gloo")
 
     def install(self) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -64,6 +73,21 @@ class _StopFlag:
         _logger.warning(
             "[stop] %s: saving a checkpoint at the current step", self.reason
         )
+
+    def agreed(self) -> str | None:
+        """The stop reason of this rank or, agreed, of any other (all ranks call it)."""
+        if self._group is None:
+            return self.reason
+        flag = torch.tensor([0 if self.reason is None else 1], dtype=torch.int32)
+        torch.distributed.all_reduce(
+            flag, op=torch.distributed.ReduceOp.MAX, group=self._group
+        )
+        if flag.item() and self.reason is None:
+            self.reason = "a signal to another rank"
+            _logger.warning(
+                "[stop] %s: saving a checkpoint at the current step", self.reason
+            )
+        return self.reason
 
     def restore(self) -> None:
         for sig, handler in self._previous.items():
@@ -166,7 +190,7 @@ class TrainSession:
                 collect_run_info(config_lib.config_hash(config), dist_info.world_size),
             ),
         )
-        self.stop = _StopFlag()
+        self.stop = _StopFlag(dist_info.world_size)
         export = config.export_config
         self.best = BestTracker(
             export.best_exporter_metric or "auc", export.metric_larger_is_better
@@ -421,7 +445,7 @@ class TrainSession:
         return lambda: self.monitor.on_gradients(step, self.parts.dmp)
 
     def _should_stop(self) -> str | None:
-        if self.stop.reason:
+        if self.stop.agreed():
             return self.stop.reason
         return self.early_stopper.reason if self.early_stopper is not None else None
 
