@@ -397,8 +397,10 @@ def test_export_manifest_is_listed_and_verified_by_predict(
         "scripted_model.pt",
     ]
     manifest = json.load(open(f"{run}/md/artifacts.json"))["artifacts"]
-    (entry,) = [e for e in manifest if e["kind"] == "export"]
-    assert entry["path"] == os.path.abspath(exported) and entry["step"] == 30
+    # Other tests export from the same run too: find this export by its path.
+    exports = [e for e in manifest if e["kind"] == "export"]
+    (entry,) = [e for e in exports if e["path"] == os.path.abspath(exported)]
+    assert entry["step"] == 30
     assert [e["step"] for e in manifest if e["kind"] == "checkpoint"] == [10, 20, 30]
     for name in sorted(marker["checksums"]):
         damaged = tmp_path / f"exp-{name}"
