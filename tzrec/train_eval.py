@@ -16,6 +16,7 @@ from tzrec.utils.errors import CheckpointError, ConfigError
 from tzrec.utils.failpoints import failpoint
 from tzrec.utils.model_dir import check_model_dir, make_model_dir
 from tzrec.utils.run_lock import RunLock
+from tzrec.utils.supervise import watch_launcher
 
 _logger = logging.getLogger("tzrec")
 
@@ -114,6 +115,12 @@ def main(args: argparse.Namespace) -> int:
     lock = RunLock(config.model_dir) if os.environ.get("RANK", "0") == "0" else None
     if lock is not None:
         lock.acquire()
+    watch_launcher(
+        config.model_dir,
+        int(os.environ.get("RANK", "0")),
+        lock.release if lock is not None else None,
+    )
+    failpoint("before_process_group")
     # Heavy imports after the config, data files and model_dir are known good:
     # a mistake there answers in a second.
     from tzrec.datasets.labels import check_labels

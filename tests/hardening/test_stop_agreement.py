@@ -1,18 +1,29 @@
-"""A signal that reaches one rank alone stops every rank at the same step.
+"""Ranks stop together: on a signal to one rank, and on a launcher lost early.
 
 A scheduler or a user may signal one rank's process only. That rank saves a
 checkpoint; unless the others stop at the same step they wait in a collective
-until a timeout. The stop is agreed across ranks after every step.
+until a timeout. The stop is agreed across ranks after every step. A launcher
+killed while its ranks still import and rendezvous takes its store with it;
+the ranks watch it from before the process group exists.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import signal
+import subprocess
+import sys
+import time
 
+import psutil
 import pytest
 
+from tests.conftest import REPO
+from tests.hardening.helpers import train_flags
 from tests.hardening.test_rank_supervision import (
+    LONG_RUN,
+    _lock_is_free,
     _ranks_after_first_checkpoint,
     _start,
     _stop_all,
@@ -42,3 +53,48 @@ def test_sigterm_to_one_rank_stops_every_rank(tiny_data, tmp_path):
     events = [json.loads(x) for x in lines]
     finished = [e for e in events if e["event"] == "run_finished"]
     assert finished and finished[-1]["status"] == "stopped", finished
+
+
+def test_launcher_killed_while_ranks_start(tiny_data, tmp_path):
+    model_dir = tmp_path / "md"
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node=2",
+        "--master_addr=127.0.0.1",
+        "--master_port=0",
+        "-m",
+        "tzrec.train_eval",
+        *train_flags(tiny_data, model_dir, "--edit_config_json", LONG_RUN),
+    ]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TZREC_")}
+    # Both ranks stop themselves (SIGSTOP) just before the process group forms.
+    env["TZREC_FAILPOINT"] = "before_process_group::stop"
+    launcher = subprocess.Popen(
+        cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    ranks: list[psutil.Process] = []
+    try:
+        deadline = time.monotonic() + 120
+        while len(ranks) < 2 or any(r.status() != psutil.STATUS_STOPPED for r in ranks):
+            assert time.monotonic() < deadline, "ranks never reached the failpoint"
+            assert launcher.poll() is None, launcher.stderr.read()[-3000:]
+            time.sleep(0.2)
+            ranks = psutil.Process(launcher.pid).children()
+        os.kill(launcher.pid, signal.SIGKILL)
+        launcher.wait()
+        for rank in ranks:
+            rank.send_signal(signal.SIGCONT)
+        _, alive = psutil.wait_procs(ranks, timeout=30)
+        assert not alive, f"ranks still running 30 s after the launcher died: {alive}"
+    finally:
+        for proc in ranks:
+            try:
+                proc.kill()
+            except psutil.Error:
+                pass
+    stderr = launcher.stderr.read()
+    assert "error: the launcher died" in stderr, stderr[-3000:]
+    assert _lock_is_free(model_dir)

@@ -64,6 +64,23 @@ def _started(pid: int) -> float:
     return psutil.Process(pid).create_time()
 
 
+def watch_launcher(
+    model_dir: str, rank: int, on_exit: Callable[[], None] | None = None
+) -> None:
+    """Starts watching the torchrun launcher alone, before the process group.
+
+    Imports and the process group's rendezvous take seconds, and a launcher
+    killed meanwhile takes its rendezvous store with it: without this watch
+    the ranks would block there. :func:`start` adds the peers later.
+    """
+    global _WATCH, _MODEL_DIR
+    _MODEL_DIR = model_dir
+    if _WATCH is not None or "TORCHELASTIC_RUN_ID" not in os.environ:
+        return
+    _WATCH = _Watch(rank, model_dir, os.getppid(), [], on_exit)
+    threading.Thread(target=_watch, args=(_WATCH,), daemon=True).start()
+
+
 def start(
     model_dir: str,
     rank: int,
@@ -85,7 +102,7 @@ def start(
     """
     global _WATCH, _MODEL_DIR
     _MODEL_DIR = model_dir
-    if _WATCH is not None:
+    if _WATCH is not None and _WATCH.peers:
         return
     launcher = os.getppid() if "TORCHELASTIC_RUN_ID" in os.environ else None
     peers: list[Peer] = []
@@ -100,6 +117,10 @@ def start(
             for r, (host, pid, started) in enumerate(everyone)
             if r != rank and host == me[0]
         ]
+    if _WATCH is not None:  # the launcher is watched already: add the peers
+        _WATCH.on_exit = on_exit
+        _WATCH.peers = peers
+        return
     if launcher is None and not peers:
         return
     _WATCH = _Watch(rank, model_dir, launcher, peers, on_exit)
