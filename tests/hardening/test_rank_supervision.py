@@ -28,7 +28,7 @@ pytestmark = pytest.mark.slow
 LONG_RUN = json.dumps({"train_config.num_steps": 100000, "data_config.num_workers": 1})
 
 
-def _start(model_dir, tiny_data) -> subprocess.Popen:
+def _start(model_dir, tiny_data, extra_env=None) -> subprocess.Popen:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -47,7 +47,7 @@ def _start(model_dir, tiny_data) -> subprocess.Popen:
     return subprocess.Popen(
         cmd,
         cwd=REPO,
-        env={**env, "PYTHONUNBUFFERED": "1"},
+        env={**env, "PYTHONUNBUFFERED": "1", **(extra_env or {})},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,

@@ -12,17 +12,12 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 
 import psutil
 import pytest
 
-from tests.conftest import REPO
-from tests.hardening.helpers import train_flags
 from tests.hardening.test_rank_supervision import (
-    LONG_RUN,
     _lock_is_free,
     _ranks_after_first_checkpoint,
     _start,
@@ -57,24 +52,10 @@ def test_sigterm_to_one_rank_stops_every_rank(tiny_data, tmp_path):
 
 def test_launcher_killed_while_ranks_start(tiny_data, tmp_path):
     model_dir = tmp_path / "md"
-    cmd = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--nproc_per_node=2",
-        "--master_addr=127.0.0.1",
-        "--master_port=0",
-        "-m",
-        "tzrec.train_eval",
-        *train_flags(tiny_data, model_dir, "--edit_config_json", LONG_RUN),
-    ]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TZREC_")}
     # Both ranks stop themselves (SIGSTOP) just before the process group forms.
-    env["TZREC_FAILPOINT"] = "before_process_group::stop"
-    launcher = subprocess.Popen(
-        cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        text=True,
-    )  # fmt: skip
+    launcher = _start(
+        model_dir, tiny_data, {"TZREC_FAILPOINT": "before_process_group::stop"}
+    )
     ranks: list[psutil.Process] = []
     try:
         deadline = time.monotonic() + 120

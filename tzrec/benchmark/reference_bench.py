@@ -67,21 +67,11 @@ def build_reference(
         )
     meta = torch.device("meta")  # DMP materialises tables and moves dense layers
     where = f"model_config.{kind}"
-    if kind == "deepfm":
-        m = mc.deepfm
+    if kind in ("deepfm", "wide_and_deep"):  # the same config shape
+        m = getattr(mc, kind)
         final = _hidden(m.final, f"{where}.final") if m.HasField("final") else ()
-        return ref.ReferenceDeepFM(
-            sparse,
-            num_dense,
-            m.wide_embedding_dim or 4,
-            _hidden(m.deep, f"{where}.deep"),
-            final,
-            device=meta,
-        )
-    if kind == "wide_and_deep":
-        m = mc.wide_and_deep
-        final = _hidden(m.final, f"{where}.final") if m.HasField("final") else ()
-        return ref.ReferenceWideAndDeep(
+        cls = ref.ReferenceDeepFM if kind == "deepfm" else ref.ReferenceWideAndDeep
+        return cls(
             sparse,
             num_dense,
             m.wide_embedding_dim or 4,
