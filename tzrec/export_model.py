@@ -33,6 +33,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from tzrec.models.model import RankModel
+from tzrec.modules.variational_dropout import DroppedHead
 from tzrec.utils.errors import ConfigError
 
 # Where a group member comes from (InferenceModel.sources).
@@ -171,6 +172,8 @@ def build_inference_model(model: RankModel) -> InferenceModel:
             "model_config",
             "the model has no scriptable head",
         )
+    if model.group_dropout is not None:
+        head = DroppedHead(model.group_dropout, head)
     eg = model.embedding_group
     layout = eg.sparse_groups
     groups: dict[str, list[str]] = {}

@@ -9,8 +9,14 @@ A model is three parts, called in order by :meth:`RankModel.predict`:
    the trained module itself rather than a copy;
 3. ``outputs``: raw task outputs -> named predictions (:mod:`.outputs`).
 
-``loss`` turns predictions into named losses (summed by the training loop).
-Metrics live outside the model (tzrec.metrics), routed by ``tasks``.
+Between 1 and 2, ``model_config.variational_dropout`` adds a learned
+dropout on the groups (:mod:`tzrec.modules.variational_dropout`); export
+scripts it in front of the head.
+
+``loss`` turns predictions into named losses (summed by the training loop);
+``use_pareto_loss_weight`` weighs the task losses by Pareto-efficient weights
+while training (:mod:`tzrec.loss.pareto`). Metrics live outside the model
+(tzrec.metrics), routed by ``tasks``.
 """
 
 from __future__ import annotations
@@ -21,20 +27,27 @@ from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
+from torchrec import EmbeddingBagCollection, EmbeddingCollection
+from torchrec.distributed.types import ShardedModule
 
 from tzrec.datasets.batch import Batch
 from tzrec.features.feature import BaseFeature
 from tzrec.loss.jrc_loss import jrc_loss
 from tzrec.loss.losses import per_row_loss, weighted_mean
+from tzrec.loss.pareto import loss_gradients, pareto_weights
 from tzrec.loss.spec import JRC_LOSS
 from tzrec.models.outputs import TaskOutputs
 from tzrec.models.tasks import Task, loss_names, tasks_from_config
 from tzrec.modules.embedding import EmbeddingGroup
+from tzrec.modules.variational_dropout import GroupDropout
 from tzrec.monitor.diagnostics import Diagnosable
 from tzrec.protos import model_pb2
 from tzrec.utils.errors import ConfigError
 
 AUTOCAST_DTYPES = {"BF16": torch.bfloat16}
+# Embedding tables, plain or sharded (their parameters are left out of the
+# Pareto gradients).
+_TABLE_MODULES = (EmbeddingBagCollection, EmbeddingCollection, ShardedModule)
 
 
 class RankModel(nn.Module, Diagnosable):
@@ -77,8 +90,36 @@ class RankModel(nn.Module, Diagnosable):
         )
         self.outputs = TaskOutputs(self.tasks)
         self.loss_names = loss_names(self.tasks)
+        self.group_dropout = self._group_dropout()
+        if self.group_dropout is not None:
+            self.loss_names += self.group_dropout.loss_names()
         self.autocast_dtype: torch.dtype | None = None
+        self._dense_params: list[nn.Parameter] | None = None
         self._check_sessions()
+
+    def _group_dropout(self) -> GroupDropout | None:
+        """``variational_dropout`` on every DEEP/WIDE group of 2+ fields."""
+        if not self.model_config.HasField("variational_dropout"):
+            return None
+        cfg = self.model_config.variational_dropout
+        eg = self.embedding_group
+        widths: dict[str, list[int]] = {}
+        for group, names in eg.groups.items():
+            if group in eg.sequence_groups:
+                continue
+            if group in eg.wide_groups:
+                w = [eg.wide_dim] * len(names)
+            else:
+                w = [eg.feature_dims.get(n) or eg.dense_dims[n] for n in names]
+                if eg.seq_encoders is not None and group in eg.seq_encoders.extra_dims:
+                    w.append(eg.seq_encoders.extra_dims[group])
+            if len(w) > 1:
+                widths[group] = w
+        if not widths:
+            return None
+        return GroupDropout(
+            widths, cfg.regularization_lambda, cfg.embedding_wise_variational_dropout
+        )
 
     def _check_sessions(self) -> None:
         """jrc_loss's session_name must be a sparse feature the model looks up."""
@@ -172,6 +213,8 @@ class RankModel(nn.Module, Diagnosable):
     def predict(self, batch: Batch) -> dict[str, Tensor]:
         """Named predictions (see :mod:`tzrec.models.outputs`)."""
         groups = self.embedding_group(batch.sparse, batch.dense)
+        if self.group_dropout is not None:
+            groups = self.group_dropout(groups)
         raw = self.head(groups)
         if self.diagnosing():
             for task, logits in raw.items():
@@ -207,7 +250,7 @@ class RankModel(nn.Module, Diagnosable):
             )
             if task.space_label:
                 space = torch.where(
-                    batch.labels[task.space_label] == 1,
+                    batch.labels[task.space_label] > 0,
                     task.in_space_weight,
                     task.out_space_weight,
                 )
@@ -220,7 +263,47 @@ class RankModel(nn.Module, Diagnosable):
                     per_row = per_row_loss(spec, preds[spec.pred_key], label)
                 value = weighted_mean(per_row, w)
                 losses[spec.name] = value * task.weight if task.weight != 1.0 else value
+        if self.model_config.use_pareto_loss_weight and self.training:
+            self._pareto_weigh(losses)
+        if self.group_dropout is not None:
+            losses.update(self.group_dropout.penalties(batch.batch_size))
         return losses
+
+    def _pareto_weigh(self, losses: dict[str, Tensor]) -> None:
+        """Multiplies each task loss by its Pareto-efficient weight (in place)."""
+        if not torch.is_grad_enabled() or len(losses) < 2:
+            return
+        params = self.dense_parameters()
+        grads = loss_gradients(list(losses.values()), params)
+        mins = [t.pareto_min_weight for t in self.tasks for _ in t.losses]
+        weights = pareto_weights(grads, grads.new_tensor(mins))
+        for i, name in enumerate(list(losses)):
+            losses[name] = losses[name] * weights[i]
+            if self.diagnosing():
+                self.put(
+                    f"pareto_loss_weight/{name}",
+                    weights[i],
+                    description="Pareto-efficient weight of the loss this step "
+                    "(use_pareto_loss_weight; the weights sum to 1).",
+                )
+
+    def dense_parameters(self) -> list[nn.Parameter]:
+        """Trainable parameters outside the embedding tables.
+
+        The tables' optimizers run inside backward, so the Pareto weights'
+        extra gradient passes must not reach them.
+        """
+        if self._dense_params is None:
+            tables = {
+                id(p)
+                for m in self.modules()
+                if isinstance(m, _TABLE_MODULES)
+                for p in m.parameters()
+            }
+            self._dense_params = [
+                p for p in self.parameters() if p.requires_grad and id(p) not in tables
+            ]
+        return self._dense_params
 
 
 def session_ids(batch: Batch, name: str) -> Tensor:

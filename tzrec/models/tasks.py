@@ -23,7 +23,7 @@ from tzrec.loss.spec import (
 )
 from tzrec.utils.errors import ConfigError
 
-MULTI_TASK_MODELS = ("mmoe", "dbmtl", "ple", "pepnet")
+MULTI_TASK_MODELS = ("mmoe", "dbmtl", "ple", "pepnet", "simple_multi_task", "dc2vr")
 # Single-label models with two scored nets, each a task on the same label
 # (TorchEasyRec's suffixes: logits_booster, auc_light, ...).
 TWO_NET_MODELS = {"rocket_launching": ("booster", "light")}
@@ -46,10 +46,12 @@ class Task:
         metrics: ``MetricConfig`` messages (eval).
         train_metrics: ``TrainMetricConfig`` messages.
         where: config path of the task, for messages.
-        space_label: ``task_space_indicator_label``: rows where it is 1 are in
-            the task's sample space; ``""`` when unset.
+        space_label: ``task_space_indicator_label``: rows where it is > 0
+            are in the task's sample space (as TorchEasyRec); ``""`` when unset.
         in_space_weight: loss weight of rows in the sample space.
         out_space_weight: loss weight of rows outside it.
+        pareto_min_weight: ``pareto_min_loss_weight``: the least Pareto
+            weight of each of the task's losses.
     """
 
     name: str
@@ -64,6 +66,7 @@ class Task:
     space_label: str = ""
     in_space_weight: float = 1.0
     out_space_weight: float = 1.0
+    pareto_min_weight: float = 0.0
 
     @property
     def suffix(self) -> str:
@@ -150,6 +153,8 @@ def tasks_from_config(
         ]
     for task in tasks:
         problems += _metric_problems(task)
+    if model_config.use_pareto_loss_weight:
+        problems += _pareto_problems(tasks)
     if len(problems) == 1:
         raise problems[0]
     if problems:
@@ -245,10 +250,12 @@ def _tower_task(
                 f"use one of {', '.join(labels) or '(none: add label_fields)'}",
             )
         )
-    if t.sample_weight_name and t.sample_weight_name not in weights:
+    # InterventionTaskTower (DC2VR) has no sample_weight_name.
+    sample_weight_name = getattr(t, "sample_weight_name", "")
+    if sample_weight_name and sample_weight_name not in weights:
         problems.append(
             ConfigError(
-                f'sample_weight_name "{t.sample_weight_name}" is not in '
+                f'sample_weight_name "{sample_weight_name}" is not in '
                 "data_config.sample_weight_fields",
                 f"{where}.sample_weight_name",
                 "list the column in data_config.sample_weight_fields",
@@ -278,7 +285,7 @@ def _tower_task(
     return Task(
         t.tower_name,
         t.label_name,
-        t.sample_weight_name,
+        sample_weight_name,
         t.num_class,
         t.weight,
         tuple(specs),
@@ -288,7 +295,32 @@ def _tower_task(
         space,
         t.in_task_space_weight,
         t.out_task_space_weight,
+        t.pareto_min_loss_weight,
     )
+
+
+def _pareto_problems(tasks: Sequence[Task]) -> list[ConfigError]:
+    """``pareto_min_loss_weight``: each >= 0, their sum over losses < 1."""
+    problems = [
+        ConfigError(
+            f"pareto_min_loss_weight {t.pareto_min_weight} is negative",
+            f"{t.where}.pareto_min_loss_weight",
+            "use a value in [0, 1)",
+        )
+        for t in tasks
+        if t.pareto_min_weight < 0
+    ]
+    total = sum(t.pareto_min_weight * len(t.losses) for t in tasks)
+    if not problems and total >= 1.0:
+        problems.append(
+            ConfigError(
+                f"the pareto_min_loss_weight of all losses sum to {total:g}, not < 1",
+                "model_config.use_pareto_loss_weight",
+                "lower the towers' pareto_min_loss_weight (each counts once per "
+                "loss of its tower)",
+            )
+        )
+    return problems
 
 
 def _metric_problems(task: Task) -> list[ConfigError]:

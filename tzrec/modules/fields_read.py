@@ -67,4 +67,8 @@ FIELDS_READ: tuple[str, ...] = (
     "SelfAttentionEncoder.input",
     "SelfAttentionEncoder.num_heads",
     "SelfAttentionEncoder.dropout_ratio",
+    "Cross.cross_num",
+    "CIN.cin_layer_size",
+    "VariationalDropout.regularization_lambda",
+    "VariationalDropout.embedding_wise_variational_dropout",
 )
