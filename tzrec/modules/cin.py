@@ -33,11 +33,13 @@ class CIN(nn.Module):
 
     def forward(self, x0: Tensor) -> Tensor:
         """``[B, N, D]`` -> ``[B, sum(layer_sizes)]``."""
-        batch, _, dim = x0.shape
-        xk = x0
+        # Embedding dimension first, so each layer's products come out in the
+        # layout its Linear reads ([B, D, H * N], channel h * N + n): no copies.
+        x0t = x0.transpose(1, 2)
+        xkt = x0t
         pooled: list[Tensor] = []
         for layer in self.layers:
-            z = torch.einsum("bhd,bnd->bhnd", xk, x0).reshape(batch, -1, dim)
-            xk = layer(z.transpose(1, 2)).transpose(1, 2)
-            pooled.append(xk.sum(dim=2))
+            z = (xkt.unsqueeze(3) * x0t.unsqueeze(2)).flatten(2)
+            xkt = layer(z)
+            pooled.append(xkt.sum(dim=1))
         return torch.cat(pooled, dim=1)
