@@ -15,6 +15,29 @@ from tests.hardening.helpers import (
 
 TEXT = TINY_CONFIG.read_text()
 DUPLICATE = 'feature_configs { id_feature { feature_name: "cat_5" num_buckets: 9 } }'
+DEEPFM = TEXT[
+    TEXT.index('    group_name: "wide"') : TEXT.index("  metrics { auc {} }\n}") + 21
+]
+TOWER = (
+    'task_towers {{ tower_name: "{}" label_name: "label" {} '
+    "losses {{ binary_cross_entropy {{}} }} metrics {{ auc {{}} }} }}"
+)
+
+
+def _towers(model: str, second: str, first_fields: str, second_fields: str) -> str:
+    """One DEEP group and a two-tower ``model`` on the label, in place of DEEPFM.
+
+    The model's problem is found with the tasks, before the export metric
+    ("auc", which the towers call auc_ctr) is checked.
+    """
+    return (
+        '    group_name: "deep"\n'
+        '    feature_names: ["int_0", "cat_4", "cat_5", "cat_13"]\n'
+        "    group_type: DEEP\n  }\n"
+        f"  {model} {{\n    {TOWER.format('ctr', first_fields)}\n"
+        f"    {TOWER.format(second, second_fields)}\n  }}\n"
+    )
+
 
 # id -> (text to replace, its replacement, needles of the error line)
 CASES = {
@@ -108,6 +131,38 @@ CASES = {
         [
             "not supported yet",
             "(model_config.feature_groups[1].sequence_encoders[0].hstu_encoder)",
+        ],
+    ),
+    "xdeepfm_cin_without_layers": (
+        "  deepfm {",
+        "  xdeepfm {\n    final { hidden_units: [4] }",
+        ["CIN has no layers (model_config.xdeepfm.cin.cin_layer_size)"],
+    ),
+    "pareto_min_loss_weights_sum_to_1": (
+        DEEPFM,
+        _towers(
+            "simple_multi_task",
+            "ctr2",
+            "pareto_min_loss_weight: 0.5",
+            "pareto_min_loss_weight: 0.5",
+        )
+        + "  use_pareto_loss_weight: true\n",
+        [
+            "pareto_min_loss_weight of all losses sum to 1, not < 1",
+            "(model_config.use_pareto_loss_weight)",
+        ],
+    ),
+    "dc2vr_intervention_by_a_later_tower": (
+        DEEPFM,
+        _towers(
+            "dc2vr",
+            "cvr",
+            'intervention_tower_names: "cvr" low_rank_dim: 2',
+            "",
+        ),
+        [
+            'intervention tower "cvr" is not an earlier task tower',
+            "(model_config.dc2vr.task_towers[0].intervention_tower_names)",
         ],
     ),
     "global_grad_clip_without_norm": (

@@ -111,7 +111,7 @@ class DC2VR(RankModel):
             mlp = MLP(width, t.mlp, f"{task.where}.mlp") if t.HasField("mlp") else None
             task_mlps.append(mlp if mlp is not None else nn.Identity())
             dims.append(mlp.output_dim if mlp is not None else width)
-        sources = _sources(cfg.task_towers, [t.where for t in self.tasks])
+        sources = _sources(cfg.task_towers)
         interventions = [
             _intervention(t, dims[i], [dims[j] for j in src], self.tasks[i].where)
             for i, (t, src) in enumerate(zip(cfg.task_towers, sources))
@@ -131,35 +131,13 @@ class DC2VR(RankModel):
         )
 
 
-def _sources(towers, where: list[str]) -> list[list[int]]:  # noqa: ANN001
-    """Per tower the indices of its ``intervention_tower_names`` (earlier ones)."""
-    index: dict[str, int] = {}
-    sources: list[list[int]] = []
-    for i, t in enumerate(towers):
-        own = []
-        for name in t.intervention_tower_names:
-            if name not in index:
-                raise ConfigError(
-                    f'intervention tower "{name}" is not an earlier task tower',
-                    f"{where[i]}.intervention_tower_names",
-                    "name towers listed before this one",
-                )
-            own.append(index[name])
-        if own and not t.HasField("low_rank_dim"):
-            raise ConfigError(
-                "intervention_tower_names without low_rank_dim",
-                f"{where[i]}.low_rank_dim",
-                "set low_rank_dim (the shared space's width), or drop the names",
-            )
-        if t.HasField("low_rank_dim") and not own:
-            raise ConfigError(
-                "low_rank_dim without intervention_tower_names",
-                f"{where[i]}.intervention_tower_names",
-                "name the earlier towers that intervene on this one",
-            )
-        sources.append(own)
-        index[t.tower_name] = i
-    return sources
+def _sources(towers) -> list[list[int]]:  # noqa: ANN001
+    """Per tower the indices of its ``intervention_tower_names``.
+
+    The names were checked with the tasks (earlier towers only).
+    """
+    index = {t.tower_name: i for i, t in enumerate(towers)}
+    return [[index[n] for n in t.intervention_tower_names] for t in towers]
 
 
 def _intervention(

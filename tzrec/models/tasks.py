@@ -231,7 +231,44 @@ def _tower_tasks(
             )
         names.add(t.tower_name)
         tasks.append(_tower_task(t, where, labels, weights, problems))
+    if kind == "dc2vr":
+        problems += _intervention_problems(towers, f"model_config.{kind}")
     return tasks
+
+
+def _intervention_problems(towers: Any, where: str) -> list[ConfigError]:
+    """DC2VR: a tower is intervened on by earlier towers, given low_rank_dim."""
+    problems, earlier = [], set()
+    for i, t in enumerate(towers):
+        at = f"{where}.task_towers[{i}]"
+        for name in t.intervention_tower_names:
+            if name not in earlier:
+                problems.append(
+                    ConfigError(
+                        f'intervention tower "{name}" is not an earlier task tower',
+                        f"{at}.intervention_tower_names",
+                        "name towers listed before this one",
+                    )
+                )
+        names, rank = len(t.intervention_tower_names), t.HasField("low_rank_dim")
+        if names and not rank:
+            problems.append(
+                ConfigError(
+                    "intervention_tower_names without low_rank_dim",
+                    f"{at}.low_rank_dim",
+                    "set low_rank_dim (the shared space's width), or drop the names",
+                )
+            )
+        if rank and not names:
+            problems.append(
+                ConfigError(
+                    "low_rank_dim without intervention_tower_names",
+                    f"{at}.intervention_tower_names",
+                    "name the earlier towers that intervene on this one",
+                )
+            )
+        earlier.add(t.tower_name)
+    return problems
 
 
 def _tower_task(
