@@ -13,6 +13,7 @@ from tzrec.loss.pareto import pareto_weights, project_to_simplex
 from tzrec.modules.cin import CIN
 from tzrec.modules.cross import CrossNet
 from tzrec.modules.intervention import Intervention
+from tzrec.monitor.diagnostics import STORE
 from tzrec.utils.errors import ConfigError
 
 pytestmark = pytest.mark.filterwarnings(
@@ -130,12 +131,16 @@ def test_pareto_weights_differ_from_fixed_ones_and_keep_their_floor():
     model = _model(config).train()
     batch = _batch(model, n=8)
     preds = model.predict(batch)
+    STORE.arm(True)  # a log step: the weights are model diagnostics
     weighted = model.loss(preds, batch)
+    logged = STORE.read()
     model.model_config.use_pareto_loss_weight = False
     fixed = model.loss(preds, batch)
     ratios = torch.stack([weighted[k] / fixed[k] for k in fixed]).detach()
     assert torch.allclose(ratios.sum(), torch.tensor(1.0), atol=1e-5)
     assert (ratios >= 0.2 - 1e-6).all() and not torch.allclose(ratios, ratios[0])
+    key = "pareto_loss_weight/binary_cross_entropy_ctr"
+    assert logged[key][0] == pytest.approx(ratios[0].item(), rel=1e-5)
     # Eval (no training) leaves the losses unweighted.
     model.model_config.use_pareto_loss_weight = True
     model.eval()

@@ -94,7 +94,6 @@ class RankModel(nn.Module, Diagnosable):
         if self.group_dropout is not None:
             self.loss_names += self.group_dropout.loss_names()
         self.autocast_dtype: torch.dtype | None = None
-        self._dense_params: list[nn.Parameter] | None = None
         self._check_sessions()
 
     def _group_dropout(self) -> GroupDropout | None:
@@ -291,19 +290,16 @@ class RankModel(nn.Module, Diagnosable):
         """Trainable parameters outside the embedding tables.
 
         The tables' optimizers run inside backward, so the Pareto weights'
-        extra gradient passes must not reach them.
+        extra gradient passes must not reach them. Walked on every call (not
+        cached): sharding replaces the table modules after construction.
         """
-        if self._dense_params is None:
-            tables = {
-                id(p)
-                for m in self.modules()
-                if isinstance(m, _TABLE_MODULES)
-                for p in m.parameters()
-            }
-            self._dense_params = [
-                p for p in self.parameters() if p.requires_grad and id(p) not in tables
-            ]
-        return self._dense_params
+        tables = {
+            id(p)
+            for m in self.modules()
+            if isinstance(m, _TABLE_MODULES)
+            for p in m.parameters()
+        }
+        return [p for p in self.parameters() if p.requires_grad and id(p) not in tables]
 
 
 def session_ids(batch: Batch, name: str) -> Tensor:
