@@ -220,3 +220,24 @@ def test_task_space_counts_any_positive_indicator_as_inside():
     batch.labels["label"] = (batch.labels["label"] > 0).float()
     binary = model.loss(preds, batch)["binary_cross_entropy_cvr"]
     assert binary.item() == pytest.approx(cvr.item())
+
+
+@pytest.mark.slow
+def test_pareto_under_torchrun_keeps_ranks_identical(tmp_path):
+    """The extra gradient passes must not upset data parallelism's all-reduce."""
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+    from tests.e2e.test_distributed import _free_port
+    from tzrec.datasets.synthetic import generate
+
+    generate(str(tmp_path / "data"), num_rows=1000, num_eval_rows=200, seed=3)
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2"]
+    cmd += ["--master_addr=127.0.0.1", f"--master_port={_free_port()}"]
+    cmd += ["-m", "tests.models.pareto_ranks", str(tmp_path / "data")]
+    cmd.append(str(tmp_path / "md"))
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=REPO)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+    diff = float(proc.stdout.split("RANK_DIFF ")[1].split()[0])
+    assert diff == 0.0

@@ -27,8 +27,6 @@ from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
-from torchrec import EmbeddingBagCollection, EmbeddingCollection
-from torchrec.distributed.types import ShardedModule
 
 from tzrec.datasets.batch import Batch
 from tzrec.features.feature import BaseFeature
@@ -45,9 +43,6 @@ from tzrec.protos import model_pb2
 from tzrec.utils.errors import ConfigError
 
 AUTOCAST_DTYPES = {"BF16": torch.bfloat16}
-# Embedding tables, plain or sharded (their parameters are left out of the
-# Pareto gradients).
-_TABLE_MODULES = (EmbeddingBagCollection, EmbeddingCollection, ShardedModule)
 
 
 class RankModel(nn.Module, Diagnosable):
@@ -94,6 +89,11 @@ class RankModel(nn.Module, Diagnosable):
         if self.group_dropout is not None:
             self.loss_names += self.group_dropout.loss_names()
         self.autocast_dtype: torch.dtype | None = None
+        # Each task loss's Pareto floor, kept on the model's device: a tensor
+        # built from a list every step would be a host-to-device copy.
+        floors = [t.pareto_min_weight for t in self.tasks for _ in t.losses]
+        self.register_buffer("pareto_floors", torch.tensor(floors), persistent=False)
+        self._pareto_inputs: dict[str, list[Tensor]] | None = None
         self._check_sessions()
 
     def _group_dropout(self) -> GroupDropout | None:
@@ -214,6 +214,10 @@ class RankModel(nn.Module, Diagnosable):
         groups = self.embedding_group(batch.sparse, batch.dense)
         if self.group_dropout is not None:
             groups = self.group_dropout(groups)
+        if self.training and self.model_config.use_pareto_loss_weight:
+            self._pareto_inputs = {
+                k: [t.detach() for t in v] for k, v in groups.items()
+            }
         raw = self.head(groups)
         if self.diagnosing():
             for task, logits in raw.items():
@@ -238,7 +242,19 @@ class RankModel(nn.Module, Diagnosable):
         return torch.autocast(_device_type(batch), dtype=self.autocast_dtype)
 
     def loss(self, preds: dict[str, Tensor], batch: Batch) -> dict[str, Tensor]:
-        """Named scalar losses: per task, sample-weighted, times the task weight."""
+        """Named scalar losses: per task, sample-weighted, times the task weight.
+
+        Training with ``use_pareto_loss_weight`` also times its Pareto weight;
+        variational dropout adds its penalties.
+        """
+        losses = self._task_losses(preds, batch)
+        if self.model_config.use_pareto_loss_weight and self.training:
+            self._pareto_weigh(losses, batch)
+        if self.group_dropout is not None:
+            losses.update(self.group_dropout.penalties(batch.batch_size))
+        return losses
+
+    def _task_losses(self, preds: dict[str, Tensor], batch: Batch) -> dict[str, Tensor]:
         losses: dict[str, Tensor] = {}
         for task in self.tasks:
             label = batch.labels[task.label_name]
@@ -262,20 +278,29 @@ class RankModel(nn.Module, Diagnosable):
                     per_row = per_row_loss(spec, preds[spec.pred_key], label)
                 value = weighted_mean(per_row, w)
                 losses[spec.name] = value * task.weight if task.weight != 1.0 else value
-        if self.model_config.use_pareto_loss_weight and self.training:
-            self._pareto_weigh(losses)
-        if self.group_dropout is not None:
-            losses.update(self.group_dropout.penalties(batch.batch_size))
         return losses
 
-    def _pareto_weigh(self, losses: dict[str, Tensor]) -> None:
-        """Multiplies each task loss by its Pareto-efficient weight (in place)."""
+    def _pareto_weigh(self, losses: dict[str, Tensor], batch: Batch) -> None:
+        """Multiplies each task loss by its Pareto-efficient weight (in place).
+
+        The gradients are the head's (the dense network after the lookup), on
+        a second head pass over the step's detached inputs: a graph of its
+        own, so the extra gradient passes never reach the embedding tables'
+        in-backward optimizers, nor the data-parallel wrapper's hooks (whose
+        first backward would otherwise all-reduce too early).
+        """
+        inputs = self._pareto_inputs
+        self._pareto_inputs = None
         if not torch.is_grad_enabled() or len(losses) < 2:
             return
-        params = self.dense_parameters()
-        grads = loss_gradients(list(losses.values()), params)
-        mins = [t.pareto_min_weight for t in self.tasks for _ in t.losses]
-        weights = pareto_weights(grads, grads.new_tensor(mins))
+        if inputs is None:  # loss() without this model's training forward
+            again = losses
+        else:
+            with self._autocast(batch):
+                again = self._task_losses(self.outputs(self.head(inputs)), batch)
+        params = [p for p in self.head.parameters() if p.requires_grad]
+        grads = loss_gradients(list(again.values()), params)
+        weights = pareto_weights(grads, self.pareto_floors)
         for i, name in enumerate(list(losses)):
             losses[name] = losses[name] * weights[i]
             if self.diagnosing():
@@ -285,21 +310,6 @@ class RankModel(nn.Module, Diagnosable):
                     description="Pareto-efficient weight of the loss this step "
                     "(use_pareto_loss_weight; the weights sum to 1).",
                 )
-
-    def dense_parameters(self) -> list[nn.Parameter]:
-        """Trainable parameters outside the embedding tables.
-
-        The tables' optimizers run inside backward, so the Pareto weights'
-        extra gradient passes must not reach them. Walked on every call (not
-        cached): sharding replaces the table modules after construction.
-        """
-        tables = {
-            id(p)
-            for m in self.modules()
-            if isinstance(m, _TABLE_MODULES)
-            for p in m.parameters()
-        }
-        return [p for p in self.parameters() if p.requires_grad and id(p) not in tables]
 
 
 def session_ids(batch: Batch, name: str) -> Tensor:
