@@ -5,9 +5,10 @@
 
     min_w || sum_i w_i * grad L_i ||^2   s.t.  sum_i w_i = 1,  w_i >= c_i
 
-over the dense parameters' gradients, with ``c_i`` the loss's task's
-``pareto_min_loss_weight`` (TorchEasyRec's ``pe_mtl_loss``, the paper's PE
-step). As there: the equality-constrained problem is solved in closed form
+over the gradients on the model head's parameters (the dense network after
+the embedding lookup; see ``RankModel._pareto_weigh``), with ``c_i`` the
+loss's task's ``pareto_min_loss_weight`` (TorchEasyRec's ``pe_mtl_loss``, the
+paper's PE step). As there: the equality-constrained problem is solved in closed form
 (its KKT system), then ``w - c`` is projected onto the simplex of sum
 ``1 - sum(c)``. Everything stays on the device (no host sync): the KKT
 system is ridged so ``solve_ex`` never meets a singular matrix, and the
