@@ -107,7 +107,12 @@ def test_variational_dropout_adds_its_penalty_and_scales_eval_inputs():
         assert torch.allclose(model.predict(batch)["logits"], direct[""].squeeze(1))
     # Training samples a mask: two forwards differ; no dropout, no penalty.
     model.train()
+    STORE.arm(True)  # a log step: the rates are model diagnostics
     a, b = model.predict(batch)["logits"], model.predict(batch)["logits"]
+    logged = STORE.read()
+    assert logged["variational_dropout/all/0"][0] == pytest.approx(
+        drop.rates()[0].item()
+    )
     assert not torch.allclose(a, b)
     no_dropout = {"model_config.variational_dropout": None}
     plain = _model(shrunk_config("dcn_v1", **no_dropout))

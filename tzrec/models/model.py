@@ -214,6 +214,15 @@ class RankModel(nn.Module, Diagnosable):
         groups = self.embedding_group(batch.sparse, batch.dense)
         if self.group_dropout is not None:
             groups = self.group_dropout(groups)
+            if self.diagnosing():
+                for name, drop in self.group_dropout.groups.items():
+                    self.put(
+                        f"variational_dropout/{name}",
+                        drop.rates().detach(),
+                        description=f"Learned dropout rate of each field (in "
+                        f"group order) of group {name}: high rates mark the "
+                        "fields the model does without (variational_dropout).",
+                    )
         if self.training and self.model_config.use_pareto_loss_weight:
             self._pareto_inputs = {
                 k: [t.detach() for t in v] for k, v in groups.items()
