@@ -246,3 +246,20 @@ def test_pareto_under_torchrun_keeps_ranks_identical(tmp_path):
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
     diff = float(proc.stdout.split("RANK_DIFF ")[1].split()[0])
     assert diff == 0.0
+
+
+@pytest.mark.parametrize("name", ["rocket_launching", "wukong"])
+def test_variational_dropout_applies_to_other_models_too(name):
+    edits = {"model_config.variational_dropout": {"regularization_lambda": 0.1}}
+    model = _model(shrunk_config(name, **edits))
+    batch = _batch(model, n=8)
+    losses = model.loss(model.predict(batch), batch)
+    assert list(losses) == model.loss_names
+    assert any(k.endswith("_feature_p_loss") for k in losses)
+    # The rates reach the predictions (rocket_launching has its own predict).
+    key = model.output_names()[0]
+    with torch.no_grad():
+        before = model.predict(batch)[key]
+        for drop in model.group_dropout.groups.values():
+            drop.logit_p.add_(3.0)
+        assert not torch.allclose(model.predict(batch)[key], before)

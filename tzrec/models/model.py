@@ -209,8 +209,8 @@ class RankModel(nn.Module, Diagnosable):
 
     # ---- running ----
 
-    def predict(self, batch: Batch) -> dict[str, Tensor]:
-        """Named predictions (see :mod:`tzrec.models.outputs`)."""
+    def head_inputs(self, batch: Batch) -> dict[str, list[Tensor]]:
+        """The groups the head reads: looked up, then variational dropout."""
         groups = self.embedding_group(batch.sparse, batch.dense)
         if self.group_dropout is not None:
             groups = self.group_dropout(groups)
@@ -227,6 +227,11 @@ class RankModel(nn.Module, Diagnosable):
             self._pareto_inputs = {
                 k: [t.detach() for t in v] for k, v in groups.items()
             }
+        return groups
+
+    def predict(self, batch: Batch) -> dict[str, Tensor]:
+        """Named predictions (see :mod:`tzrec.models.outputs`)."""
+        groups = self.head_inputs(batch)
         raw = self.head(groups)
         if self.diagnosing():
             for task, logits in raw.items():

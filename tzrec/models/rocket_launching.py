@@ -142,7 +142,7 @@ class RocketLaunching(RankModel):
 
     def predict(self, batch: Batch) -> dict[str, Tensor]:
         """Named predictions of both nets, plus hidden layers (for the losses)."""
-        raw = self.head(self.embedding_group(batch.sparse, batch.dense))
+        raw = self.head(self.head_inputs(batch))
         preds = self.outputs(raw)
         for k, v in raw.items():
             if k.startswith("hidden_"):
