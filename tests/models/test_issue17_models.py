@@ -80,6 +80,12 @@ def test_intervention_is_orthonormal_and_stops_source_gradient():
     with torch.no_grad():
         same = (base @ basis) @ iv.source_basis().t()
         assert torch.allclose(iv(base, same), base, atol=1e-5)
+    # dropout_ratio drops the output in training only.
+    noisy = Intervention(8, 6, 3, dropout_ratio=0.5)
+    with torch.no_grad():
+        assert not torch.allclose(noisy(base, source), noisy(base, source))
+        noisy.eval()
+        assert torch.allclose(noisy(base, source), noisy(base, source))
 
 
 def test_variational_dropout_adds_its_penalty_and_scales_eval_inputs():
