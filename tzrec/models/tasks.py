@@ -21,6 +21,7 @@ from tzrec.loss.spec import (
     LossSpec,
     build_loss_specs,
 )
+from tzrec.models.tower_checks import intervention_problems, pareto_problems
 from tzrec.utils.errors import ConfigError
 
 MULTI_TASK_MODELS = ("mmoe", "dbmtl", "ple", "pepnet", "simple_multi_task", "dc2vr")
@@ -154,7 +155,7 @@ def tasks_from_config(
     for task in tasks:
         problems += _metric_problems(task)
     if model_config.use_pareto_loss_weight:
-        problems += _pareto_problems(tasks)
+        problems += pareto_problems(tasks)
     if len(problems) == 1:
         raise problems[0]
     if problems:
@@ -232,43 +233,8 @@ def _tower_tasks(
         names.add(t.tower_name)
         tasks.append(_tower_task(t, where, labels, weights, problems))
     if kind == "dc2vr":
-        problems += _intervention_problems(towers, f"model_config.{kind}")
+        problems += intervention_problems(towers, f"model_config.{kind}")
     return tasks
-
-
-def _intervention_problems(towers: Any, where: str) -> list[ConfigError]:
-    """DC2VR: a tower is intervened on by earlier towers, given low_rank_dim."""
-    problems, earlier = [], set()
-    for i, t in enumerate(towers):
-        at = f"{where}.task_towers[{i}]"
-        for name in t.intervention_tower_names:
-            if name not in earlier:
-                problems.append(
-                    ConfigError(
-                        f'intervention tower "{name}" is not an earlier task tower',
-                        f"{at}.intervention_tower_names",
-                        "name towers listed before this one",
-                    )
-                )
-        names, rank = len(t.intervention_tower_names), t.HasField("low_rank_dim")
-        if names and not rank:
-            problems.append(
-                ConfigError(
-                    "intervention_tower_names without low_rank_dim",
-                    f"{at}.low_rank_dim",
-                    "set low_rank_dim (the shared space's width), or drop the names",
-                )
-            )
-        if rank and not names:
-            problems.append(
-                ConfigError(
-                    "low_rank_dim without intervention_tower_names",
-                    f"{at}.intervention_tower_names",
-                    "name the earlier towers that intervene on this one",
-                )
-            )
-        earlier.add(t.tower_name)
-    return problems
 
 
 def _tower_task(
@@ -334,30 +300,6 @@ def _tower_task(
         t.out_task_space_weight,
         t.pareto_min_loss_weight,
     )
-
-
-def _pareto_problems(tasks: Sequence[Task]) -> list[ConfigError]:
-    """``pareto_min_loss_weight``: each >= 0, their sum over losses < 1."""
-    problems = [
-        ConfigError(
-            f"pareto_min_loss_weight {t.pareto_min_weight} is negative",
-            f"{t.where}.pareto_min_loss_weight",
-            "use a value in [0, 1)",
-        )
-        for t in tasks
-        if t.pareto_min_weight < 0
-    ]
-    total = sum(t.pareto_min_weight * len(t.losses) for t in tasks)
-    if not problems and total >= 1.0:
-        problems.append(
-            ConfigError(
-                f"the pareto_min_loss_weight of all losses sum to {total:g}, not < 1",
-                "model_config.use_pareto_loss_weight",
-                "lower the towers' pareto_min_loss_weight (each counts once per "
-                "loss of its tower)",
-            )
-        )
-    return problems
 
 
 def _metric_problems(task: Task) -> list[ConfigError]:
