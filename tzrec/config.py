@@ -142,45 +142,91 @@ UNSUPPORTED["train_config.sparse_optimizer.sgd_optimizer.momentum"] = (
 )
 # TorchEasyRec feature options tzrec does not implement.
 _FEATURES = ("IdFeature", "RawFeature", "ComboFeature", "LookupFeature")
-_reject_everywhere(
-    _each(_FEATURES, ("zch", "dynamicemb")),
-    "use hash_bucket_size or num_buckets (fixed-size tables)",
-)
-_reject_everywhere(_each(_FEATURES, ("use_mask",)), "feature masking " + _NOT_IMPL)
-_reject_everywhere(
-    _each(_FEATURES, ("autodis", "mlp")), "use boundaries or the raw value"
-)
+# Feature types added by issue 17: their options below, where not read.
+_FEATURES17 = ("MatchFeature", "ExprFeature", "OverlapFeature", "TokenizeFeature")
+_FEATURES17 += ("KvDotProduct", "BoolMaskFeature", "CombineFeature")
 _reject_everywhere(
     _each(_FEATURES, ("embedding_constraints",)),
     "tzrec plans embedding sharding itself",
 )
 _reject_everywhere(
-    _each(_FEATURES, ("sequence_fields",)), "name the columns with expression"
+    _each(_FEATURES + _FEATURES17, ("sequence_fields",)),
+    "name the columns with expression",
 )
 _reject_everywhere(
-    _each(_FEATURES, ("fg_encoded_default_value",)),
+    _each(_FEATURES + _FEATURES17, ("fg_encoded_default_value",)),
     "nulls are filled with default_value; set default_value instead",
 )
 _reject_everywhere(
-    _each(_FEATURES, ("default_bucketize_value",)),
-    "out-of-vocabulary ids go to bucket 1 (0 is the default value)",
+    _each(_FEATURES + _FEATURES17, ("stub_type",)),
+    "FG-DAG intermediate features " + _NOT_IMPL,
 )
 _reject_everywhere(
-    _each(_FEATURES, ("stub_type",)), "FG-DAG intermediate features " + _NOT_IMPL
-)
-_reject_everywhere(_each(_FEATURES, ("data_type",)), "embeddings are FP32")
-_reject_everywhere(_each(_FEATURES, ("asset_dir",)), "give vocab_file its full path")
-_reject_everywhere(
-    ("LookupFeature.value_separator",), "lookup maps are read from map columns"
+    _each(_FEATURES + _FEATURES17, ("asset_dir",)), "give vocab_file its full path"
 )
 _reject_everywhere(("ModelConfig.kernel",), "tzrec runs PYTORCH kernels")
-# TorchEasyRec feature types tzrec has no implementation of yet.
-_NEW_KINDS = ("match", "expr", "overlap", "tokenize", "custom", "bool_mask", "combine")
-_FEATURE_KINDS = tuple(f"{k}_feature" for k in _NEW_KINDS) + ("kv_dot_product",)
+_ID_LIKE = _FEATURES + ("MatchFeature", "BoolMaskFeature")
 _reject_everywhere(
-    _each(("FeatureConfig", "SeqFeatureConfig"), _FEATURE_KINDS)
-    + _each(("FeatureConfig",), tuple(f"sequence_{k}" for k in _FEATURE_KINDS)),
-    "feature type " + _NOT_IMPL + "; use id, raw, combo or lookup features",
+    _each(_ID_LIKE, ("dynamicemb",)),
+    "dynamic embeddings need CUDA and NVIDIA's dynamicemb package, which tzrec "
+    "does not ship; use hash_bucket_size",
+)
+_reject_everywhere(
+    _each(_ID_LIKE, ("zch",)),
+    "torchrec's managed-collision modules run on CPU, but tzrec does not yet shard "
+    "them or checkpoint their id remapping; use hash_bucket_size",
+)
+for _kind in ("id_feature", "raw_feature", "expr_feature", "combine_feature"):
+    for _where in (f"sequence_{_kind}", f"sequence_feature.features.{_kind}"):
+        UNSUPPORTED[f"feature_configs.{_where}.use_mask"] = (
+            "masking part of a sequence would misalign it; " + _NOT_IMPL
+        )
+for _kind in ("raw_feature", "expr_feature", "combine_feature"):
+    for _oneof in ("autodis", "mlp"):
+        UNSUPPORTED[f"feature_configs.sequence_{_kind}.{_oneof}"] = (
+            "embedding a dense sequence value is " + _NOT_IMPL
+        )
+        UNSUPPORTED[f"feature_configs.sequence_feature.features.{_kind}.{_oneof}"] = (
+            "embedding a dense sequence value is " + _NOT_IMPL
+        )
+_reject_everywhere(
+    _each(_FEATURES17, ("embedding_constraints",)),
+    "tzrec plans embedding sharding itself",
+)
+_reject_everywhere(
+    ("MatchFeature.value_dim", "ExprFeature.value_dim", "BoolMaskFeature.value_dim"),
+    "values form one bag (value_dim 0) or one number (1); remove value_dim",
+)
+_reject_everywhere(
+    ("ExprFeature.separator",), "expr_feature variables are one number per row"
+)
+_reject_everywhere(
+    ("TextNormalizer.stop_char_file",), "use TEXT_FILTER to drop punctuation"
+)
+_reject_everywhere(
+    ("KvDotProduct.kv_delimiter",),
+    "TorchEasyRec's schema makes it a float, which names no character; ':' is used",
+)
+# TorchEasyRec feature types tzrec has no implementation of.
+_reject_everywhere(
+    _each(("FeatureConfig", "SeqFeatureConfig"), ("custom_feature",))
+    + ("FeatureConfig.sequence_custom_feature",),
+    "custom FG operators (pyfg .so libraries) are not supported; compute the value "
+    "into a data column and read it with a raw_feature or id_feature",
+)
+_SEQ17 = ("match_feature", "overlap_feature", "tokenize_feature", "kv_dot_product")
+_SEQ17 += ("bool_mask_feature",)
+_reject_everywhere(
+    _each(("SeqFeatureConfig",), _SEQ17)
+    + _each(("FeatureConfig",), tuple(f"sequence_{k}" for k in _SEQ17))
+    + _each(
+        ("MatchFeature", "OverlapFeature", "TokenizeFeature", "KvDotProduct")
+        + ("BoolMaskFeature",),
+        ("sequence_length", "sequence_delim"),
+    ),
+    "sequences of match/overlap/tokenize/kv_dot_product/bool_mask features are "
+    + _NOT_IMPL
+    + "; sequence_combine_feature and sequence_expr_feature work",
 )
 _reject_everywhere(
     ("FeatureConfig.sequence_combo_feature", "FeatureConfig.sequence_lookup_feature")
@@ -203,7 +249,6 @@ UNSUPPORTED.update(
         "list columns need none)",
         "data_config.drop_remainder": _DATA_CHANGE,
         "data_config.min_batch_size": _DATA_CHANGE,
-        "data_config.sample_mask_prob": _DATA_CHANGE,
         "data_config.negative_sample_mask_prob": _DATA_CHANGE,
         "data_config.force_base_data_group": _DATA_CHANGE,
         "data_config.sample_cost_field": _DATA_CHANGE,

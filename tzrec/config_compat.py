@@ -43,9 +43,7 @@ NO_EFFECT_DATA = {
     "in_order": "tzrec always delivers batches in order",
 }
 # feature fields accepted with no effect in tzrec, and why.
-NO_EFFECT_FEATURE = {
-    "fg_value_type": "a TorchEasyRec FG speed hint",
-}
+NO_EFFECT_FEATURE: dict[str, str] = {}
 NO_EFFECT_SEQUENCE = {
     "sequence_pk": "a serving-side key; sequences are read from input columns",
 }
@@ -186,14 +184,6 @@ def no_effect_settings(config: pipeline_pb2.EasyRecConfig) -> list[str]:
         for name, why in table.items():
             if name in sub.DESCRIPTOR.fields_by_name and in_use(sub, name):
                 found.append(f"feature_configs[{i}].{kind}.{name} ({why})")
-        if kind == "sequence_feature":
-            for j, f in enumerate(sub.features):
-                inner = f.WhichOneof("feature")
-                if inner and in_use(getattr(f, inner), "fg_value_type"):
-                    found.append(
-                        f"feature_configs[{i}].sequence_feature.features[{j}]."
-                        f"{inner}.fg_value_type ({NO_EFFECT_FEATURE['fg_value_type']})"
-                    )
     return found
 
 

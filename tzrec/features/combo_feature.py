@@ -85,6 +85,7 @@ class ComboFeature(BaseFeature):
             pooling=c.pooling or "sum",
             init_fn=c.init_fn,
             trainable=c.trainable,
+            data_type=c.data_type,
         )
 
     def _tokens(self, col: pa.Array) -> tuple[pa.Array, np.ndarray]:

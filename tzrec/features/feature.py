@@ -18,6 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from tzrec.features.dense_emb import DenseEmbSpec
 from tzrec.utils.errors import ConfigError, DataError
 
 _SIDES = ("user:", "item:", "context:")
@@ -43,6 +44,7 @@ class TableSpec:
         pooling: ``sum`` or ``mean``.
         init_fn: optional initialiser spec, e.g. ``nn.init.normal_,std=0.01``.
         trainable: whether the table is updated.
+        data_type: storage type of the weights, ``FP32`` or ``FP16``.
 
     """
 
@@ -52,6 +54,7 @@ class TableSpec:
     pooling: str = "sum"
     init_fn: str = ""
     trainable: bool = True
+    data_type: str = "FP32"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -131,6 +134,11 @@ class BaseFeature:
     @property
     def table(self) -> TableSpec | None:
         """The embedding table, or None for a dense feature."""
+        return None
+
+    @property
+    def dense_embedding(self) -> DenseEmbSpec | None:
+        """How the model embeds this dense feature (autodis / mlp), or None."""
         return None
 
     def encode_sparse(self, columns: dict[str, pa.Array]) -> SparseValues:

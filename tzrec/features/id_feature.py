@@ -93,6 +93,7 @@ class IdFeature(BaseFeature):
             pooling=c.pooling or "sum",
             init_fn=c.init_fn,
             trainable=c.trainable,
+            data_type=c.data_type,
         )
 
     def encode_sparse(self, columns: dict[str, pa.Array]) -> SparseValues:

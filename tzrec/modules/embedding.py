@@ -33,11 +33,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 from torchrec import EmbeddingBagCollection, EmbeddingBagConfig, KeyedJaggedTensor
-from torchrec.modules.embedding_configs import PoolingType
+from torchrec.modules.embedding_configs import DataType, PoolingType
 from torchrec.sparse.jagged_tensor import KeyedTensor
 
 from tzrec.features.build import shared_tables
 from tzrec.features.feature import BaseFeature, TableSpec
+from tzrec.modules.dense_embedding import dense_embedding
 from tzrec.modules.embedding_tables import check_dims, freeze, init_fn_of
 from tzrec.modules.sequence_embedding import SequenceEmbedding, SequenceGroupSpec
 from tzrec.modules.sequence_groups import SequenceGroupEncoders, internal_name
@@ -58,6 +59,11 @@ def cat_fields(fields: list[torch.Tensor]) -> torch.Tensor:
     return torch.cat(fields, dim=1)
 
 
+def _module_key(feature: str) -> str:
+    """A ModuleDict key for a feature name (no dots allowed there)."""
+    return feature.replace(".", "_")
+
+
 def _bag_config(
     spec: TableSpec, features: list[str], name: str, dim: int
 ) -> EmbeddingBagConfig:
@@ -68,6 +74,7 @@ def _bag_config(
         feature_names=features,
         pooling=PoolingType.MEAN if spec.pooling == "mean" else PoolingType.SUM,
         init_fn=init_fn_of(spec.init_fn, spec.num_embeddings),
+        data_type=DataType.FP16 if spec.data_type == "FP16" else DataType.FP32,
     )
 
 
@@ -95,6 +102,17 @@ class EmbeddingGroup(nn.Module):
         self.wide_groups: set[str] = set()
         self.sequence_groups: dict[str, SequenceGroupSpec] = {}
         deep_feats, wide_feats = self._read_groups(feature_groups, by_name)
+        # autodis / mlp: the dense value enters its groups embedded.
+        self.dense_embs = nn.ModuleDict(
+            {
+                _module_key(n): dense_embedding(by_name[n].dense_embedding)
+                for n in dict.fromkeys(deep_feats)
+                if by_name[n].dense_embedding is not None
+            }
+        )
+        self._dense_emb_names = {
+            _module_key(n): n for n in deep_feats if _module_key(n) in self.dense_embs
+        }
         self.dense_dims = {
             f.name: f.output_dim
             for f in features
@@ -362,6 +380,10 @@ class EmbeddingGroup(nn.Module):
 
         A fused group's list holds one ``[B, width]`` tensor.
         """
+        if self._dense_emb_names:
+            dense = dict(dense)
+            for key, name in self._dense_emb_names.items():
+                dense[name] = self.dense_embs[key](dense[name])
         out: dict[str, list[torch.Tensor]] = (
             self.seq(sparse, dense) if self.seq is not None else {}
         )
