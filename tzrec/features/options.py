@@ -16,8 +16,8 @@ from tzrec.utils.errors import ConfigError
 DATA_TYPES = ("FP32", "FP16")
 
 
-def check_options(config, where: str) -> None:  # noqa: ANN001
-    """Raises a ConfigError for an option value tzrec cannot honour."""
+def check_data_type(config, where: str) -> None:  # noqa: ANN001
+    """Raises a ConfigError for a ``data_type`` other than FP32 / FP16."""
     fields = config.DESCRIPTOR.fields_by_name
     if "data_type" in fields and config.data_type.upper() not in DATA_TYPES:
         raise ConfigError(
@@ -25,6 +25,17 @@ def check_options(config, where: str) -> None:  # noqa: ANN001
             f"{where}.data_type",
             "use FP32 or FP16",
         )
+
+
+def check_options(config, where: str) -> None:  # noqa: ANN001
+    """Raises a ConfigError for an option value tzrec cannot honour.
+
+    Config validation reports ``dynamicemb`` and ``zch`` through
+    tzrec.config.UNSUPPORTED; these checks guard features built from a config
+    that skipped validation.
+    """
+    fields = config.DESCRIPTOR.fields_by_name
+    check_data_type(config, where)
     if "dynamicemb" in fields and config.HasField("dynamicemb"):
         raise ConfigError(
             "dynamicemb is not supported yet: NVIDIA dynamic embeddings need CUDA "

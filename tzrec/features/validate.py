@@ -15,7 +15,7 @@ from google.protobuf.message import Message
 from tzrec.features.build import feature_class
 from tzrec.features.feature import SequenceSpec
 from tzrec.features.normalizer import parse_normalizer
-from tzrec.features.options import check_options
+from tzrec.features.options import check_data_type
 from tzrec.protos import model_pb2, pipeline_pb2
 from tzrec.utils.errors import ConfigError
 
@@ -123,7 +123,7 @@ def _add_name(taken: set[str], name: str, where: str, p: Any) -> bool:
 def _check_feature(kind: str, f: Message, where: str, seq: bool, p: Any) -> FeatureInfo:
     """One feature message (``kind`` without the ``sequence_`` prefix)."""
     try:
-        check_options(f, where)
+        check_data_type(f, where)
     except ConfigError as e:
         p.add(e.where, e.what, e.fix)
     if kind in _ISSUE17 and (not seq or kind in _ISSUE17_SEQUENCES):
