@@ -186,3 +186,25 @@ def test_zch_and_dynamicemb_are_refused_with_their_reasons(edit, where, needle):
     assert set(found) == {where} and needle in found[where]
     with pytest.raises(ConfigError, match="not supported yet"):
         features(text_format.MessageToString(config.feature_configs[9]))
+
+
+def test_embedding_name_suffix_gives_a_group_tables_of_its_own():
+    feats = features(
+        'id_feature { feature_name: "a" num_buckets: 10 embedding_dim: 4 }',
+        'raw_feature { feature_name: "p" }',
+    )
+    groups = []
+    for name, suffix in (("u", ""), ("v", "_v"), ("w", "")):
+        g = _group(["a", "p"])
+        g.group_name, g.embedding_name_suffix = name, suffix
+        groups.append(g)
+    group = EmbeddingGroup(feats, groups)
+    assert sorted(group.ebc.embedding_bags) == ["a", "a_v"]
+    assert group.sparse_groups["deep"] == ["a", "a@_v"]
+    builder = BatchBuilder(
+        feats, [], require_labels=False, sparse_groups=group.sparse_groups
+    )
+    out = group(*_inputs(builder.build(pa.table({"a": [1, 2], "p": [0.5, 3.0]}))))
+    assert torch.equal(out["u"][0], out["w"][0])  # one table
+    assert not torch.equal(out["u"][0], out["v"][0])  # its own table
+    assert torch.equal(out["u"][1], out["v"][1])  # dense values are shared

@@ -21,7 +21,7 @@ import torch
 from torchrec import KeyedJaggedTensor
 
 from tzrec.datasets.labels import LabelRange
-from tzrec.features.feature import BaseFeature
+from tzrec.features.feature import BaseFeature, base_feature_name
 from tzrec.features.mask import masked_columns, uses_mask
 from tzrec.utils.errors import DataError
 
@@ -133,7 +133,10 @@ class BatchBuilder:
         by_name = {f.name: f for f in features}
         self.weighted_groups = {
             g for g, keys in self.sparse_groups.items()
-            if any(by_name[k].is_weighted for k in keys if k in by_name)
+            if any(
+                by_name[base_feature_name(k)].is_weighted
+                for k in keys if base_feature_name(k) in by_name
+            )
         }  # fmt: skip
         self.aligned = _aligned_sets(features, sequence_groups or [])
         self.label_ranges = dict(label_ranges or {})
@@ -172,7 +175,10 @@ class BatchBuilder:
         self._check_aligned(seq_lengths, {f.name: f for f in self.features})
         sparse = {
             group: _to_kjt(
-                [encoded[k] for k in keys], keys, n, group in self.weighted_groups
+                [encoded[base_feature_name(k)] for k in keys],
+                keys,
+                n,
+                group in self.weighted_groups,
             )
             for group, keys in self.sparse_groups.items()
         }

@@ -85,7 +85,7 @@ class BoolMaskFeature(BaseFeature):
         """The embedding table."""
         c = self.config
         return TableSpec(
-            name=c.embedding_name or self.name,
+            name=self.table_name(),
             num_embeddings=self.bucketizer.size,
             embedding_dim=int(c.embedding_dim),
             pooling=c.pooling or "sum",

@@ -79,7 +79,7 @@ class ComboFeature(BaseFeature):
         """The embedding table."""
         c = self.config
         return TableSpec(
-            name=c.embedding_name or self.name,
+            name=self.table_name(),
             num_embeddings=self.bucketizer.size,
             embedding_dim=int(c.embedding_dim),
             pooling=c.pooling or "sum",

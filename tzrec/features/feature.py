@@ -12,6 +12,7 @@ side prefix (``user:``, ``item:``, ``context:``) is dropped, so
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 
 import numpy as np
@@ -22,6 +23,9 @@ from tzrec.features.dense_emb import DenseEmbSpec
 from tzrec.utils.errors import ConfigError, DataError
 
 _SIDES = ("user:", "item:", "context:")
+# Joins a feature name and a group's embedding_name_suffix into the key the
+# suffixed copy has in the batch (the batch encodes it as the feature itself).
+SUFFIX_SEP = "@"
 
 
 @dataclasses.dataclass
@@ -109,6 +113,7 @@ class BaseFeature:
         self.sequence = sequence
         prefix = sequence.prefix if sequence else ""
         self.name: str = prefix + config.feature_name
+        self.table_suffix = ""
 
     @property
     def is_sequence(self) -> bool:
@@ -141,6 +146,22 @@ class BaseFeature:
         """How the model embeds this dense feature (autodis / mlp), or None."""
         return None
 
+    def table_name(self) -> str:
+        """``embedding_name`` (else the feature name), plus a group's suffix."""
+        base = self.config.embedding_name or base_feature_name(self.name)
+        return base + self.table_suffix
+
+    def with_table_suffix(self, suffix: str) -> BaseFeature:
+        """A copy looking up its own table, ``table_name() + suffix``.
+
+        The copy's name is ``name@suffix``; the batch encodes it from the same
+        columns (``base_feature_name`` maps the key back).
+        """
+        twin = copy.copy(self)
+        twin.name = f"{self.name}{SUFFIX_SEP}{suffix}"
+        twin.table_suffix = self.table_suffix + suffix
+        return twin
+
     def encode_sparse(self, columns: dict[str, pa.Array]) -> SparseValues:
         """Encodes a batch of this feature's columns to ids."""
         raise NotImplementedError
@@ -165,6 +186,11 @@ class BaseFeature:
     def where(self, column: str | None = None) -> str:
         """``column "x", feature f`` for error messages."""
         return f'column "{column or self.inputs[0]}", feature {self.name}'
+
+
+def base_feature_name(key: str) -> str:
+    """The feature a batch key encodes (``name@suffix`` -> ``name``)."""
+    return key.split(SUFFIX_SEP, 1)[0]
 
 
 def plain_column(col: pa.Array | pa.ChunkedArray) -> pa.Array:

@@ -117,7 +117,7 @@ class LookupFeature(BaseFeature):
             else len(self.boundaries) + 1
         )
         return TableSpec(
-            name=c.embedding_name or self.name,
+            name=self.table_name(),
             num_embeddings=rows,
             embedding_dim=int(c.embedding_dim),
             pooling=c.pooling or "sum",

@@ -93,7 +93,7 @@ class MatchFeature(NumericFeature):
             return super().table
         c = self.config
         return TableSpec(
-            name=c.embedding_name or self.name,
+            name=self.table_name(),
             num_embeddings=self.bucketizer.size,
             embedding_dim=int(c.embedding_dim),
             pooling=c.pooling or "sum",

@@ -96,7 +96,7 @@ class NumericFeature(BaseFeature):
             return None
         c = self.config
         return TableSpec(
-            name=c.embedding_name or self.name,
+            name=self.table_name(),
             num_embeddings=self.num_buckets or len(self.boundaries) + 1,
             embedding_dim=int(c.embedding_dim),
             pooling=c.pooling or "sum",

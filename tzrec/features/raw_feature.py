@@ -85,7 +85,7 @@ class RawFeature(BaseFeature):
             return None
         c = self.config
         return TableSpec(
-            name=c.embedding_name or self.name,
+            name=self.table_name(),
             num_embeddings=len(self.boundaries) + 1,
             embedding_dim=int(c.embedding_dim),
             pooling=c.pooling or "sum",

@@ -140,7 +140,7 @@ class TokenizeFeature(BaseFeature):
         """The embedding table (rows: the largest vocab id + 1)."""
         c = self.config
         return TableSpec(
-            name=c.embedding_name or self.name,
+            name=self.table_name(),
             num_embeddings=self.size,
             embedding_dim=int(c.embedding_dim),
             pooling=c.pooling or "sum",

@@ -22,6 +22,12 @@ collection's output: no split, no concatenation, and one gradient for the
 whole block. Heads read such a list with ``cat_fields`` (free for one
 element), so they also accept the per-feature lists export passes.
 
+``embedding_name_suffix`` on a group (or a ``sequence_groups`` entry) gives
+its sparse features tables of their own: each is looked up as a copy named
+``name@suffix`` in table ``embedding_name + suffix`` (the batch encodes the
+copy from the same columns), so two groups with different suffixes learn
+independent embeddings of one feature.
+
 ``trainable: false`` freezes a feature's table (deep or sequence; its wide
 table, if any, still trains): the table gets its own in-backward optimizer,
 SGD with lr 0, so it is left out of the configured sparse optimizer (which
@@ -37,7 +43,7 @@ from torchrec.modules.embedding_configs import DataType, PoolingType
 from torchrec.sparse.jagged_tensor import KeyedTensor
 
 from tzrec.features.build import shared_tables
-from tzrec.features.feature import BaseFeature, TableSpec
+from tzrec.features.feature import SUFFIX_SEP, BaseFeature, TableSpec
 from tzrec.modules.dense_embedding import dense_embedding
 from tzrec.modules.embedding_tables import check_dims, freeze, init_fn_of
 from tzrec.modules.sequence_embedding import SequenceEmbedding, SequenceGroupSpec
@@ -57,6 +63,25 @@ def cat_fields(fields: list[torch.Tensor]) -> torch.Tensor:
     if len(fields) == 1:
         return fields[0]
     return torch.cat(fields, dim=1)
+
+
+def _suffixed(
+    members: list[BaseFeature], suffix: str, by_name: dict[str, BaseFeature]
+) -> list[BaseFeature]:
+    """``embedding_name_suffix``: the group's sparse features on tables of their own.
+
+    Each sparse member is replaced by a copy named ``name@suffix`` whose table
+    is ``table_name() + suffix`` (added to ``by_name``); dense members stay.
+    """
+    if not suffix:
+        return members
+    out = []
+    for f in members:
+        if f.table is not None:
+            key = f"{f.name}{SUFFIX_SEP}{suffix}"
+            f = by_name.setdefault(key, f.with_table_suffix(suffix))
+        out.append(f)
+    return out
 
 
 def _module_key(feature: str) -> str:
@@ -159,7 +184,9 @@ class EmbeddingGroup(nn.Module):
         wide_feats: list[str] = []
         for i, g in enumerate(feature_groups):
             where = f"model_config.feature_groups[{i}]"
-            members = self._members(g, by_name, where)
+            members = _suffixed(
+                self._members(g, by_name, where), g.embedding_name_suffix, by_name
+            )
             self.groups[g.group_name] = [f.name for f in members]
             if g.group_type == model_pb2.SEQUENCE:
                 self.sequence_groups[g.group_name] = SequenceGroupSpec(
@@ -168,9 +195,10 @@ class EmbeddingGroup(nn.Module):
                 continue
             for j, sg in enumerate(g.sequence_groups):
                 name = internal_name(g.group_name, sg.group_name)
+                sub = [self._feature(n, by_name, where) for n in sg.feature_names]
                 self.sequence_groups[name] = SequenceGroupSpec(
                     name,
-                    [self._feature(n, by_name, where) for n in sg.feature_names],
+                    _suffixed(sub, sg.embedding_name_suffix, by_name),
                     f"{where}.sequence_groups[{j}]",
                 )
             wide = g.group_type == model_pb2.WIDE
