@@ -49,6 +49,9 @@ NO_EFFECT_SEQUENCE = {
 }
 
 _DERIVED = (data_pb2.FG_NORMAL, data_pb2.FG_DAG)
+# Feature types whose value tzrec always computes from their input columns.
+_COMPUTED = ("combine_feature", "expr_feature", "match_feature", "overlap_feature")
+_COMPUTED += ("bool_mask_feature", "kv_dot_product", "tokenize_feature")
 
 
 def check_data_source(config: pipeline_pb2.EasyRecConfig, p: Problems) -> None:
@@ -128,10 +131,14 @@ def _differences(fc, kind: str, encoded: bool) -> list[str]:  # noqa: ANN001
     cfg = getattr(fc, kind)
     out: list[str] = []
     name = feature_name_of(fc)
-    if kind in ("combo_feature", "lookup_feature"):
+    if (
+        kind in ("combo_feature", "lookup_feature")
+        or kind.removeprefix("sequence_") in _COMPUTED
+    ):
+        what = kind.removeprefix("sequence_").removesuffix("_feature")
         out.append(
-            f"TorchEasyRec reads the {kind.split('_')[0]} result from column "
-            f'"{name}"; tzrec computes it from its inputs'
+            f'TorchEasyRec reads the {what} result from column "{name}"; tzrec '
+            "computes it from its inputs"
         )
         return out
     if kind not in ("id_feature", "raw_feature"):

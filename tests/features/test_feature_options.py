@@ -13,7 +13,7 @@ from tzrec import config as config_lib
 from tzrec.datasets.batch import BatchBuilder
 from tzrec.features.hashing import hash_ints, hash_strings
 from tzrec.modules.embedding import EmbeddingGroup
-from tzrec.protos import model_pb2
+from tzrec.protos import data_pb2, model_pb2
 from tzrec.utils.errors import ConfigError, DataError
 
 DERIVED = REPO / "tests" / "configs" / "derived_features.config"
@@ -208,3 +208,15 @@ def test_embedding_name_suffix_gives_a_group_tables_of_its_own():
     assert torch.equal(out["u"][0], out["w"][0])  # one table
     assert not torch.equal(out["u"][0], out["v"][0])  # its own table
     assert torch.equal(out["u"][1], out["v"][1])  # dense values are shared
+
+
+def test_fg_none_says_tzrec_computes_derived_features_from_their_inputs():
+    config = config_lib.load_pipeline_config(str(DERIVED))
+    config.train_input_path = config.eval_input_path = "x"
+    config.data_config.fg_mode = data_pb2.FG_NONE
+    with pytest.raises(ConfigError) as info:
+        config_lib.validate(config)
+    found = {p.where: p.one_line() for p in info.value.problems}
+    line = found["feature_configs[1].expr_feature"]
+    assert 'reads the expr result from column "ratio"' in line
+    assert "fg_mode: FG_NORMAL" in line
