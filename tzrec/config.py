@@ -173,8 +173,8 @@ _reject_everywhere(
 )
 _reject_everywhere(
     _each(_ID_LIKE, ("zch",)),
-    "torchrec's managed-collision modules run on CPU, but tzrec does not yet shard "
-    "them or checkpoint their id remapping; use hash_bucket_size",
+    "torchrec's managed-collision modules run on CPU, but their sharder needs "
+    "ROW_WISE sharding, which torchrec 1.8 offers on CUDA only; use hash_bucket_size",
 )
 for _kind in ("id_feature", "raw_feature", "expr_feature", "combine_feature"):
     for _where in (f"sequence_{_kind}", f"sequence_feature.features.{_kind}"):
