@@ -2,16 +2,20 @@
 
 ``make_synthetic_data --from_config`` writes the columns the example config's
 features read (nested maps, kv lists, masks, text, sequences); train_eval then
-trains multi_tower on them for 60 steps and evaluates.
+trains multi_tower on them for 60 steps and evaluates; the model is exported
+and predicts the eval rows.
 """
 
 from __future__ import annotations
 
 import pyarrow.parquet as pq
+from google.protobuf import text_format
 
 from tests.conftest import REPO
 from tests.models.conftest import train
 from tzrec import config as config_lib
+from tzrec import export as export_cli
+from tzrec import predict as predict_cli
 from tzrec.tools import make_synthetic_data
 from tzrec.utils.dist import init_distributed
 
@@ -37,3 +41,16 @@ def test_every_derived_feature_trains_and_beats_chance(tmp_path, capsys):
     assert log[-1]["global_step"] == 60
     # The label depends on the derived columns only (and noise).
     assert log[-1]["auc"] > 0.65, log
+    # Export (autodis / mlp modules, FP16 and suffixed tables) and predict.
+    config_path = tmp_path / "run" / "pipeline.config"
+    config_path.write_text(text_format.MessageToString(config))
+    export_dir, out = tmp_path / "export", tmp_path / "pred.parquet"
+    export_args = ["--pipeline_config_path", str(config_path)]
+    export_args += ["--export_dir", str(export_dir)]
+    assert export_cli.main(export_cli.build_parser().parse_args(export_args)) == 0
+    predict_args = ["--scripted_model_path", str(export_dir)]
+    predict_args += ["--predict_input_path", str(data / "eval")]
+    predict_args += ["--predict_output_path", str(out)]
+    assert predict_cli.main(predict_cli.build_parser().parse_args(predict_args)) == 0
+    probs = pq.read_table(out)["probs"].to_numpy()
+    assert len(probs) == 300 and ((probs > 0) & (probs < 1)).all()

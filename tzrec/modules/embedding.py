@@ -135,10 +135,17 @@ class EmbeddingGroup(nn.Module):
                 if by_name[n].dense_embedding is not None
             }
         )
-        self._dense_emb_names = {
+        self.dense_emb_names = {
             _module_key(n): n for n in deep_feats if _module_key(n) in self.dense_embs
         }
+        # Input widths of the dense features (what a batch holds); an
+        # autodis / mlp feature enters its groups embedding_dim wide.
         self.dense_dims = {
+            f.name: f.dense_embedding.value_dim if f.dense_embedding else f.output_dim
+            for f in features
+            if not f.is_sparse and not f.is_sequence
+        }
+        self._dense_out = {
             f.name: f.output_dim
             for f in features
             if not f.is_sparse and not f.is_sequence
@@ -342,7 +349,7 @@ class EmbeddingGroup(nn.Module):
             return self.wide_dim * len(self.groups[group])
         encoded = self.seq_encoders.extra_dims if self.seq_encoders is not None else {}
         return encoded.get(group, 0) + sum(
-            self.feature_dims.get(n) or self.dense_dims[n] for n in self.groups[group]
+            self.feature_dims.get(n) or self._dense_out[n] for n in self.groups[group]
         )
 
     def sequence_dims(self, group: str) -> tuple[int, int]:
@@ -408,9 +415,9 @@ class EmbeddingGroup(nn.Module):
 
         A fused group's list holds one ``[B, width]`` tensor.
         """
-        if self._dense_emb_names:
+        if self.dense_emb_names:
             dense = dict(dense)
-            for key, name in self._dense_emb_names.items():
+            for key, name in self.dense_emb_names.items():
                 dense[name] = self.dense_embs[key](dense[name])
         out: dict[str, list[torch.Tensor]] = (
             self.seq(sparse, dense) if self.seq is not None else {}
