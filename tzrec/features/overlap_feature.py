@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from tzrec.features.feature import SequenceSpec, column_of, row_ids, split_multi_value
 from tzrec.features.hashing import hash_strings, mix64
@@ -35,7 +36,9 @@ def _in_other(
     """Per term, whether the same row of the other side holds it."""
     key = mix64(terms.view(np.uint64) ^ mix64(rows.astype(np.int64)))
     other_key = mix64(other.view(np.uint64) ^ mix64(other_rows.astype(np.int64)))
-    return np.isin(key, other_key)
+    # Arrow's hash set: numpy's sort-based isin took ~10x longer here.
+    found = pc.is_in(pa.array(key), value_set=pa.array(other_key))
+    return found.to_numpy(zero_copy_only=False)
 
 
 class OverlapFeature(NumericFeature):
