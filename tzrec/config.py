@@ -194,10 +194,6 @@ _reject_everywhere(
     "tzrec plans embedding sharding itself",
 )
 _reject_everywhere(
-    ("MatchFeature.value_dim", "ExprFeature.value_dim", "BoolMaskFeature.value_dim"),
-    "values form one bag (value_dim 0) or one number (1); remove value_dim",
-)
-_reject_everywhere(
     ("ExprFeature.separator",), "expr_feature variables are one number per row"
 )
 _reject_everywhere(

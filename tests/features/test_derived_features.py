@@ -291,3 +291,21 @@ def test_derived_features_compute_whole_columns_without_row_loops():
     )
     out = f.encode_dense(cols)
     assert out.shape == (n, 1) and set(np.unique(out)) <= {0.0, 1.0}
+
+
+def test_value_dim_one_keeps_the_first_value_and_more_is_refused():
+    match = (
+        'match_feature { feature_name: "m" nested_map: "nm" pkey: "cate" skey: "ALL" '
+        "need_discrete: true hash_bucket_size: 100 embedding_dim: 4 value_dim: 1 }"
+    )
+    assert ids(feature(match), NESTED)[1] == [1, 1, 0, 1]
+    mask = (
+        'bool_mask_feature { feature_name: "b" expression: ["v", "m"] separator: "," '
+        "num_buckets: 1000 embedding_dim: 4 value_dim: 1 }"
+    )
+    cols = {"v": pa.array(["123,456,90"]), "m": pa.array(["1,0,1"])}
+    assert ids(feature(mask), cols) == ([123], [1])
+    with pytest.raises(ConfigError, match="value_dim 2 is not supported yet"):
+        feature(mask.replace("value_dim: 1", "value_dim: 2"))
+    expr = 'expr_feature { feature_name: "e" variables: ["x"] expression: "x" '
+    assert dense(feature(expr + "value_dim: 1 }"), {"x": pa.array([2.0])}) == [2.0]

@@ -8,7 +8,8 @@ for ``false`` / ``0``. A row whose value and mask counts differ is a
 DataError naming it. The kept values are a bag bucketized like an IdFeature
 (``hash_bucket_size``, ``num_buckets``, ``vocab_list``, ``vocab_dict``,
 ``vocab_file``); an empty bag takes ``default_value`` when it is set (the
-default "" means none).
+default "" means none). ``value_dim: 1`` keeps only the first kept value
+(0, the default, keeps all; more is refused).
 """
 
 from __future__ import annotations
@@ -23,8 +24,10 @@ from tzrec.features.feature import (
     SequenceSpec,
     SparseValues,
     TableSpec,
+    check_value_dim,
     drop_values,
     fill_empty,
+    first_per_row,
     split_multi_value,
 )
 from tzrec.utils.errors import ConfigError, DataError
@@ -68,6 +71,7 @@ class BoolMaskFeature(BaseFeature):
                 f"{where}.expression",
                 'e.g. expression: ["user:click_items", "item:is_valid"]',
             )
+        self.value_dim = check_value_dim(config, where)
         self.bucketizer = Bucketizer(config, where)
         self.default_id = (
             self.bucketizer.token_id(config.default_value, where)
@@ -114,4 +118,5 @@ class BoolMaskFeature(BaseFeature):
         ids, valid = self.bucketizer(tokens, self.where(values_col))
         if valid is not None:
             ids, lengths = ids[valid], drop_values(lengths, valid)
-        return fill_empty(SparseValues(ids, lengths), self.default_id)
+        sv = fill_empty(SparseValues(ids, lengths), self.default_id)
+        return first_per_row(sv) if self.value_dim == 1 else sv

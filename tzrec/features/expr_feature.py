@@ -30,7 +30,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tzrec.features.feature import SequenceSpec, column_of, split_sequence, to_float
+from tzrec.features.feature import (
+    SequenceSpec,
+    check_value_dim,
+    column_of,
+    split_sequence,
+    to_float,
+)
 from tzrec.features.numeric import NumericFeature
 from tzrec.features.safe_expr import Expression, from_c_style
 from tzrec.utils.errors import ConfigError, DataError
@@ -58,6 +64,7 @@ class ExprFeature(NumericFeature):
             tuple(self.var_names) + tuple(CONSTANTS),
             f"{where}.expression",
         )
+        check_value_dim(config, where)  # one number per row: 0 or 1 mean that
         self.fill = config.fill_missing if config.HasField("fill_missing") else None
         # In a sequence, TorchEasyRec reads a multi-input feature's item-side
         # (or unprefixed) inputs per position and the others once per row.

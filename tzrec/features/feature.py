@@ -302,6 +302,28 @@ def fill_empty(sv: SparseValues, default_id: int | None) -> SparseValues:
     return SparseValues(values.astype(np.int64), lengths, weights)
 
 
+def first_per_row(sv: SparseValues) -> SparseValues:
+    """Each bag cut to its first value (TorchEasyRec's ``value_dim: 1``)."""
+    if not (sv.lengths > 1).any():
+        return sv
+    starts = np.cumsum(sv.lengths) - sv.lengths
+    keep = np.arange(len(sv.values)) == np.repeat(starts, sv.lengths)
+    weights = None if sv.weights is None else sv.weights[keep]
+    return SparseValues(sv.values[keep], np.minimum(sv.lengths, 1), weights)
+
+
+def check_value_dim(config, where: str) -> int:  # noqa: ANN001
+    """``value_dim`` 0 (a bag of values) or 1 (one value); others refused."""
+    dim = int(config.value_dim)
+    if dim > 1:
+        raise ConfigError(
+            f"value_dim {dim} is not supported yet",
+            f"{where}.value_dim",
+            "use 0 (every value) or 1 (the first)",
+        )
+    return dim
+
+
 def to_float(tokens: pa.Array, where: str) -> np.ndarray:
     """float32 numpy of a numeric or text array; a DataError on bad text.
 

@@ -16,7 +16,8 @@ field set): each matched
 value is a token (prefixed by ``pkey_`` / ``skey_`` when shown: ``pk_sk_v``),
 one bag per row, bucketized like an IdFeature (``hash_bucket_size``,
 ``num_buckets``, ``vocab_list``, ``vocab_dict`` or ``vocab_file``); an empty
-bag takes ``default_value`` when it is set.
+bag takes ``default_value`` when it is set; ``value_dim: 1`` keeps only the
+first matched token (0, the default, keeps all; more is refused).
 """
 
 from __future__ import annotations
@@ -30,9 +31,11 @@ from tzrec.features.feature import (
     SequenceSpec,
     SparseValues,
     TableSpec,
+    check_value_dim,
     column_of,
     drop_values,
     fill_empty,
+    first_per_row,
     is_text_or_list,
     row_ids,
     split_multi_value,
@@ -52,6 +55,7 @@ class MatchFeature(NumericFeature):
         where = f"feature {self.name}"
         self.bucketizer: Bucketizer | None = None
         self.default_id: int | None = None
+        self.value_dim = check_value_dim(config, where)
         if self.discrete:
             self.bucketizer = Bucketizer(config, where)
             if config.HasField("default_value"):
@@ -197,4 +201,5 @@ class MatchFeature(NumericFeature):
         ids, valid = self.bucketizer(tokens, self.where(self.inputs[0]))
         if valid is not None:
             ids, lengths = ids[valid], drop_values(lengths, valid)
-        return fill_empty(SparseValues(ids, lengths), self.default_id)
+        sv = fill_empty(SparseValues(ids, lengths), self.default_id)
+        return first_per_row(sv) if self.value_dim == 1 else sv
