@@ -220,3 +220,33 @@ def test_fg_none_says_tzrec_computes_derived_features_from_their_inputs():
     line = found["feature_configs[1].expr_feature"]
     assert 'reads the expr result from column "ratio"' in line
     assert "fg_mode: FG_NORMAL" in line
+
+
+@pytest.mark.parametrize(
+    ("edit", "where", "needle"),
+    [
+        (
+            {"feature_configs[1].expr_feature.expression": "dot(clicks, views)"},
+            "feature_configs[1].expr_feature.expression",
+            'unknown function "dot"',
+        ),
+        (
+            {"feature_configs[0].combine_feature.combiner": "count"},
+            "feature_configs[0].combine_feature.combiner",
+            'bad combiner "count"',
+        ),
+        (
+            {"feature_configs[8].tokenize_feature.tokenizer_type": "sentencepiece"},
+            "feature_configs[8].tokenize_feature.tokenizer_type",
+            "not supported yet",
+        ),
+    ],
+)
+def test_validation_names_the_derived_features_field(edit, where, needle):
+    config = config_lib.load_pipeline_config(str(DERIVED))
+    config.train_input_path = config.eval_input_path = "x"
+    config_lib.apply_edit_config_json(config, edit)
+    with pytest.raises(ConfigError) as info:
+        config_lib.validate(config)
+    found = {p.where: p.one_line() for p in info.value.problems}
+    assert set(found) == {where} and needle in found[where], found
