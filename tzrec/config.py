@@ -176,12 +176,14 @@ _reject_everywhere(
     "torchrec's managed-collision modules run on CPU, but their sharder needs "
     "ROW_WISE sharding, which torchrec 1.8 offers on CUDA only; use hash_bucket_size",
 )
-for _kind in ("id_feature", "raw_feature", "expr_feature", "combine_feature"):
+_SEQ_KINDS = ("id_feature", "raw_feature", "expr_feature", "combine_feature")
+_SEQ_KINDS += ("match_feature", "overlap_feature", "kv_dot_product")
+for _kind in _SEQ_KINDS:
     for _where in (f"sequence_{_kind}", f"sequence_feature.features.{_kind}"):
         UNSUPPORTED[f"feature_configs.{_where}.use_mask"] = (
             "masking part of a sequence would misalign it; " + _NOT_IMPL
         )
-for _kind in ("raw_feature", "expr_feature", "combine_feature"):
+for _kind in _SEQ_KINDS[1:]:
     for _oneof in ("autodis", "mlp"):
         UNSUPPORTED[f"feature_configs.sequence_{_kind}.{_oneof}"] = (
             "embedding a dense sequence value is " + _NOT_IMPL
@@ -210,19 +212,14 @@ _reject_everywhere(
     "custom FG operators (pyfg .so libraries) are not supported; compute the value "
     "into a data column and read it with a raw_feature or id_feature",
 )
-_SEQ17 = ("match_feature", "overlap_feature", "tokenize_feature", "kv_dot_product")
-_SEQ17 += ("bool_mask_feature",)
+_SEQ17 = ("tokenize_feature", "bool_mask_feature")
 _reject_everywhere(
     _each(("SeqFeatureConfig",), _SEQ17)
     + _each(("FeatureConfig",), tuple(f"sequence_{k}" for k in _SEQ17))
-    + _each(
-        ("MatchFeature", "OverlapFeature", "TokenizeFeature", "KvDotProduct")
-        + ("BoolMaskFeature",),
-        ("sequence_length", "sequence_delim"),
-    ),
-    "sequences of match/overlap/tokenize/kv_dot_product/bool_mask features are "
-    + _NOT_IMPL
-    + "; sequence_combine_feature and sequence_expr_feature work",
+    + _each(("TokenizeFeature", "BoolMaskFeature"), ("sequence_length",))
+    + _each(("TokenizeFeature", "BoolMaskFeature"), ("sequence_delim",)),
+    "sequences of tokenize/bool_mask features (several ids per position) are "
+    + _NOT_IMPL,
 )
 _reject_everywhere(
     ("FeatureConfig.sequence_combo_feature", "FeatureConfig.sequence_lookup_feature")

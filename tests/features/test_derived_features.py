@@ -309,3 +309,48 @@ def test_value_dim_one_keeps_the_first_value_and_more_is_refused():
         feature(mask.replace("value_dim: 1", "value_dim: 2"))
     expr = 'expr_feature { feature_name: "e" variables: ["x"] expression: "x" '
     assert dense(feature(expr + "value_dim: 1 }"), {"x": pa.array([2.0])}) == [2.0]
+
+
+def test_sequence_match_overlap_and_kv_compute_per_position():
+    # In a sequence_feature: item-side inputs per position, user-side per row.
+    match, overlap, kv = features(
+        'sequence_feature { sequence_name: "s" sequence_length: 3 '
+        'features { match_feature { feature_name: "m" nested_map: "user:nm" '
+        'pkey: "item:cate" skey: "item:brand" } } '
+        'features { overlap_feature { feature_name: "o" query: "user:q" '
+        'title: "item:t" method: "query_common_ratio" separator: " " } } '
+        'features { kv_dot_product { feature_name: "k" query: "user:kq" '
+        'document: "item:kd" separator: "|" } } }'
+    )
+    assert match.inputs == ["nm", "s__cate", "s__brand"]
+    assert overlap.inputs == ["q", "s__t"] and kv.inputs == ["kq", "s__kd"]
+    cols = {
+        "nm": pa.array(["c1^b1:0.2,b2:0.3|c2^b1:0.5", None]),
+        "s__cate": pa.array(["c1;c2;c1", "c1"]),
+        "s__brand": pa.array(["b2;b1;b9", "b1"]),
+        "q": pa.array(["a b", "x"]),
+        "s__t": pa.array(["a;a b c;z", "x y"]),
+        "kq": pa.array(["a:2|b:1", "a"]),
+        "s__kd": pa.array(["a:1;b:3|a:0.5;c:1", "a:4"]),
+    }
+    padded, lengths = match.encode_sequence_dense(cols)
+    assert lengths.tolist() == [3, 1]
+    np.testing.assert_allclose(padded[:, :, 0], [[0.3, 0.5, 0.0], [0.0, 0, 0]])
+    ratio, _ = overlap.encode_sequence_dense(cols)
+    np.testing.assert_allclose(ratio[:, :, 0], [[0.5, 1.0, 0.0], [1.0, 0, 0]])
+    dot, _ = kv.encode_sequence_dense(cols)
+    np.testing.assert_allclose(dot[:, :, 0], [[2.0, 4.0, 0.0], [4.0, 0, 0]])
+
+
+def test_sequence_match_needs_numbers_and_an_item_side_key():
+    with pytest.raises(ConfigError, match="discrete match feature in a sequence"):
+        feature(
+            'sequence_match_feature { feature_name: "m" nested_map: "user:nm" '
+            'pkey: "item:c" skey: "ALL" need_discrete: true hash_bucket_size: 9 '
+            "embedding_dim: 4 sequence_length: 3 }"
+        )
+    with pytest.raises(ConfigError, match="needs a per-position"):
+        feature(
+            'sequence_kv_dot_product { feature_name: "k" query: "user:a" '
+            'document: "context:b" sequence_length: 3 }'
+        )

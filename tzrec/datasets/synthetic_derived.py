@@ -76,6 +76,8 @@ def derived_columns(kind: str, cfg: Any, column: Any, col_of: Any) -> list | Non
             else column(col_of(v), "float")
             for v in cfg.variables
         ]
+    if seq and base in ("overlap_feature", "kv_dot_product", "match_feature"):
+        return _sequence_columns(base, cfg, column, col_of, sequenced)
     if seq:
         return None
     if base == "overlap_feature":
@@ -107,6 +109,46 @@ def derived_columns(kind: str, cfg: Any, column: Any, col_of: Any) -> list | Non
                 cols.append(column(col_of(key), "text", vocab=vocab, card=len(vocab)))
         return cols
     return None
+
+
+def _sequence_columns(
+    base: str, cfg: Any, column: Any, col_of: Any, sequenced: Any
+) -> list:
+    """Columns of a sequence match / overlap / kv feature.
+
+    As the features read them: ``item:`` (or unprefixed) inputs one token per
+    position, ``user:`` / ``context:`` inputs once per row.
+    """
+    if base == "match_feature":
+        per_row = [column(col_of(cfg.nested_map), "nested_map")]
+        keyed = [(cfg.pkey, _PKEYS), (cfg.skey, _SKEYS)]
+        inputs = [(k, v) for k, v in keyed if k != "ALL"]
+    elif base == "overlap_feature":
+        per_row = [
+            column(col_of(cfg.query), "terms", vocab=_TERMS, separator=cfg.separator)
+        ]
+        inputs = [(cfg.title, _TERMS)]
+    else:
+        per_row = [
+            column(
+                col_of(cfg.query),
+                "terms",
+                vocab=_TERMS,
+                separator=cfg.separator,
+                weighted=True,
+            )
+        ]
+        inputs = [(cfg.document, tuple(f"{t}:1.5" for t in _TERMS))]
+    out = []
+    for expr, vocab in inputs:
+        col = column(col_of(expr), "text", vocab=vocab, card=len(vocab))
+        if not expr.startswith(("user:", "context:")):
+            col = sequenced(col)
+        out.append(col)
+    first = cfg.nested_map if base == "match_feature" else cfg.query
+    if not first.startswith(("user:", "context:")):
+        per_row = [sequenced(c) if c.kind == "text" else c for c in per_row]
+    return per_row + out
 
 
 def draw_derived(

@@ -117,10 +117,10 @@ def plan_columns(config: pipeline_pb2.EasyRecConfig) -> tuple[list[Column], list
             for sub in seq.features:
                 sk = sub.WhichOneof("feature")
                 scfg = getattr(sub, sk)
-                name = f"{seq.sequence_name}__{_col(scfg)}"
                 if sk == "id_feature":
+                    name = f"{seq.sequence_name}__{_col(scfg)}"
                     col = _id_column(scfg, name, True, seq.sequence_name, seq)
-                elif sk in ("combine_feature", "expr_feature"):
+                elif sk in _SEQUENCE_DERIVED:
                     for col in (
                         derived_columns(f"sequence_{sk}", scfg, Column, _namer(scfg))
                         or []
@@ -133,6 +133,7 @@ def plan_columns(config: pipeline_pb2.EasyRecConfig) -> tuple[list[Column], list
                         add(col)
                     continue
                 else:
+                    name = f"{seq.sequence_name}__{_col(scfg)}"
                     col = _raw_column(scfg, name, True, seq)
                     col.sequence = seq.sequence_name
                 add(col)
@@ -144,6 +145,10 @@ def plan_columns(config: pipeline_pb2.EasyRecConfig) -> tuple[list[Column], list
         else:
             skipped.append(kind or "(empty)")
     return list(cols.values()), skipped
+
+
+_SEQUENCE_DERIVED = ("combine_feature", "expr_feature", "match_feature")
+_SEQUENCE_DERIVED += ("overlap_feature", "kv_dot_product")
 
 
 def _namer(cfg: Any) -> Any:

@@ -2,8 +2,8 @@
 
 A ``sequence_feature`` expands into one feature per sub-feature, named (and
 reading the column) ``{sequence_name}__{feature_name}``; a standalone
-``sequence_id_feature`` / ``sequence_raw_feature`` / ``sequence_combine_feature``
-/ ``sequence_expr_feature`` is its own sequence. ``custom_feature`` (a pyfg
+``sequence_*`` feature (id, raw, combine, expr, match, overlap, kv_dot_product)
+is its own sequence. ``custom_feature`` (a pyfg
 operator library) is refused with the reason.
 """
 
@@ -42,12 +42,18 @@ _SEQUENCE_BUILDERS = {
     "sequence_raw_feature": RawFeature,
     "sequence_combine_feature": CombineFeature,
     "sequence_expr_feature": ExprFeature,
+    "sequence_match_feature": MatchFeature,
+    "sequence_overlap_feature": OverlapFeature,
+    "sequence_kv_dot_product": KvDotProduct,
 }
 _SUB_BUILDERS = {
     "id_feature": IdFeature,
     "raw_feature": RawFeature,
     "combine_feature": CombineFeature,
     "expr_feature": ExprFeature,
+    "match_feature": MatchFeature,
+    "overlap_feature": OverlapFeature,
+    "kv_dot_product": KvDotProduct,
 }
 _CUSTOM = ("custom_feature", "sequence_custom_feature")
 

@@ -29,7 +29,6 @@ from tzrec.features.feature import (
     is_text_or_list,
     row_ids,
     split_multi_value,
-    split_sequence,
     to_float,
 )
 from tzrec.features.numeric import NumericFeature
@@ -81,19 +80,6 @@ class CombineFeature(NumericFeature):
             idx = pc.fill_null(idx, -1).to_numpy(zero_copy_only=False)
             return np.where(idx >= 0, self.map_values[np.maximum(idx, 0)], np.nan)
         return to_float(tokens, self.where())
-
-    def compute_sequence(
-        self, columns: dict[str, pa.Array]
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """One value per position (``value_map`` or a number; NaN if missing)."""
-        tokens, lengths = split_sequence(
-            self.column(columns), self.sequence.delim, self.sequence.length
-        )
-        if pa.types.is_string(tokens.type) or pa.types.is_large_string(tokens.type):
-            tokens = pc.if_else(
-                pc.equal(tokens, ""), pa.scalar(None, tokens.type), tokens
-            )
-        return self.token_values(tokens).astype(np.float32), lengths
 
     def compute(self, columns: dict[str, pa.Array]) -> np.ndarray:
         """The combined value per row (NaN where the row has none)."""

@@ -34,12 +34,11 @@ from tzrec.features.feature import (
     SequenceSpec,
     check_value_dim,
     column_of,
-    split_sequence,
     to_float,
 )
 from tzrec.features.numeric import NumericFeature
 from tzrec.features.safe_expr import Expression, from_c_style
-from tzrec.utils.errors import ConfigError, DataError
+from tzrec.utils.errors import ConfigError
 
 CONSTANTS = {"_pi": np.pi, "_e": np.e}
 
@@ -66,61 +65,11 @@ class ExprFeature(NumericFeature):
         )
         check_value_dim(config, where)  # one number per row: 0 or 1 mean that
         self.fill = config.fill_missing if config.HasField("fill_missing") else None
-        # In a sequence, TorchEasyRec reads a multi-input feature's item-side
-        # (or unprefixed) inputs per position and the others once per row.
-        single = len(self.var_names) == 1
-        self.per_position = [
-            sequence is not None and (single or not v.startswith(("user:", "context:")))
-            for v in config.variables
-        ]
-        if sequence is not None and not any(self.per_position):
-            raise ConfigError(
-                "a sequence expr_feature needs a per-position (item-side) variable",
-                f"{where}.variables",
-                'e.g. variables: ["user:now", "item:click_time"]',
-            )
+        self.check_sequence()
 
-    @property
-    def inputs(self) -> list[str]:
-        """The variables' columns (per-position ones with the sequence prefix)."""
-        prefix = self.sequence.prefix if self.sequence else ""
-        return [
-            (prefix if seq else "") + v
-            for v, seq in zip(self.var_names, self.per_position, strict=True)
-        ]
-
-    def compute_sequence(
-        self, columns: dict[str, pa.Array]
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """The expression per position; per-row variables repeat over positions."""
-        lengths: np.ndarray | None = None
-        flat: dict[str, np.ndarray] = {}
-        for var, col, seq in zip(
-            self.var_names, self.inputs, self.per_position, strict=True
-        ):
-            if not seq:
-                continue
-            tokens, n = split_sequence(
-                self.column(columns, col), self.sequence.delim, self.sequence.length
-            )
-            if lengths is not None and not np.array_equal(lengths, n):
-                row = int(np.flatnonzero(lengths != n)[0])
-                raise DataError(
-                    f"sequence lengths differ in row {row} of a batch",
-                    self.where(col),
-                    "give the variables of one sequence one value per position",
-                )
-            lengths = n
-            flat[var] = self._number(tokens, col)
-        assert lengths is not None
-        for var, col, seq in zip(
-            self.var_names, self.inputs, self.per_position, strict=True
-        ):
-            if not seq:
-                flat[var] = np.repeat(
-                    self._number(self.column(columns, col), col), lengths
-                )
-        return self._evaluate(flat, int(lengths.sum())), lengths
+    def input_expressions(self) -> list[str]:
+        """The variables (side prefix kept)."""
+        return list(self.config.variables)
 
     def compute(self, columns: dict[str, pa.Array]) -> np.ndarray:
         """The expression per row (NaN where an input or the result is missing)."""

@@ -17,7 +17,6 @@ import pyarrow.compute as pc
 
 from tzrec.features.feature import (
     SequenceSpec,
-    column_of,
     row_ids,
     split_multi_value,
     to_float,
@@ -30,15 +29,11 @@ class KvDotProduct(NumericFeature):
 
     def __init__(self, config, sequence: SequenceSpec | None = None) -> None:  # noqa: ANN001
         super().__init__(config, sequence)
+        self.check_sequence()
 
-    @property
-    def inputs(self) -> list[str]:
-        """The query and the document columns."""
-        where = f"feature {self.name}"
-        return [
-            column_of(self.config.query, "", where),
-            column_of(self.config.document, "", where),
-        ]
+    def input_expressions(self) -> list[str]:
+        """The query and the document."""
+        return [self.config.query, self.config.document]
 
     def _pairs(
         self, columns: dict[str, pa.Array], name: str

@@ -32,7 +32,6 @@ from tzrec.features.feature import (
     SparseValues,
     TableSpec,
     check_value_dim,
-    column_of,
     drop_values,
     fill_empty,
     first_per_row,
@@ -42,7 +41,7 @@ from tzrec.features.feature import (
     to_float,
 )
 from tzrec.features.numeric import NumericFeature
-from tzrec.utils.errors import DataError
+from tzrec.utils.errors import ConfigError, DataError
 
 ALL = "ALL"
 
@@ -56,6 +55,14 @@ class MatchFeature(NumericFeature):
         self.bucketizer: Bucketizer | None = None
         self.default_id: int | None = None
         self.value_dim = check_value_dim(config, where)
+        if self.discrete and sequence is not None:
+            raise ConfigError(
+                "a discrete match feature in a sequence is not supported yet "
+                "(several ids per position)",
+                where,
+                "use a continuous match (numbers, boundaries)",
+            )
+        self.check_sequence()
         if self.discrete:
             self.bucketizer = Bucketizer(config, where)
             if config.HasField("default_value"):
@@ -80,15 +87,10 @@ class MatchFeature(NumericFeature):
             return None
         return NumericFeature._default(config, where)
 
-    @property
-    def inputs(self) -> list[str]:
-        """The nested map column, then the key columns that are not ``ALL``."""
-        where = f"feature {self.name}"
-        cols = [column_of(self.config.nested_map, "", where)]
-        for key in (self.config.pkey, self.config.skey):
-            if key != ALL:
-                cols.append(column_of(key, "", where))
-        return cols
+    def input_expressions(self) -> list[str]:
+        """The nested map, then the keys that are not ``ALL``."""
+        keys = [k for k in (self.config.pkey, self.config.skey) if k != ALL]
+        return [self.config.nested_map, *keys]
 
     @property
     def table(self) -> TableSpec | None:

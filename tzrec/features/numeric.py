@@ -7,17 +7,32 @@ the feature has one, and then, like a RawFeature, either feeds the value to
 the MLP (dense), bucketizes it by ``boundaries``, or (combine_feature's
 ``num_buckets``) takes the integral value itself as the id. A dense value may
 be embedded by ``autodis`` / ``mlp`` (tzrec.features.dense_emb).
+
+As a sequence feature (``sequence_*`` or a ``sequence_feature`` sub-feature)
+each position gets one value: the batch is unrolled to one row per position
+and computed as a plain batch (see :meth:`NumericFeature.compute_sequence`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from tzrec.features.dense_emb import DenseEmbSpec, dense_emb_spec
-from tzrec.features.feature import BaseFeature, SequenceSpec, SparseValues, TableSpec
+from tzrec.features.feature import (
+    BaseFeature,
+    SequenceSpec,
+    SparseValues,
+    TableSpec,
+    column_of,
+    row_ids,
+    split_sequence,
+)
 from tzrec.features.normalizer import Normalizer, parse_normalizer
 from tzrec.utils.errors import ConfigError, DataError
+
+_ROW_SIDES = ("user:", "context:")
 
 
 class NumericFeature(BaseFeature):
@@ -50,6 +65,12 @@ class NumericFeature(BaseFeature):
             self.normalizer = parse_normalizer(config.normalizer, f"{where}.normalizer")
         self.default = self._default(config, where)
         self._dense_emb = dense_emb_spec(config, 1, where, self.is_sparse)
+        if sequence is not None and self._dense_emb is not None:
+            raise ConfigError(
+                f"{self._dense_emb.kind} on a sequence feature is not supported yet",
+                where,
+                "use boundaries, or the value itself",
+            )
         if self.is_sparse or self._dense_emb is not None:
             if config.embedding_dim == 0:
                 raise ConfigError(
@@ -123,11 +144,75 @@ class NumericFeature(BaseFeature):
         v = np.where(np.isnan(v), np.float32(fill), v)
         return v if self.normalizer is None else self.normalizer(v)
 
+    def input_expressions(self) -> list[str]:
+        """The inputs' expressions (side prefix kept), in ``inputs`` order."""
+        return [self.config.expression]
+
+    def per_position(self) -> list[bool]:
+        """Which inputs a sequence reads per position (TorchEasyRec's rule).
+
+        A lone input, and the ``item:`` (or unprefixed) inputs of several, are
+        sequences; ``user:`` / ``context:`` inputs are one value per row.
+        """
+        exprs = self.input_expressions()
+        if self.sequence is None:
+            return [False] * len(exprs)
+        single = len(exprs) == 1
+        return [single or not e.startswith(_ROW_SIDES) for e in exprs]
+
+    @property
+    def inputs(self) -> list[str]:
+        """Input columns; per-position ones carry the sequence's prefix."""
+        where = f"feature {self.name}"
+        exprs = self.input_expressions()
+        default = self.config.feature_name if len(exprs) == 1 else ""
+        prefix = self.sequence.prefix if self.sequence else ""
+        return [
+            (prefix if seq else "") + column_of(e, default, where)
+            for e, seq in zip(exprs, self.per_position(), strict=True)
+        ]
+
+    def check_sequence(self) -> None:
+        """Raises a ConfigError for a sequence without a per-position input."""
+        if self.sequence is not None and not any(self.per_position()):
+            raise ConfigError(
+                "a sequence feature needs a per-position (item-side) input",
+                f"feature {self.name}",
+                'read the sequence from an "item:" column',
+            )
+
     def compute_sequence(
         self, columns: dict[str, pa.Array]
     ) -> tuple[np.ndarray, np.ndarray]:
-        """float32 per position (NaN: missing) and per-row lengths [B]."""
-        raise NotImplementedError
+        """float32 per position (NaN: missing) and per-row lengths [B].
+
+        The batch is unrolled to one row per position (per-position inputs
+        split by ``sequence_delim``, per-row inputs repeated) and computed as
+        a plain batch: whole columns, no loop over rows.
+        """
+        names, flags = self.inputs, self.per_position()
+        flat: dict[str, pa.Array] = {}
+        lengths: np.ndarray | None = None
+        for name, seq in zip(names, flags, strict=True):
+            if not seq:
+                continue
+            tokens, n = split_sequence(
+                self.column(columns, name), self.sequence.delim, self.sequence.length
+            )
+            if lengths is not None and not np.array_equal(lengths, n):
+                row = int(np.flatnonzero(lengths != n)[0])
+                raise DataError(
+                    f"sequence lengths differ in row {row} of a batch",
+                    self.where(name),
+                    "give the inputs of one sequence one value per position",
+                )
+            lengths, flat[name] = n, tokens
+        assert lengths is not None  # check_sequence: one input is per position
+        rows = pa.array(row_ids(lengths))
+        for name, seq in zip(names, flags, strict=True):
+            if not seq:
+                flat[name] = pc.take(self.column(columns, name), rows)
+        return self.compute(flat).astype(np.float32), lengths
 
     def sequence_values(
         self, columns: dict[str, pa.Array]

@@ -21,7 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tzrec.features.feature import SequenceSpec, column_of, row_ids, split_multi_value
+from tzrec.features.feature import SequenceSpec, row_ids, split_multi_value
 from tzrec.features.hashing import hash_strings, mix64
 from tzrec.features.numeric import NumericFeature
 from tzrec.utils.errors import ConfigError
@@ -54,15 +54,11 @@ class OverlapFeature(NumericFeature):
                 f"feature {self.name}.method",
                 f"use one of {', '.join(METHODS)}",
             )
+        self.check_sequence()
 
-    @property
-    def inputs(self) -> list[str]:
-        """The query and the title columns."""
-        where = f"feature {self.name}"
-        return [
-            column_of(self.config.query, "", where),
-            column_of(self.config.title, "", where),
-        ]
+    def input_expressions(self) -> list[str]:
+        """The query and the title."""
+        return [self.config.query, self.config.title]
 
     def _terms(
         self, columns: dict[str, pa.Array], name: str

@@ -39,7 +39,8 @@ _ISSUE17 = (
     "kv_dot_product",
     "tokenize_feature",
 )
-_ISSUE17_SEQUENCES = ("combine_feature", "expr_feature")
+_ISSUE17_SEQUENCES = ("combine_feature", "expr_feature", "match_feature")
+_ISSUE17_SEQUENCES += ("overlap_feature", "kv_dot_product")
 
 
 @dataclasses.dataclass
