@@ -142,7 +142,8 @@ class BatchBuilder:
         self.label_ranges = dict(label_ranges or {})
         self.masked = [f for f in features if uses_mask(f)] if mask_prob > 0 else []
         self.mask_prob = mask_prob
-        self._rng = np.random.default_rng(seed)
+        self._seed = seed
+        self._rng: np.random.Generator | None = None
 
     @property
     def columns(self) -> list[str]:
@@ -158,6 +159,11 @@ class BatchBuilder:
         columns = {name: rb.column(name) for name in rb.schema.names}
         n = rb.num_rows
         if self.masked:
+            if self._rng is None:
+                # Per DataLoader worker: forked copies must not draw alike.
+                worker = torch.utils.data.get_worker_info()
+                wid = worker.id if worker is not None else 0
+                self._rng = np.random.default_rng([self._seed, wid])
             drawn = self._rng.random(n) < self.mask_prob
             columns = masked_columns(columns, self.masked, drawn)
         dense: dict[str, torch.Tensor] = {}
