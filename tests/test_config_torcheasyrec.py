@@ -118,14 +118,13 @@ def test_odps_only_settings_are_named_in_one_warning(caplog) -> None:
             "data_config.odps_data_quota_name": "q",
             "data_config.fg_threads": 4,
             "data_config.in_order": False,
-            "feature_configs[13].id_feature.fg_value_type": "int64",
         }
     )
     with caplog.at_level(logging.WARNING, logger="tzrec"):
         validate(cfg)
     warnings = [r.getMessage() for r in caplog.records if "no effect" in r.getMessage()]
     assert len(warnings) == 1
-    for name in ("odps_data_quota_name", "fg_threads", "in_order", "fg_value_type"):
+    for name in ("odps_data_quota_name", "fg_threads", "in_order"):
         assert name in warnings[0]
     assert no_effect_settings(_config()) == []
 
@@ -204,8 +203,8 @@ def test_deprecated_fg_encoded_false_means_fg_normal() -> None:
             "feature_configs[13].id_feature.fg_encoded_default_value",
         ),
         (
-            {"feature_configs[0].raw_feature.use_mask": True},
-            "feature_configs[0].raw_feature.use_mask",
+            {"feature_configs[0].raw_feature.stub_type": True},
+            "feature_configs[0].raw_feature.stub_type",
         ),
     ],
 )
@@ -247,20 +246,28 @@ def test_tf32_switches_are_a_noop_on_cpu_and_set_on_cuda() -> None:
     [
         (
             {
-                "match_feature": {
+                "sequence_match_feature": {
                     "feature_name": "int_0",
                     "nested_map": "user:m",
                     "pkey": "item:cate",
                     "skey": "ALL",
                     "hash_bucket_size": 10,
                     "embedding_dim": 4,
+                    "sequence_length": 5,
                 }
             },
-            "feature_configs[0].match_feature",
+            "feature_configs[0].sequence_match_feature",
         ),
         (
-            {"expr_feature": {"feature_name": "int_0", "expression": "a/(1+b)"}},
-            "feature_configs[0].expr_feature",
+            {
+                "custom_feature": {
+                    "feature_name": "int_0",
+                    "operator_name": "EditDistance",
+                    "operator_lib_file": "pyfg/lib/libedit_distance.so",
+                    "expression": ["user:a", "item:b"],
+                }
+            },
+            "feature_configs[0].custom_feature",
         ),
         (
             {

@@ -142,45 +142,84 @@ UNSUPPORTED["train_config.sparse_optimizer.sgd_optimizer.momentum"] = (
 )
 # TorchEasyRec feature options tzrec does not implement.
 _FEATURES = ("IdFeature", "RawFeature", "ComboFeature", "LookupFeature")
-_reject_everywhere(
-    _each(_FEATURES, ("zch", "dynamicemb")),
-    "use hash_bucket_size or num_buckets (fixed-size tables)",
-)
-_reject_everywhere(_each(_FEATURES, ("use_mask",)), "feature masking " + _NOT_IMPL)
-_reject_everywhere(
-    _each(_FEATURES, ("autodis", "mlp")), "use boundaries or the raw value"
-)
+# Feature types added by issue 17: their options below, where not read.
+_FEATURES17 = ("MatchFeature", "ExprFeature", "OverlapFeature", "TokenizeFeature")
+_FEATURES17 += ("KvDotProduct", "BoolMaskFeature", "CombineFeature")
 _reject_everywhere(
     _each(_FEATURES, ("embedding_constraints",)),
     "tzrec plans embedding sharding itself",
 )
 _reject_everywhere(
-    _each(_FEATURES, ("sequence_fields",)), "name the columns with expression"
+    _each(_FEATURES + _FEATURES17, ("sequence_fields",)),
+    "name the columns with expression",
 )
 _reject_everywhere(
-    _each(_FEATURES, ("fg_encoded_default_value",)),
+    _each(_FEATURES + _FEATURES17, ("fg_encoded_default_value",)),
     "nulls are filled with default_value; set default_value instead",
 )
 _reject_everywhere(
-    _each(_FEATURES, ("default_bucketize_value",)),
-    "out-of-vocabulary ids go to bucket 1 (0 is the default value)",
+    _each(_FEATURES + _FEATURES17, ("stub_type",)),
+    "FG-DAG intermediate features " + _NOT_IMPL,
 )
 _reject_everywhere(
-    _each(_FEATURES, ("stub_type",)), "FG-DAG intermediate features " + _NOT_IMPL
-)
-_reject_everywhere(_each(_FEATURES, ("data_type",)), "embeddings are FP32")
-_reject_everywhere(_each(_FEATURES, ("asset_dir",)), "give vocab_file its full path")
-_reject_everywhere(
-    ("LookupFeature.value_separator",), "lookup maps are read from map columns"
+    _each(_FEATURES + _FEATURES17, ("asset_dir",)), "give vocab_file its full path"
 )
 _reject_everywhere(("ModelConfig.kernel",), "tzrec runs PYTORCH kernels")
-# TorchEasyRec feature types tzrec has no implementation of yet.
-_NEW_KINDS = ("match", "expr", "overlap", "tokenize", "custom", "bool_mask", "combine")
-_FEATURE_KINDS = tuple(f"{k}_feature" for k in _NEW_KINDS) + ("kv_dot_product",)
+_ID_LIKE = _FEATURES + ("MatchFeature", "BoolMaskFeature")
 _reject_everywhere(
-    _each(("FeatureConfig", "SeqFeatureConfig"), _FEATURE_KINDS)
-    + _each(("FeatureConfig",), tuple(f"sequence_{k}" for k in _FEATURE_KINDS)),
-    "feature type " + _NOT_IMPL + "; use id, raw, combo or lookup features",
+    _each(_ID_LIKE, ("dynamicemb",)),
+    "dynamic embeddings need CUDA and NVIDIA's dynamicemb package, which tzrec "
+    "does not ship; use hash_bucket_size",
+)
+_reject_everywhere(
+    _each(_ID_LIKE, ("zch",)),
+    "torchrec's managed-collision modules run on CPU, but their sharder needs "
+    "ROW_WISE sharding, which torchrec 1.8 offers on CUDA only; use hash_bucket_size",
+)
+_SEQ_KINDS = ("id_feature", "raw_feature", "expr_feature", "combine_feature")
+_SEQ_KINDS += ("match_feature", "overlap_feature", "kv_dot_product")
+for _kind in _SEQ_KINDS:
+    for _where in (f"sequence_{_kind}", f"sequence_feature.features.{_kind}"):
+        UNSUPPORTED[f"feature_configs.{_where}.use_mask"] = (
+            "masking part of a sequence would misalign it; " + _NOT_IMPL
+        )
+for _kind in _SEQ_KINDS[1:]:
+    for _oneof in ("autodis", "mlp"):
+        UNSUPPORTED[f"feature_configs.sequence_{_kind}.{_oneof}"] = (
+            "embedding a dense sequence value is " + _NOT_IMPL
+        )
+        UNSUPPORTED[f"feature_configs.sequence_feature.features.{_kind}.{_oneof}"] = (
+            "embedding a dense sequence value is " + _NOT_IMPL
+        )
+_reject_everywhere(
+    _each(_FEATURES17, ("embedding_constraints",)),
+    "tzrec plans embedding sharding itself",
+)
+_reject_everywhere(
+    ("ExprFeature.separator",), "expr_feature variables are one number per row"
+)
+_reject_everywhere(
+    ("TextNormalizer.stop_char_file",), "use TEXT_FILTER to drop punctuation"
+)
+_reject_everywhere(
+    ("KvDotProduct.kv_delimiter",),
+    "TorchEasyRec's schema makes it a float, which names no character; ':' is used",
+)
+# TorchEasyRec feature types tzrec has no implementation of.
+_reject_everywhere(
+    _each(("FeatureConfig", "SeqFeatureConfig"), ("custom_feature",))
+    + ("FeatureConfig.sequence_custom_feature",),
+    "custom FG operators (pyfg .so libraries) are not supported; compute the value "
+    "into a data column and read it with a raw_feature or id_feature",
+)
+_SEQ17 = ("tokenize_feature", "bool_mask_feature")
+_reject_everywhere(
+    _each(("SeqFeatureConfig",), _SEQ17)
+    + _each(("FeatureConfig",), tuple(f"sequence_{k}" for k in _SEQ17))
+    + _each(("TokenizeFeature", "BoolMaskFeature"), ("sequence_length",))
+    + _each(("TokenizeFeature", "BoolMaskFeature"), ("sequence_delim",)),
+    "sequences of tokenize/bool_mask features (several ids per position) are "
+    + _NOT_IMPL,
 )
 _reject_everywhere(
     ("FeatureConfig.sequence_combo_feature", "FeatureConfig.sequence_lookup_feature")
@@ -203,7 +242,6 @@ UNSUPPORTED.update(
         "list columns need none)",
         "data_config.drop_remainder": _DATA_CHANGE,
         "data_config.min_batch_size": _DATA_CHANGE,
-        "data_config.sample_mask_prob": _DATA_CHANGE,
         "data_config.negative_sample_mask_prob": _DATA_CHANGE,
         "data_config.force_base_data_group": _DATA_CHANGE,
         "data_config.sample_cost_field": _DATA_CHANGE,

@@ -43,14 +43,15 @@ NO_EFFECT_DATA = {
     "in_order": "tzrec always delivers batches in order",
 }
 # feature fields accepted with no effect in tzrec, and why.
-NO_EFFECT_FEATURE = {
-    "fg_value_type": "a TorchEasyRec FG speed hint",
-}
+NO_EFFECT_FEATURE: dict[str, str] = {}
 NO_EFFECT_SEQUENCE = {
     "sequence_pk": "a serving-side key; sequences are read from input columns",
 }
 
 _DERIVED = (data_pb2.FG_NORMAL, data_pb2.FG_DAG)
+# Feature types whose value tzrec always computes from their input columns.
+_COMPUTED = ("combine_feature", "expr_feature", "match_feature", "overlap_feature")
+_COMPUTED += ("bool_mask_feature", "kv_dot_product", "tokenize_feature")
 
 
 def check_data_source(config: pipeline_pb2.EasyRecConfig, p: Problems) -> None:
@@ -130,10 +131,14 @@ def _differences(fc, kind: str, encoded: bool) -> list[str]:  # noqa: ANN001
     cfg = getattr(fc, kind)
     out: list[str] = []
     name = feature_name_of(fc)
-    if kind in ("combo_feature", "lookup_feature"):
+    if (
+        kind in ("combo_feature", "lookup_feature")
+        or kind.removeprefix("sequence_") in _COMPUTED
+    ):
+        what = kind.removeprefix("sequence_").removesuffix("_feature")
         out.append(
-            f"TorchEasyRec reads the {kind.split('_')[0]} result from column "
-            f'"{name}"; tzrec computes it from its inputs'
+            f'TorchEasyRec reads the {what} result from column "{name}"; tzrec '
+            "computes it from its inputs"
         )
         return out
     if kind not in ("id_feature", "raw_feature"):
@@ -186,14 +191,6 @@ def no_effect_settings(config: pipeline_pb2.EasyRecConfig) -> list[str]:
         for name, why in table.items():
             if name in sub.DESCRIPTOR.fields_by_name and in_use(sub, name):
                 found.append(f"feature_configs[{i}].{kind}.{name} ({why})")
-        if kind == "sequence_feature":
-            for j, f in enumerate(sub.features):
-                inner = f.WhichOneof("feature")
-                if inner and in_use(getattr(f, inner), "fg_value_type"):
-                    found.append(
-                        f"feature_configs[{i}].sequence_feature.features[{j}]."
-                        f"{inner}.fg_value_type ({NO_EFFECT_FEATURE['fg_value_type']})"
-                    )
     return found
 
 

@@ -99,7 +99,11 @@ class InferenceModel(nn.Module):
             or dense).
         head: the model-specific part: groups -> raw outputs by task.
         outputs: raw outputs -> named predictions.
+        dense_embs: autodis / mlp modules of dense features (by module key).
+        dense_emb_names: module key -> the dense feature it embeds.
     """
+
+    dense_emb_names: dict[str, str]
 
     def __init__(
         self,
@@ -109,8 +113,12 @@ class InferenceModel(nn.Module):
         sources: dict[str, list[int]],
         head: nn.Module,
         outputs: nn.Module,
+        dense_embs: nn.ModuleDict | None = None,
+        dense_emb_names: dict[str, str] | None = None,
     ) -> None:
         super().__init__()
+        self.dense_embs = dense_embs if dense_embs is not None else nn.ModuleDict()
+        self.dense_emb_names = dict(dense_emb_names or {})
         self.deep = deep
         self.wide = wide
         self.groups = groups
@@ -127,6 +135,14 @@ class InferenceModel(nn.Module):
         """Predicts a batch; see the module doc for the layout."""
         deep: dict[str, Tensor] = {}
         wide: dict[str, Tensor] = {}
+        if len(self.dense_emb_names) > 0:
+            embedded: dict[str, Tensor] = {}
+            for key, value in dense.items():
+                embedded[key] = value
+            for key, module in self.dense_embs.items():
+                name = self.dense_emb_names[key]
+                embedded[name] = module(dense[name].float())
+            dense = embedded
         if "deep" in sparse_values:
             deep = self.deep(sparse_values["deep"], sparse_lengths["deep"])
         if "wide" in sparse_values:
@@ -152,7 +168,8 @@ def _lookup(ebc: typing.Any, keys: list[str]) -> SparseLookup:
     bags: dict[str, _Bag] = {}
     if ebc is not None:
         for cfg in ebc.embedding_bag_configs():
-            weight = ebc.embedding_bags[cfg.name].weight.detach()
+            # FP16 tables are served in float32, as the trained model reads them.
+            weight = ebc.embedding_bags[cfg.name].weight.detach().float()
             mode = "mean" if cfg.pooling.name == "MEAN" else "sum"
             for feature in cfg.feature_names:
                 bags[feature] = _Bag(weight, mode)
@@ -192,6 +209,8 @@ def build_inference_model(model: RankModel) -> InferenceModel:
         sources,
         head,
         model.outputs,
+        eg.dense_embs,
+        eg.dense_emb_names,
     )
     return wrapper.eval()
 

@@ -11,7 +11,7 @@ import torch
 import tzrec.features.safe_expr as safe_expr
 from tests.features.helpers import feature
 from tzrec.features.normalizer import parse_normalizer
-from tzrec.features.safe_expr import Expression
+from tzrec.features.safe_expr import Expression, from_c_style
 from tzrec.utils.errors import ConfigError
 
 X = np.array([-3.0, -1.0, 0.0, 0.5, 2.0, 20753726.0, 5e9])
@@ -74,8 +74,8 @@ def test_several_variables():
         ("True", "is not a number"),
         ("lambda: 1", "Lambda is not allowed"),
         ("[x for x in ()]", "ListComp is not allowed"),
-        ("x if x else 1", "IfExp is not allowed"),
-        ("x and 1", "BoolOp is not allowed"),
+        ("x is 1", "Compare is not allowed"),
+        ("{x: 1}", "Dict is not allowed"),
         ("y + 1", 'unknown name "y"'),
         ("log(x, 2)", r"log\(\) takes 1 argument"),
         ("max()", r"max\(\) takes one or more"),
@@ -123,3 +123,20 @@ def test_raw_feature_with_torcheasyrec_expression_normalizer():
     out = f.encode_dense({"x": pa.array([0, 7, None, 997], pa.int64())})
     # missing -> default_value 0 -> log(3)
     np.testing.assert_allclose(out[:, 0], np.log([3.0, 10.0, 3.0, 1000.0]), rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [
+        ("x == y ? 1 : 0", [0.0, 1.0, 0.0]),
+        ("x > 1 && y > 1 ? x^2 : -1", [-1.0, 4.0, -1.0]),
+        ("x < 2 || !(y < 3) ? max(x, y) : 0", [2.0, 0.0, 0.0]),
+        ("x > 2 ? 3 : x > 1 ? 2 : 1", [1.0, 2.0, 3.0]),
+        ("max(x > 1 ? x : 0, 1)", [1.0, 2.0, 3.0]),
+        ("_pi * 0 + x", [1.0, 2.0, 3.0]),
+    ],
+)
+def test_torcheasyrec_c_style_expressions(text, want):
+    expr = Expression(from_c_style(text), ("x", "y", "_pi"), "expr_feature")
+    out = expr(x=np.array([1.0, 2.0, 3.0]), y=np.array([2.0, 2.0, 1.0]), _pi=np.pi)
+    np.testing.assert_allclose(out, want)

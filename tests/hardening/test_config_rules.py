@@ -173,6 +173,33 @@ CASES = {
             "(train_config.grad_clipping.enable_global_grad_clip)",
         ],
     ),
+    "custom_feature": (
+        "model_config {",
+        'feature_configs { custom_feature { feature_name: "dist" operator_name: '
+        '"EditDistance" expression: ["user:q", "item:t"] } }\nmodel_config {',
+        [
+            "not supported yet (feature_configs[4].custom_feature)",
+            "custom FG operators",
+        ],
+    ),
+    "dynamicemb": (
+        "num_buckets: 300 embedding_dim: 8",
+        "num_buckets: 300 embedding_dim: 8 dynamicemb { max_capacity: 1000 }",
+        [
+            "not supported yet (feature_configs[1].id_feature.dynamicemb)",
+            "need CUDA",
+        ],
+    ),
+    "overlap_method_not_supported": (
+        "model_config {",
+        'feature_configs { overlap_feature { feature_name: "ov" query: "user:q" '
+        'title: "item:t" method: "proximity_min_cover" } }\nmodel_config {',
+        [
+            'overlap method "proximity_min_cover" is not supported yet',
+            "(feature_configs[4].overlap_feature.method)",
+            "use one of query_common_ratio",
+        ],
+    ),
 }
 
 

@@ -21,7 +21,8 @@ import torch
 from torchrec import KeyedJaggedTensor
 
 from tzrec.datasets.labels import LabelRange
-from tzrec.features.feature import BaseFeature
+from tzrec.features.feature import BaseFeature, base_feature_name
+from tzrec.features.mask import masked_columns, uses_mask
 from tzrec.utils.errors import DataError
 
 
@@ -100,6 +101,10 @@ class BatchBuilder:
             one ``sequence_feature`` are always checked.
         label_ranges: label column -> allowed values
             (``tzrec.datasets.labels.label_ranges``); NaN is always refused.
+        mask_prob: ``data_config.sample_mask_prob`` for a training builder:
+            the share of samples whose ``use_mask`` features read as missing
+            (tzrec.features.mask); 0 for evaluation and prediction.
+        seed: seeds the draw of masked samples.
 
     """
 
@@ -113,6 +118,8 @@ class BatchBuilder:
         sparse_groups: dict[str, list[str]] | None = None,
         sequence_groups: list[list[str]] | None = None,
         label_ranges: dict[str, LabelRange] | None = None,
+        mask_prob: float = 0.0,
+        seed: int = 0,
     ) -> None:
         self.features = features
         self.sparse_features = [f for f in features if f.is_sparse]
@@ -126,10 +133,17 @@ class BatchBuilder:
         by_name = {f.name: f for f in features}
         self.weighted_groups = {
             g for g, keys in self.sparse_groups.items()
-            if any(by_name[k].is_weighted for k in keys if k in by_name)
+            if any(
+                by_name[base_feature_name(k)].is_weighted
+                for k in keys if base_feature_name(k) in by_name
+            )
         }  # fmt: skip
         self.aligned = _aligned_sets(features, sequence_groups or [])
         self.label_ranges = dict(label_ranges or {})
+        self.masked = [f for f in features if uses_mask(f)] if mask_prob > 0 else []
+        self.mask_prob = mask_prob
+        self._seed = seed
+        self._rng: np.random.Generator | None = None
 
     @property
     def columns(self) -> list[str]:
@@ -144,6 +158,14 @@ class BatchBuilder:
         """Encodes one record batch."""
         columns = {name: rb.column(name) for name in rb.schema.names}
         n = rb.num_rows
+        if self.masked:
+            if self._rng is None:
+                # Per DataLoader worker: forked copies must not draw alike.
+                worker = torch.utils.data.get_worker_info()
+                wid = worker.id if worker is not None else 0
+                self._rng = np.random.default_rng([self._seed, wid])
+            drawn = self._rng.random(n) < self.mask_prob
+            columns = masked_columns(columns, self.masked, drawn)
         dense: dict[str, torch.Tensor] = {}
         seq_lengths: dict[str, np.ndarray] = {}
         for f in self.dense_features:
@@ -159,7 +181,10 @@ class BatchBuilder:
         self._check_aligned(seq_lengths, {f.name: f for f in self.features})
         sparse = {
             group: _to_kjt(
-                [encoded[k] for k in keys], keys, n, group in self.weighted_groups
+                [encoded[base_feature_name(k)] for k in keys],
+                keys,
+                n,
+                group in self.weighted_groups,
             )
             for group, keys in self.sparse_groups.items()
         }

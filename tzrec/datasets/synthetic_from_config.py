@@ -42,6 +42,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from tzrec.datasets.synthetic_derived import derived_columns, draw_derived
 from tzrec.features.feature import column_of
 from tzrec.protos import pipeline_pb2
 from tzrec.utils.errors import ConfigError
@@ -116,16 +117,43 @@ def plan_columns(config: pipeline_pb2.EasyRecConfig) -> tuple[list[Column], list
             for sub in seq.features:
                 sk = sub.WhichOneof("feature")
                 scfg = getattr(sub, sk)
-                name = f"{seq.sequence_name}__{_col(scfg)}"
                 if sk == "id_feature":
+                    name = f"{seq.sequence_name}__{_col(scfg)}"
                     col = _id_column(scfg, name, True, seq.sequence_name, seq)
+                elif sk in _SEQUENCE_DERIVED:
+                    for col in (
+                        derived_columns(f"sequence_{sk}", scfg, Column, _namer(scfg))
+                        or []
+                    ):
+                        if col.kind.startswith("seq_"):
+                            col.name = f"{seq.sequence_name}__{col.name}"
+                            col.sequence = seq.sequence_name
+                            col.seq_len = int(seq.sequence_length) or 10
+                            col.delim = seq.sequence_delim
+                        add(col)
+                    continue
                 else:
+                    name = f"{seq.sequence_name}__{_col(scfg)}"
                     col = _raw_column(scfg, name, True, seq)
                     col.sequence = seq.sequence_name
+                add(col)
+        elif derived := derived_columns(
+            kind or "", cfg, Column, _namer(cfg)
+        ):  # issue 17's derived feature types
+            for col in derived:
                 add(col)
         else:
             skipped.append(kind or "(empty)")
     return list(cols.values()), skipped
+
+
+_SEQUENCE_DERIVED = ("combine_feature", "expr_feature", "match_feature")
+_SEQUENCE_DERIVED += ("overlap_feature", "kv_dot_product")
+
+
+def _namer(cfg: Any) -> Any:
+    where = f"feature {getattr(cfg, 'feature_name', '')}"
+    return lambda expr: column_of(expr, "", where)
 
 
 def _col(cfg: Any) -> str:
@@ -205,6 +233,9 @@ class _Generator:
             return self._float(rng, col, n)
         if col.kind == "map":
             return self._map(rng, col, n)
+        derived = draw_derived(self, rng, col, n, lens)
+        if derived is not None:
+            return _Drawn(*derived)
         return self._sequence(rng, col, n, lens)
 
     def _id(self, rng: np.random.Generator, col: Column, n: int) -> _Drawn:

@@ -15,6 +15,17 @@ Exactly one of the config's bucketing fields decides (checked at validation):
   (split at the last run of whitespace, id a non-negative integer); the path is
   relative to the working directory. Unknown tokens get the extra last id, as
   for the list and dict forms. Blank lines are skipped.
+
+``default_bucketize_value`` (TorchEasyRec's id for what the bucketing does not
+know): an unknown vocab token gets this id instead of the extra last one (the
+table has ``max(largest id, default_bucketize_value) + 1`` rows), and with
+``num_buckets`` an id outside ``[0, num_buckets)`` gets it instead of being
+dropped. It has no meaning with ``hash_bucket_size`` (a ConfigError).
+
+``fg_value_type`` (TorchEasyRec: the type FG gives the values): ``string``
+buckets every value by its text (an integer 5 hashes as "5"); ``int32`` /
+``int64`` read every value as an integer (text that is not one is a
+DataError); empty keeps the column's own type.
 """
 
 from __future__ import annotations
@@ -77,17 +88,61 @@ class Bucketizer:
         fields = config.DESCRIPTOR.fields_by_name
         self.mode = ""
         self.size = 0
+        self.value_type = self._value_type(config, fields, where)
+        dbv = (
+            int(config.default_bucketize_value)
+            if "default_bucketize_value" in fields
+            and config.HasField("default_bucketize_value")
+            else None
+        )
+        self.out_of_range = dbv
         if "num_buckets" in fields and config.num_buckets:
             self.mode, self.size = "num", int(config.num_buckets)
+            if dbv is not None and dbv >= self.size:
+                raise ConfigError(
+                    f"default_bucketize_value {dbv} is not below num_buckets "
+                    f"{self.size}",
+                    f"{where}.default_bucketize_value",
+                    f"give an id in [0, {self.size})",
+                )
         elif "hash_bucket_size" in fields and config.hash_bucket_size:
             self.mode, self.size = "hash", int(config.hash_bucket_size)
+            if dbv is not None:
+                raise ConfigError(
+                    "default_bucketize_value has no meaning with hash_bucket_size",
+                    f"{where}.default_bucketize_value",
+                    "remove it (every hashed value has a bucket)",
+                )
         else:
             tokens, ids = self._vocab(config, fields, where)
             self.mode = "vocab"
             self.vocab = pa.array(tokens, pa.string())
             self.vocab_ids = ids
-            self.unknown = int(ids.max()) + 1 if len(ids) else 0
-            self.size = self.unknown + 1
+            largest = int(ids.max()) if len(ids) else -1
+            if dbv is None:
+                self.unknown = largest + 1
+                self.size = self.unknown + 1
+            else:
+                self.unknown = dbv
+                self.size = max(largest, dbv) + 1
+
+    @staticmethod
+    def _value_type(config, fields, where: str) -> str:  # noqa: ANN001
+        kind = config.fg_value_type if "fg_value_type" in fields else ""
+        if kind not in ("", "string", "int32", "int64"):
+            raise ConfigError(
+                f'fg_value_type "{kind}" is not supported yet',
+                f"{where}.fg_value_type",
+                "use string, int32 or int64",
+            )
+        return kind
+
+    def _typed(self, tokens: pa.Array, where: str) -> pa.Array:
+        if self.value_type == "string":
+            return tokens.cast(pa.string())
+        if self.value_type in ("int32", "int64"):
+            return pa.array(_as_int(tokens, where))
+        return tokens
 
     @staticmethod
     def _vocab(config, fields, where: str) -> tuple[list[str], np.ndarray]:  # noqa: ANN001
@@ -111,9 +166,12 @@ class Bucketizer:
         self, tokens: pa.Array, where: str
     ) -> tuple[np.ndarray, np.ndarray | None]:
         """Ids of ``tokens`` and a validity mask (None when all are valid)."""
+        tokens = self._typed(tokens, where)
         if self.mode == "num":
             ids = _as_int(tokens, where)
             valid = (ids >= 0) & (ids < self.size)
+            if self.out_of_range is not None:
+                return np.where(valid, ids, self.out_of_range), None
             return ids, (None if valid.all() else valid)
         if self.mode == "hash":
             if pa.types.is_integer(tokens.type):

@@ -2,16 +2,26 @@
 
 A ``sequence_feature`` expands into one feature per sub-feature, named (and
 reading the column) ``{sequence_name}__{feature_name}``; a standalone
-``sequence_id_feature`` / ``sequence_raw_feature`` is its own sequence.
+``sequence_*`` feature (id, raw, combine, expr, match, overlap, kv_dot_product)
+is its own sequence. ``custom_feature`` (a pyfg
+operator library) is refused with the reason.
 """
 
 from __future__ import annotations
 
+from tzrec.features.bool_mask_feature import BoolMaskFeature
+from tzrec.features.combine_feature import CombineFeature
 from tzrec.features.combo_feature import ComboFeature
+from tzrec.features.expr_feature import ExprFeature
 from tzrec.features.feature import BaseFeature, SequenceSpec, TableSpec
 from tzrec.features.id_feature import IdFeature
+from tzrec.features.kv_dot_product import KvDotProduct
 from tzrec.features.lookup_feature import LookupFeature
+from tzrec.features.match_feature import MatchFeature
+from tzrec.features.options import check_options
+from tzrec.features.overlap_feature import OverlapFeature
 from tzrec.features.raw_feature import RawFeature
+from tzrec.features.tokenize_feature import TokenizeFeature
 from tzrec.utils.errors import ConfigError
 
 _BUILDERS = {
@@ -19,12 +29,38 @@ _BUILDERS = {
     "raw_feature": RawFeature,
     "combo_feature": ComboFeature,
     "lookup_feature": LookupFeature,
+    "combine_feature": CombineFeature,
+    "expr_feature": ExprFeature,
+    "match_feature": MatchFeature,
+    "overlap_feature": OverlapFeature,
+    "bool_mask_feature": BoolMaskFeature,
+    "kv_dot_product": KvDotProduct,
+    "tokenize_feature": TokenizeFeature,
 }
 _SEQUENCE_BUILDERS = {
     "sequence_id_feature": IdFeature,
     "sequence_raw_feature": RawFeature,
+    "sequence_combine_feature": CombineFeature,
+    "sequence_expr_feature": ExprFeature,
+    "sequence_match_feature": MatchFeature,
+    "sequence_overlap_feature": OverlapFeature,
+    "sequence_kv_dot_product": KvDotProduct,
 }
-_SUB_BUILDERS = {"id_feature": IdFeature, "raw_feature": RawFeature}
+_SUB_BUILDERS = {
+    "id_feature": IdFeature,
+    "raw_feature": RawFeature,
+    "combine_feature": CombineFeature,
+    "expr_feature": ExprFeature,
+    "match_feature": MatchFeature,
+    "overlap_feature": OverlapFeature,
+    "kv_dot_product": KvDotProduct,
+}
+_CUSTOM = ("custom_feature", "sequence_custom_feature")
+
+
+def feature_class(kind: str) -> type[BaseFeature]:
+    """The class of a (non-sequence) feature kind, e.g. ``expr_feature``."""
+    return _BUILDERS[kind]
 
 
 def _length(n: int, where: str) -> int:
@@ -46,9 +82,12 @@ def _sequence_features(fc, where: str) -> list[BaseFeature]:  # noqa: ANN001
     out: list[BaseFeature] = []
     for j, sub in enumerate(seq.features):
         kind = sub.WhichOneof("feature")
+        sub_where = f"{where}.features[{j}]"
         if kind not in _SUB_BUILDERS:
-            raise ConfigError("empty sub-feature", f"{where}.features[{j}]")
-        out.append(_SUB_BUILDERS[kind](getattr(sub, kind), spec))
+            raise _not_supported(kind, sub_where, sorted(_SUB_BUILDERS))
+        cfg = getattr(sub, kind)
+        check_options(cfg, f"{sub_where}.{kind}")
+        out.append(_SUB_BUILDERS[kind](cfg, spec))
     return out
 
 
@@ -62,6 +101,7 @@ def build_features(feature_configs) -> list[BaseFeature]:  # noqa: ANN001
             features += _sequence_features(fc, where)
         elif kind in _SEQUENCE_BUILDERS:
             cfg = getattr(fc, kind)
+            check_options(cfg, where)
             spec = SequenceSpec(
                 name=cfg.feature_name,
                 length=_length(cfg.sequence_length, where),
@@ -69,15 +109,31 @@ def build_features(feature_configs) -> list[BaseFeature]:  # noqa: ANN001
             )
             features.append(_SEQUENCE_BUILDERS[kind](cfg, spec))
         elif kind in _BUILDERS:
-            features.append(_BUILDERS[kind](getattr(fc, kind)))
+            cfg = getattr(fc, kind)
+            check_options(cfg, where)
+            features.append(_BUILDERS[kind](cfg))
         else:
             supported = sorted([*_BUILDERS, *_SEQUENCE_BUILDERS, "sequence_feature"])
-            raise ConfigError(
-                f"feature type {kind} is not supported yet",
-                f"feature_configs[{i}]",
-                f"use one of {', '.join(supported)}",
-            )
+            raise _not_supported(kind, f"feature_configs[{i}]", supported)
     return features
+
+
+def _not_supported(kind: str | None, where: str, supported: list[str]) -> ConfigError:
+    if kind is None:
+        return ConfigError("empty feature", where, f"use one of {', '.join(supported)}")
+    if kind in _CUSTOM:
+        return ConfigError(
+            "custom_feature needs a custom FG operator (a .so for pyfg); custom "
+            "operators are not supported",
+            where,
+            "compute the value into a data column and read it with a raw_feature "
+            "or id_feature",
+        )
+    return ConfigError(
+        f"feature type {kind} is not supported yet",
+        where,
+        f"use one of {', '.join(supported)}",
+    )
 
 
 def shared_tables(features: list[BaseFeature]) -> dict[str, TableSpec]:
@@ -100,6 +156,7 @@ def shared_tables(features: list[BaseFeature]) -> dict[str, TableSpec]:
              f"{t.num_embeddings}x{t.embedding_dim}"),
             ("pooling", seen.pooling, t.pooling),
             ("trainable", seen.trainable, t.trainable),
+            ("data_type", seen.data_type, t.data_type),
         ):  # fmt: skip
             if a != b:
                 raise ConfigError(
@@ -107,6 +164,6 @@ def shared_tables(features: list[BaseFeature]) -> dict[str, TableSpec]:
                     f"{a} vs {b}",
                     f"feature {f.name}",
                     "give shared features the same bucket count, embedding_dim, "
-                    "pooling and trainable",
+                    "pooling, trainable and data_type",
                 )
     return tables

@@ -79,12 +79,13 @@ class ComboFeature(BaseFeature):
         """The embedding table."""
         c = self.config
         return TableSpec(
-            name=c.embedding_name or self.name,
+            name=self.table_name(),
             num_embeddings=self.bucketizer.size,
             embedding_dim=int(c.embedding_dim),
             pooling=c.pooling or "sum",
             init_fn=c.init_fn,
             trainable=c.trainable,
+            data_type=c.data_type,
         )
 
     def _tokens(self, col: pa.Array) -> tuple[pa.Array, np.ndarray]:

@@ -12,15 +12,20 @@ side prefix (``user:``, ``item:``, ``context:``) is dropped, so
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from tzrec.features.dense_emb import DenseEmbSpec
 from tzrec.utils.errors import ConfigError, DataError
 
 _SIDES = ("user:", "item:", "context:")
+# Joins a feature name and a group's embedding_name_suffix into the key the
+# suffixed copy has in the batch (the batch encodes it as the feature itself).
+SUFFIX_SEP = "@"
 
 
 @dataclasses.dataclass
@@ -43,6 +48,7 @@ class TableSpec:
         pooling: ``sum`` or ``mean``.
         init_fn: optional initialiser spec, e.g. ``nn.init.normal_,std=0.01``.
         trainable: whether the table is updated.
+        data_type: storage type of the weights, ``FP32`` or ``FP16``.
 
     """
 
@@ -52,6 +58,7 @@ class TableSpec:
     pooling: str = "sum"
     init_fn: str = ""
     trainable: bool = True
+    data_type: str = "FP32"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -106,6 +113,7 @@ class BaseFeature:
         self.sequence = sequence
         prefix = sequence.prefix if sequence else ""
         self.name: str = prefix + config.feature_name
+        self.table_suffix = ""
 
     @property
     def is_sequence(self) -> bool:
@@ -133,6 +141,27 @@ class BaseFeature:
         """The embedding table, or None for a dense feature."""
         return None
 
+    @property
+    def dense_embedding(self) -> DenseEmbSpec | None:
+        """How the model embeds this dense feature (autodis / mlp), or None."""
+        return None
+
+    def table_name(self) -> str:
+        """``embedding_name`` (else the feature name), plus a group's suffix."""
+        base = self.config.embedding_name or base_feature_name(self.name)
+        return base + self.table_suffix
+
+    def with_table_suffix(self, suffix: str) -> BaseFeature:
+        """A copy looking up its own table, ``table_name() + suffix``.
+
+        The copy's name is ``name@suffix``; the batch encodes it from the same
+        columns (``base_feature_name`` maps the key back).
+        """
+        twin = copy.copy(self)
+        twin.name = f"{self.name}{SUFFIX_SEP}{suffix}"
+        twin.table_suffix = self.table_suffix + suffix
+        return twin
+
     def encode_sparse(self, columns: dict[str, pa.Array]) -> SparseValues:
         """Encodes a batch of this feature's columns to ids."""
         raise NotImplementedError
@@ -157,6 +186,11 @@ class BaseFeature:
     def where(self, column: str | None = None) -> str:
         """``column "x", feature f`` for error messages."""
         return f'column "{column or self.inputs[0]}", feature {self.name}'
+
+
+def base_feature_name(key: str) -> str:
+    """The feature a batch key encodes (``name@suffix`` -> ``name``)."""
+    return key.split(SUFFIX_SEP, 1)[0]
 
 
 def plain_column(col: pa.Array | pa.ChunkedArray) -> pa.Array:
@@ -266,6 +300,28 @@ def fill_empty(sv: SparseValues, default_id: int | None) -> SparseValues:
     lengths = sv.lengths.copy()
     lengths[empty] = 1
     return SparseValues(values.astype(np.int64), lengths, weights)
+
+
+def first_per_row(sv: SparseValues) -> SparseValues:
+    """Each bag cut to its first value (TorchEasyRec's ``value_dim: 1``)."""
+    if not (sv.lengths > 1).any():
+        return sv
+    starts = np.cumsum(sv.lengths) - sv.lengths
+    keep = np.arange(len(sv.values)) == np.repeat(starts, sv.lengths)
+    weights = None if sv.weights is None else sv.weights[keep]
+    return SparseValues(sv.values[keep], np.minimum(sv.lengths, 1), weights)
+
+
+def check_value_dim(config, where: str) -> int:  # noqa: ANN001
+    """``value_dim`` 0 (a bag of values) or 1 (one value); others refused."""
+    dim = int(config.value_dim)
+    if dim > 1:
+        raise ConfigError(
+            f"value_dim {dim} is not supported yet",
+            f"{where}.value_dim",
+            "use 0 (every value) or 1 (the first)",
+        )
+    return dim
 
 
 def to_float(tokens: pa.Array, where: str) -> np.ndarray:

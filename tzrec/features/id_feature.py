@@ -87,12 +87,13 @@ class IdFeature(BaseFeature):
         """The embedding table (shared when ``embedding_name`` is set)."""
         c = self.config
         return TableSpec(
-            name=c.embedding_name or self.name,
+            name=self.table_name(),
             num_embeddings=self.num_embeddings,
             embedding_dim=int(c.embedding_dim),
             pooling=c.pooling or "sum",
             init_fn=c.init_fn,
             trainable=c.trainable,
+            data_type=c.data_type,
         )
 
     def encode_sparse(self, columns: dict[str, pa.Array]) -> SparseValues:

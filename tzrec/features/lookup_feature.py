@@ -18,8 +18,10 @@ integers, so ``num_buckets`` takes a count as the id).
 Discrete (``need_discrete`` or ``need_key``): the matched values are ids
 (``key_value`` with ``need_key``), one bag per row, bucketized like an
 IdFeature (``hash_bucket_size``, ``num_buckets`` or ``vocab_list``;
-``combiner`` unused). Out-of-range ids are dropped; an empty bag takes
-``default_value`` when it is set.
+``combiner`` unused). A matched value holding several ids split by
+``value_separator`` (default ",") gives each its own place in the bag.
+Out-of-range ids are dropped; an empty bag takes ``default_value`` when it
+is set.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tzrec.features.bucketize import Bucketizer
+from tzrec.features.dense_emb import DenseEmbSpec, dense_emb_spec
 from tzrec.features.feature import (
     BaseFeature,
     SparseValues,
@@ -72,6 +75,7 @@ class LookupFeature(BaseFeature):
         self.default_id = None
         if self.discrete and config.HasField("default_value"):
             self.default_id = self.bucketizer.token_id(config.default_value, where)
+        self._dense_emb = dense_emb_spec(config, 1, where, self.is_sparse)
         if not self.discrete:
             try:
                 self.default = float(config.default_value or 0.0)
@@ -90,9 +94,16 @@ class LookupFeature(BaseFeature):
         ]
 
     @property
+    def dense_embedding(self) -> DenseEmbSpec | None:
+        """How the model embeds the dense value (autodis / mlp), or None."""
+        return self._dense_emb
+
+    @property
     def output_dim(self) -> int:
-        """Embedding width when sparse, else 1."""
-        return int(self.config.embedding_dim) if self.is_sparse else 1
+        """Embedding width when sparse or embedded, else 1."""
+        if self.is_sparse or self._dense_emb is not None:
+            return int(self.config.embedding_dim)
+        return 1
 
     @property
     def table(self) -> TableSpec | None:
@@ -106,12 +117,13 @@ class LookupFeature(BaseFeature):
             else len(self.boundaries) + 1
         )
         return TableSpec(
-            name=c.embedding_name or self.name,
+            name=self.table_name(),
             num_embeddings=rows,
             embedding_dim=int(c.embedding_dim),
             pooling=c.pooling or "sum",
             init_fn=c.init_fn,
             trainable=c.trainable,
+            data_type=c.data_type,
         )
 
     def _map_entries(self, col: pa.Array) -> tuple[pa.Array, pa.Array, np.ndarray]:
@@ -201,6 +213,11 @@ class LookupFeature(BaseFeature):
             return SparseValues(ids, np.ones(len(vals), np.int32))
         rows, keys, values, batch = self.lookup(columns)
         tokens = values.cast(pa.string())
+        if self.config.value_separator:
+            # One map value may hold several ids ("k:a,b").
+            tokens, per_value = split_multi_value(tokens, self.config.value_separator)
+            rows = np.repeat(rows, per_value)
+            keys = pc.take(keys, pa.array(row_ids(per_value)))
         if self.config.need_key:
             tokens = pc.binary_join_element_wise(keys.cast(pa.string()), tokens, "_")
         valid_tok = pc.is_valid(tokens).to_numpy(zero_copy_only=False)

@@ -22,6 +22,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from tzrec.features.dense_emb import DenseEmbSpec, dense_emb_spec
 from tzrec.features.feature import (
     BaseFeature,
     SequenceSpec,
@@ -52,15 +53,28 @@ class RawFeature(BaseFeature):
             raise ConfigError(
                 f'default_value "{config.default_value}" is not a number', where
             ) from None
+        self._dense_emb = dense_emb_spec(config, self.value_dim, where, self.is_sparse)
+        if sequence is not None and self._dense_emb is not None:
+            raise ConfigError(
+                f"{self._dense_emb.kind} on a sequence raw feature is not supported "
+                "yet",
+                where,
+                "use boundaries, or the raw value",
+            )
         if sequence is not None and self.is_sparse and self.value_dim != 1:
             raise ConfigError(
                 "a bucketized sequence raw feature needs value_dim 1", where
             )
 
     @property
+    def dense_embedding(self) -> DenseEmbSpec | None:
+        """How the model embeds the dense value (autodis / mlp), or None."""
+        return self._dense_emb
+
+    @property
     def output_dim(self) -> int:
-        """Embedding width when bucketized, else ``value_dim``."""
-        if self.is_sparse:
+        """Embedding width when bucketized or embedded, else ``value_dim``."""
+        if self.is_sparse or self._dense_emb is not None:
             return int(self.config.embedding_dim)
         return self.value_dim
 
@@ -71,12 +85,13 @@ class RawFeature(BaseFeature):
             return None
         c = self.config
         return TableSpec(
-            name=c.embedding_name or self.name,
+            name=self.table_name(),
             num_embeddings=len(self.boundaries) + 1,
             embedding_dim=int(c.embedding_dim),
             pooling=c.pooling or "sum",
             init_fn=c.init_fn,
             trainable=c.trainable,
+            data_type=c.data_type,
         )
 
     def values(self, columns: dict[str, pa.Array]) -> np.ndarray:

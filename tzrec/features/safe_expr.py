@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ast
 import operator
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -47,6 +48,20 @@ FUNCTIONS: dict[str, tuple[Callable[..., Any], str, int]] = {
     "min": (np.minimum, "minimum", -1),
     "max": (np.maximum, "maximum", -1),
     "pow": (np.power, "pow", 2),
+    "ln": (np.log, "log", 1),
+    "sin": (np.sin, "sin", 1),
+    "cos": (np.cos, "cos", 1),
+    "tan": (np.tan, "tan", 1),
+    "asin": (np.arcsin, "asin", 1),
+    "acos": (np.arccos, "acos", 1),
+    "atan": (np.arctan, "atan", 1),
+    "sinh": (np.sinh, "sinh", 1),
+    "cosh": (np.cosh, "cosh", 1),
+    "asinh": (np.arcsinh, "asinh", 1),
+    "acosh": (np.arccosh, "acosh", 1),
+    "atanh": (np.arctanh, "atanh", 1),
+    "rint": (np.rint, "round", 1),
+    "trunc": (np.trunc, "trunc", 1),
 }
 _BINARY = {
     ast.Add: operator.add,
@@ -134,6 +149,14 @@ class Expression:
                 self._check(part)
         elif isinstance(node, ast.Call):
             self._check_call(node)
+        elif isinstance(node, ast.IfExp):
+            for part in (node.test, node.body, node.orelse):
+                self._check(part)
+        elif isinstance(node, ast.BoolOp):
+            for part in node.values:
+                self._check(part)
+        elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+            self._check(node.operand)
         else:
             raise self._fail(f"{type(node).__name__} is not allowed")
 
@@ -192,7 +215,27 @@ class Expression:
             right = self._eval(node.right, env, torch)
             return _BINARY[type(node.op)](left, right)
         if isinstance(node, ast.UnaryOp):
-            return _UNARY[type(node.op)](self._eval(node.operand, env, torch))
+            operand = self._eval(node.operand, env, torch)
+            if isinstance(node.op, ast.Not):
+                return _as_float(operand == 0, torch)
+            return _UNARY[type(node.op)](operand)
+        if isinstance(node, ast.IfExp):
+            test = self._eval(node.test, env, torch)
+            body = self._eval(node.body, env, torch)
+            orelse = self._eval(node.orelse, env, torch)
+            if torch is not None:
+                as_t = [
+                    torch.as_tensor(v, dtype=torch.float64)
+                    for v in (test, body, orelse)
+                ]
+                return torch.where(as_t[0] != 0, as_t[1], as_t[2])
+            return np.where(np.asarray(test) != 0, body, orelse)
+        if isinstance(node, ast.BoolOp):
+            parts = [self._eval(v, env, torch) != 0 for v in node.values]
+            out = parts[0]
+            for part in parts[1:]:
+                out = (out & part) if isinstance(node.op, ast.And) else (out | part)
+            return _as_float(out, torch)
         if isinstance(node, ast.Compare):
             return self._compare(node, env, torch)
         assert isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
@@ -226,3 +269,80 @@ class Expression:
         if torch is not None:
             return torch.as_tensor(result).double()
         return np.asarray(result, dtype=np.float64)
+
+
+def _as_float(mask: Any, torch: Any) -> Any:
+    """A boolean result as 1.0 / 0.0."""
+    if torch is not None:
+        return torch.as_tensor(mask).double()
+    return np.asarray(mask, dtype=np.float64)
+
+
+def from_c_style(text: str) -> str:
+    """TorchEasyRec's (muparser, C-style) expression text in Python syntax.
+
+    ``c ? a : b`` becomes ``(a) if (c) else (b)``, ``&&`` / ``||`` / ``!``
+    become ``and`` / ``or`` / ``not``, and ``^`` becomes ``**``. The result
+    still goes through :class:`Expression`'s whitelist.
+    """
+    text = text.replace("&&", " and ").replace("||", " or ").replace("^", "**")
+    text = re.sub(r"!(?!=)", " not ", text)
+    return _ternary(text)
+
+
+def _ternary(s: str) -> str:
+    out, i = [], 0
+    while i < len(s):
+        if s[i] == "(":
+            j = _closing(s, i)
+            args = _split_top(s[i + 1 : j], ",")
+            out.append("(" + ",".join(_ternary(a) for a in args) + ")")
+            i = j + 1
+        else:
+            out.append(s[i])
+            i += 1
+    s = "".join(out)
+    q = _top_index(s, "?")
+    if q < 0:
+        return s
+    nest, colon = 0, -1
+    for k in range(q + 1, len(s)):
+        if s[k] == "?":
+            nest += 1
+        elif s[k] == ":":
+            if nest == 0:
+                colon = k
+                break
+            nest -= 1
+    if colon < 0:
+        return s  # left for the parser to report
+    cond, a, b = s[:q], s[q + 1 : colon], s[colon + 1 :]
+    return f"({_ternary(a)}) if ({cond}) else ({_ternary(b)})"
+
+
+def _closing(s: str, i: int) -> int:
+    depth = 0
+    for k in range(i, len(s)):
+        depth += {"(": 1, ")": -1}.get(s[k], 0)
+        if depth == 0:
+            return k
+    return len(s) - 1
+
+
+def _top_index(s: str, ch: str) -> int:
+    depth = 0
+    for k, c in enumerate(s):
+        depth += {"(": 1, ")": -1}.get(c, 0)
+        if c == ch and depth == 0:
+            return k
+    return -1
+
+
+def _split_top(s: str, sep: str) -> list[str]:
+    parts, depth, start = [], 0, 0
+    for k, c in enumerate(s):
+        depth += {"(": 1, ")": -1}.get(c, 0)
+        if c == sep and depth == 0:
+            parts.append(s[start:k])
+            start = k + 1
+    return parts + [s[start:]]

@@ -12,7 +12,10 @@ from typing import Any
 
 from google.protobuf.message import Message
 
+from tzrec.features.build import feature_class
+from tzrec.features.feature import SequenceSpec
 from tzrec.features.normalizer import parse_normalizer
+from tzrec.features.options import check_data_type
 from tzrec.protos import model_pb2, pipeline_pb2
 from tzrec.utils.errors import ConfigError
 
@@ -27,6 +30,17 @@ _ID_BUCKETS = (
 )
 _DISCRETE = ("hash_bucket_size", "num_buckets", "vocab_list")
 _IMPLEMENTED = ("id_feature", "raw_feature", "combo_feature", "lookup_feature")
+_ISSUE17 = (
+    "combine_feature",
+    "expr_feature",
+    "match_feature",
+    "overlap_feature",
+    "bool_mask_feature",
+    "kv_dot_product",
+    "tokenize_feature",
+)
+_ISSUE17_SEQUENCES = ("combine_feature", "expr_feature", "match_feature")
+_ISSUE17_SEQUENCES += ("overlap_feature", "kv_dot_product")
 
 
 @dataclasses.dataclass
@@ -109,6 +123,12 @@ def _add_name(taken: set[str], name: str, where: str, p: Any) -> bool:
 
 def _check_feature(kind: str, f: Message, where: str, seq: bool, p: Any) -> FeatureInfo:
     """One feature message (``kind`` without the ``sequence_`` prefix)."""
+    try:
+        check_data_type(f, where)
+    except ConfigError as e:
+        p.add(e.where, e.what, e.fix)
+    if kind in _ISSUE17 and (not seq or kind in _ISSUE17_SEQUENCES):
+        return _check_by_building(kind, f, where, seq, p)
     if kind not in _IMPLEMENTED:  # parses; tzrec.config.UNSUPPORTED reports it
         return FeatureInfo(f.embedding_dim or 1, seq, True)
     if hasattr(f, "pooling") and f.pooling not in _POOLINGS:
@@ -133,6 +153,32 @@ def _check_feature(kind: str, f: Message, where: str, seq: bool, p: Any) -> Feat
     _check_vocab(f, where, p)
     _check_dim(f, where, p)
     return FeatureInfo(f.embedding_dim, seq, True, kind == "id_feature" and f.weighted)
+
+
+def _check_by_building(
+    kind: str, f: Message, where: str, seq: bool, p: Any
+) -> FeatureInfo:
+    """Issue 17's feature types: their constructors hold the checks."""
+    spec = SequenceSpec(name=f.feature_name, length=1) if seq else None
+    try:
+        feature = feature_class(kind)(f, spec)
+    except ConfigError as e:
+        prefix = f"feature {f.feature_name}"
+        at = e.where
+        if at.startswith(prefix):
+            at = where + at[len(prefix) :]
+        elif not at.startswith("feature_configs"):
+            at = where
+        p.add(at, e.what, e.fix)
+        return FeatureInfo(f.embedding_dim or 1, seq, True)
+    return FeatureInfo(feature.output_dim, seq, feature.is_sparse)
+
+
+def _dense_dim(f: Message, value_dim: int) -> int:
+    """A dense feature's width in its group: embedding_dim when autodis / mlp."""
+    if "dense_emb" in f.DESCRIPTOR.oneofs_by_name and f.WhichOneof("dense_emb"):
+        return int(f.embedding_dim)
+    return value_dim
 
 
 def _one_of(f: Message, buckets: tuple[str, ...], where: str, p: Any) -> None:
@@ -202,7 +248,7 @@ def _check_raw(f: Message, where: str, seq: bool, p: Any) -> FeatureInfo:
     if f.value_dim == 0:
         p.add(f"{where}.value_dim", "must be > 0")
     if not _check_boundaries(f, where, p):
-        return FeatureInfo(f.value_dim, seq, False)
+        return FeatureInfo(_dense_dim(f, f.value_dim), seq, False)
     if seq and f.value_dim != 1:
         p.add(
             f"{where}.value_dim", "a bucketized sequence raw feature needs value_dim 1"
@@ -240,7 +286,7 @@ def _check_lookup(f: Message, where: str, p: Any) -> FeatureInfo:
         )
     _check_normalizer(f, where, p)
     if not bucketed and not _check_boundaries(f, where, p):
-        return FeatureInfo(1, sparse=False)
+        return FeatureInfo(_dense_dim(f, 1), sparse=False)
     _check_dim(f, where, p)
     return FeatureInfo(f.embedding_dim)
 

@@ -22,6 +22,12 @@ collection's output: no split, no concatenation, and one gradient for the
 whole block. Heads read such a list with ``cat_fields`` (free for one
 element), so they also accept the per-feature lists export passes.
 
+``embedding_name_suffix`` on a group (or a ``sequence_groups`` entry) gives
+its sparse features tables of their own: each is looked up as a copy named
+``name@suffix`` in table ``embedding_name + suffix`` (the batch encodes the
+copy from the same columns), so two groups with different suffixes learn
+independent embeddings of one feature.
+
 ``trainable: false`` freezes a feature's table (deep or sequence; its wide
 table, if any, still trains): the table gets its own in-backward optimizer,
 SGD with lr 0, so it is left out of the configured sparse optimizer (which
@@ -33,11 +39,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 from torchrec import EmbeddingBagCollection, EmbeddingBagConfig, KeyedJaggedTensor
-from torchrec.modules.embedding_configs import PoolingType
+from torchrec.modules.embedding_configs import DataType, PoolingType
 from torchrec.sparse.jagged_tensor import KeyedTensor
 
 from tzrec.features.build import shared_tables
-from tzrec.features.feature import BaseFeature, TableSpec
+from tzrec.features.feature import SUFFIX_SEP, BaseFeature, TableSpec
+from tzrec.modules.dense_embedding import dense_embedding
 from tzrec.modules.embedding_tables import check_dims, freeze, init_fn_of
 from tzrec.modules.sequence_embedding import SequenceEmbedding, SequenceGroupSpec
 from tzrec.modules.sequence_groups import SequenceGroupEncoders, internal_name
@@ -58,6 +65,30 @@ def cat_fields(fields: list[torch.Tensor]) -> torch.Tensor:
     return torch.cat(fields, dim=1)
 
 
+def _suffixed(
+    members: list[BaseFeature], suffix: str, by_name: dict[str, BaseFeature]
+) -> list[BaseFeature]:
+    """``embedding_name_suffix``: the group's sparse features on tables of their own.
+
+    Each sparse member is replaced by a copy named ``name@suffix`` whose table
+    is ``table_name() + suffix`` (added to ``by_name``); dense members stay.
+    """
+    if not suffix:
+        return members
+    out = []
+    for f in members:
+        if f.table is not None:
+            key = f"{f.name}{SUFFIX_SEP}{suffix}"
+            f = by_name.setdefault(key, f.with_table_suffix(suffix))
+        out.append(f)
+    return out
+
+
+def _module_key(feature: str) -> str:
+    """A ModuleDict key for a feature name (no dots allowed there)."""
+    return feature.replace(".", "_")
+
+
 def _bag_config(
     spec: TableSpec, features: list[str], name: str, dim: int
 ) -> EmbeddingBagConfig:
@@ -68,6 +99,7 @@ def _bag_config(
         feature_names=features,
         pooling=PoolingType.MEAN if spec.pooling == "mean" else PoolingType.SUM,
         init_fn=init_fn_of(spec.init_fn, spec.num_embeddings),
+        data_type=DataType.FP16 if spec.data_type == "FP16" else DataType.FP32,
     )
 
 
@@ -95,7 +127,25 @@ class EmbeddingGroup(nn.Module):
         self.wide_groups: set[str] = set()
         self.sequence_groups: dict[str, SequenceGroupSpec] = {}
         deep_feats, wide_feats = self._read_groups(feature_groups, by_name)
+        # autodis / mlp: the dense value enters its groups embedded.
+        self.dense_embs = nn.ModuleDict(
+            {
+                _module_key(n): dense_embedding(by_name[n].dense_embedding)
+                for n in dict.fromkeys(deep_feats)
+                if by_name[n].dense_embedding is not None
+            }
+        )
+        self.dense_emb_names = {
+            _module_key(n): n for n in deep_feats if _module_key(n) in self.dense_embs
+        }
+        # Input widths of the dense features (what a batch holds); an
+        # autodis / mlp feature enters its groups embedding_dim wide.
         self.dense_dims = {
+            f.name: f.dense_embedding.value_dim if f.dense_embedding else f.output_dim
+            for f in features
+            if not f.is_sparse and not f.is_sequence
+        }
+        self._dense_out = {
             f.name: f.output_dim
             for f in features
             if not f.is_sparse and not f.is_sequence
@@ -141,7 +191,9 @@ class EmbeddingGroup(nn.Module):
         wide_feats: list[str] = []
         for i, g in enumerate(feature_groups):
             where = f"model_config.feature_groups[{i}]"
-            members = self._members(g, by_name, where)
+            members = _suffixed(
+                self._members(g, by_name, where), g.embedding_name_suffix, by_name
+            )
             self.groups[g.group_name] = [f.name for f in members]
             if g.group_type == model_pb2.SEQUENCE:
                 self.sequence_groups[g.group_name] = SequenceGroupSpec(
@@ -150,9 +202,10 @@ class EmbeddingGroup(nn.Module):
                 continue
             for j, sg in enumerate(g.sequence_groups):
                 name = internal_name(g.group_name, sg.group_name)
+                sub = [self._feature(n, by_name, where) for n in sg.feature_names]
                 self.sequence_groups[name] = SequenceGroupSpec(
                     name,
-                    [self._feature(n, by_name, where) for n in sg.feature_names],
+                    _suffixed(sub, sg.embedding_name_suffix, by_name),
                     f"{where}.sequence_groups[{j}]",
                 )
             wide = g.group_type == model_pb2.WIDE
@@ -296,7 +349,7 @@ class EmbeddingGroup(nn.Module):
             return self.wide_dim * len(self.groups[group])
         encoded = self.seq_encoders.extra_dims if self.seq_encoders is not None else {}
         return encoded.get(group, 0) + sum(
-            self.feature_dims.get(n) or self.dense_dims[n] for n in self.groups[group]
+            self.feature_dims.get(n) or self._dense_out[n] for n in self.groups[group]
         )
 
     def sequence_dims(self, group: str) -> tuple[int, int]:
@@ -362,6 +415,10 @@ class EmbeddingGroup(nn.Module):
 
         A fused group's list holds one ``[B, width]`` tensor.
         """
+        if self.dense_emb_names:
+            dense = dict(dense)
+            for key, name in self.dense_emb_names.items():
+                dense[name] = self.dense_embs[key](dense[name])
         out: dict[str, list[torch.Tensor]] = (
             self.seq(sparse, dense) if self.seq is not None else {}
         )

@@ -46,6 +46,8 @@ FIELDS_READ: tuple[str, ...] = (
     "FeatureGroupConfig.sequence_encoders",
     "SeqGroupConfig.group_name",
     "SeqGroupConfig.feature_names",
+    "FeatureGroupConfig.embedding_name_suffix",
+    "SeqGroupConfig.embedding_name_suffix",
     "SeqEncoderConfig.din_encoder",
     "SeqEncoderConfig.simple_attention",
     "SeqEncoderConfig.pooling_encoder",

@@ -75,6 +75,8 @@ def build_dataset(
         extra_fields,
         sparse_groups=parts.model.embedding_group.sparse_groups,
         sequence_groups=parts.model.embedding_group.aligned_sequences,
+        mask_prob=0.0 if for_eval else dc.sample_mask_prob,
+        seed=config.train_config.seed + dist_info.rank,
     )
     batch_size = (dc.eval_batch_size or dc.batch_size) if for_eval else dc.batch_size
     return TzrecDataset(
