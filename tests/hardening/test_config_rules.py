@@ -118,6 +118,33 @@ CASES = {
             "(train_config.grad_clipping.enable_global_grad_clip)",
         ],
     ),
+    "nesterov_without_momentum": (
+        "adam_optimizer { lr: 0.005 }",
+        "sgd_optimizer { lr: 0.005 nesterov: true }",
+        [
+            "nesterov needs momentum > 0 and dampening 0",
+            "(train_config.dense_optimizer.sgd_optimizer.nesterov)",
+        ],
+    ),
+    "part_optimizer_bad_regex": (
+        "adam_optimizer { lr: 0.005 }",
+        'adam_optimizer { lr: 0.005 } part_optimizers { regex_pattern: "deep.(" '
+        "sgd_optimizer { lr: 0.1 } }",
+        [
+            "not a regular expression",
+            "(train_config.dense_optimizer.part_optimizers[0].regex_pattern)",
+        ],
+    ),
+    "embedding_constraint_data_parallel": (
+        "num_buckets: 20 embedding_dim: 8",
+        "num_buckets: 20 embedding_dim: 8 "
+        'embedding_constraints { sharding_types: "data_parallel" }',
+        [
+            "data_parallel is not supported yet",
+            "embedding_constraints.sharding_types[0])",
+            "use table_wise or row_wise",
+        ],
+    ),
 }
 
 
