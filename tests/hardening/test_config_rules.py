@@ -145,6 +145,14 @@ CASES = {
             "use table_wise or row_wise",
         ],
     ),
+    "timestamp_checkpoints_without_field": (
+        "seed: 3",
+        "seed: 3 save_checkpoints_timestamp_interval: 3600",
+        [
+            "timestamp checkpoints need the event-time column",
+            "(train_config.save_checkpoints_timestamp_field)",
+        ],
+    ),
 }
 
 
