@@ -86,16 +86,28 @@ def test_training_saves_when_the_data_crosses_a_target(tiny_data, tmp_path):
     torch.set_num_threads(1)
     try:
         TrainSession(config, init_distributed(), False).run()
+        steps = _checkpoint_steps(config.model_dir)
+        # Row 1000 is in step 4 (rows 768..1023), row 1500 in step 6; 8: the end.
+        assert steps == [4, 6, 8]
+        assert _evaluated_steps(config.model_dir) == [4, 6, 8]
+        # Resumed, the watermark (row 1535) comes back from the checkpoint:
+        # step 9's rows (about 2000..2300) cross the target 2200 and save; a
+        # fresh cadence would only take them as its first reference.
+        config.train_config.num_steps = 10
+        config.train_config.save_checkpoints_timestamps.append(BASE + 2200)
+        TrainSession(config, init_distributed(), True).run()
+        assert _evaluated_steps(config.model_dir) == [4, 6, 8, 9, 10]
     finally:
         torch.set_num_threads(threads)
-    steps = sorted(
-        int(p.name.rsplit("-", 1)[1])
-        for p in Path(config.model_dir).glob("model.ckpt-*")
+
+
+def _evaluated_steps(model_dir: str) -> list[int]:
+    """Steps in the eval log: one per checkpoint (keep_checkpoint_max prunes)."""
+    log = Path(model_dir) / "train_eval_result.jsonl"
+    return [json.loads(line)["global_step"] for line in log.open()]
+
+
+def _checkpoint_steps(model_dir: str) -> list[int]:
+    return sorted(
+        int(p.name.rsplit("-", 1)[1]) for p in Path(model_dir).glob("model.ckpt-*")
     )
-    # Row 1000 is in step 4 (rows 768..1023), row 1500 in step 6; 8: the end.
-    assert steps == [4, 6, 8]
-    records = [
-        json.loads(line)
-        for line in (Path(config.model_dir) / "train_eval_result.jsonl").open()
-    ]
-    assert [r["global_step"] for r in records] == [4, 6, 8]
