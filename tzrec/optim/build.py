@@ -8,10 +8,10 @@ for embeddings, so Adam-family sparse optimizers need CUDA.
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 import torch
-from fbgemm_gpu.split_table_batched_embeddings_ops_training import WeightDecayMode
 from torch import nn
 from torchrec.optim import RowWiseAdagrad
 from torchrec.optim.apply_optimizer_in_backward import apply_optimizer_in_backward
@@ -65,13 +65,24 @@ def sparse_optimizer_spec(
             "lr": o.lr,
             "weight_decay": o.weight_decay,
             "eps": 1e-8,
-            "weight_decay_mode": WeightDecayMode(o.weight_decay_mode),
+            "weight_decay_mode": _weight_decay_mode(o.weight_decay_mode),
         }
     return torch.optim.Adam, {
         "lr": o.lr,
         "betas": (o.beta1, o.beta2),
         "weight_decay": o.weight_decay,
     }
+
+
+def _weight_decay_mode(value: int) -> Any:
+    """The WeightDecayMode of fbgemm for a proto value (NONE 0, L2 1, DECOUPLE 2).
+
+    Looked up by name at run time: fbgemm ships no type information.
+    """
+    fbgemm = importlib.import_module(
+        "fbgemm_gpu.split_table_batched_embeddings_ops_training"
+    )
+    return fbgemm.WeightDecayMode(value)
 
 
 def apply_sparse_optimizer(

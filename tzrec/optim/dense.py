@@ -6,8 +6,9 @@ and ``nesterov``, and ``fused``. ``fused: true`` asks torch for its fused
 kernel (Adam, AdamW, SGD and Adagrad, on CPU and CUDA): one kernel per step
 over each parameter instead of a chain of elementwise ops, the same math.
 On CPU, where torch's default is a per-parameter Python loop, it takes about
-a third of the CPU time per Adam step (``tzrec.benchmark.dense_optim_bench``). ``fused: false``
-(the default) leaves the choice to torch (``foreach`` on CUDA).
+a third of the CPU time per Adam step (``tzrec.benchmark.dense_optim_bench``).
+``fused: false`` (the default) leaves the choice to torch (``foreach`` on
+CUDA).
 
 ``part_optimizers`` (TorchEasyRec): each dense parameter goes to the first
 part whose ``regex_pattern`` matches its whole name (``re.fullmatch``);
