@@ -13,9 +13,9 @@ CUDA).
 ``part_optimizers`` (TorchEasyRec): each dense parameter goes to the first
 part whose ``regex_pattern`` matches its whole name (``re.fullmatch``);
 parameters no part matches stay with the dense optimizer. A part that
-matches no parameter is left out. Names are the model's own parameter names
-(as in the checkpoint and the ``<param>/gradient_norm`` tags), without the
-``_dmp_wrapped_module.`` / ``module.`` prefixes the distributed wrappers add.
+matches no parameter is left out. Names are the model's own parameter names,
+as in the ``<param>/gradient_norm`` tags (``head.deep.0.weight``): without
+the prefixes the distributed wrappers add (:func:`tzrec.monitor.keys.param_name`).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import re
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
+from tzrec.monitor.keys import param_name
 from tzrec.utils.errors import ConfigError
 
 if TYPE_CHECKING:  # config validation imports this module without torch
@@ -36,7 +37,6 @@ DENSE_KINDS = (
     "sgd_optimizer",
     "adagrad_optimizer",
 )
-_WRAPPER_PREFIXES = ("_dmp_wrapped_module.", "module.")
 
 OptimizerFactory = Callable[[Iterable["nn.Parameter"]], "torch.optim.Optimizer"]
 
@@ -105,10 +105,7 @@ def dense_optimizer_factory(
 
 def model_param_name(name: str) -> str:
     """A parameter's name in the model, without the distributed wrappers' prefixes."""
-    for prefix in _WRAPPER_PREFIXES:
-        if name.startswith(prefix):
-            name = name[len(prefix) :]
-    return name
+    return param_name(name)
 
 
 def group_by_pattern(
