@@ -9,6 +9,7 @@ for embeddings, so Adam-family sparse optimizers need CUDA.
 from __future__ import annotations
 
 import importlib
+import logging
 from typing import Any
 
 import torch
@@ -17,12 +18,14 @@ from torchrec.optim import RowWiseAdagrad
 from torchrec.optim.apply_optimizer_in_backward import apply_optimizer_in_backward
 from torchrec.optim.keyed import CombinedOptimizer, KeyedOptimizerWrapper
 
+from tzrec.monitor.keys import param_name
 from tzrec.optim.dense import dense_optimizer_factory, group_by_pattern
 from tzrec.optim.lr import Schedule, build_schedule
 from tzrec.optim.train_optimizer import TrainOptimizer
 from tzrec.protos import optimizer_pb2
 from tzrec.utils.errors import ConfigError
 
+_logger = logging.getLogger("tzrec")
 _SPARSE_CPU = ("sgd_optimizer", "adagrad_optimizer", "rowwise_adagrad_optimizer")
 _SPARSE_CUDA = ("adam_optimizer",)
 
@@ -162,6 +165,13 @@ def build_optimizer(dmp: nn.Module, train_config) -> TrainOptimizer:  # noqa: AN
             )
         )
     for i, (po, params) in enumerate(zip(dense_cfg.part_optimizers, part_params)):
+        _logger.info(
+            "[optim] part_optimizers[%d] (%s): %d parameters %s",
+            i,
+            po.regex_pattern,
+            len(params),
+            sorted(param_name(n) for n in params)[:8],
+        )
         if not params:
             continue
         at = f"{where}.part_optimizers[{i}]"
