@@ -111,3 +111,20 @@ def _checkpoint_steps(model_dir: str) -> list[int]:
     return sorted(
         int(p.name.rsplit("-", 1)[1]) for p in Path(model_dir).glob("model.ckpt-*")
     )
+
+
+def test_milliseconds_are_a_data_error():
+    from types import SimpleNamespace
+
+    import torch
+
+    from tzrec.train.save_cadence import batch_event_time
+    from tzrec.utils.errors import DataError
+
+    def batch(*values):
+        return SimpleNamespace(extras={"ts": torch.tensor(values)})
+
+    assert batch_event_time(batch(BASE, BASE + 7), "ts") == BASE + 7
+    assert batch_event_time(batch(BASE), "") is None
+    with pytest.raises(DataError, match="not Unix-epoch seconds"):
+        batch_event_time(batch(BASE * 1000), "ts")

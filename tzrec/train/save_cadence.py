@@ -25,6 +25,8 @@ from typing import Any
 
 import torch
 
+from tzrec.utils.errors import DataError
+
 _NONE = -1.0
 
 
@@ -136,9 +138,26 @@ def timestamp_fields(train_config: Any) -> list[str]:
     return [field] if used and field else []
 
 
+# Unix seconds stay below this until the year 5138; Kafka's milliseconds
+# (1.7e12 today) and hashed text (up to 2**62) do not.
+MAX_EVENT_TIME = 1e11
+
+
 def batch_event_time(batch: Any, field: str) -> float | None:
-    """The latest event time in a host batch (a max over B ints, no device sync)."""
+    """The latest event time in a host batch (a max over B ints, no device sync).
+
+    Raises:
+        DataError: a value too large for Unix-epoch seconds (milliseconds, or
+            a CSV column read as text).
+    """
     values = batch.extras.get(field) if field else None
     if values is None or values.numel() == 0:
         return None
-    return float(values.max())
+    latest = float(values.max())
+    if latest > MAX_EVENT_TIME:
+        raise DataError(
+            f'event time {latest:.4g} in column "{field}" is not Unix-epoch seconds',
+            "train_config.save_checkpoints_timestamp_field",
+            "store integer seconds (divide milliseconds by 1000)",
+        )
+    return latest
