@@ -91,8 +91,9 @@ def constraint_problems(cfg: Any, where: str, cuda: bool) -> list[ConfigError]:
     return p
 
 
-def _one_of(allowed: tuple[str, ...]) -> str:
-    return "use one of " + ", ".join(allowed)
+def _one_of(known: tuple[str, ...]) -> str:
+    usable = [k for k in known if k not in ("data_parallel", "dense")]
+    return "use one of " + ", ".join(usable)
 
 
 def _constraint(cfg: Any) -> TableConstraint:
