@@ -54,7 +54,6 @@ _NOT_IMPL = "not implemented"
 _USE_ADAGRAD = "use adagrad_optimizer, rowwise_adagrad_optimizer or sgd_optimizer"
 _USE_ADAM = "use adam_optimizer, adamw_optimizer, adagrad_optimizer or sgd_optimizer"
 _EMA = "dense EMA is not implemented"
-_TS = "use save_checkpoints_steps"
 
 # What parses (TorchEasyRec's schema) but is not implemented yet: field path
 # (dotted names, no indices; repeated fields are walked) -> reason. A path is
@@ -81,10 +80,7 @@ UNSUPPORTED: dict[str, str] = {
     "train_config.sparse_optimizer.rmsprop_optimizer": _USE_ADAGRAD,
     "train_config.dense_optimizer.adadelta_optimizer": _USE_ADAM,
     "train_config.dense_optimizer.rmsprop_optimizer": _USE_ADAM,
-    "train_config.dense_optimizer.part_optimizers": "one optimizer for all params",
     "train_config.dense_optimizer.ema": _EMA,
-    "train_config.save_checkpoints_timestamp_interval": _TS,
-    "train_config.save_checkpoints_timestamps": _TS,
     "train_config.fine_tune_ckpt_param_map": "parameters restore by their own names",
     "train_config.grad_scaler": "only BF16 mixed precision, which needs no scaler",
     "eval_config.use_dense_ema": _EMA,
@@ -145,10 +141,6 @@ _FEATURES = ("IdFeature", "RawFeature", "ComboFeature", "LookupFeature")
 # Feature types added by issue 17: their options below, where not read.
 _FEATURES17 = ("MatchFeature", "ExprFeature", "OverlapFeature", "TokenizeFeature")
 _FEATURES17 += ("KvDotProduct", "BoolMaskFeature", "CombineFeature")
-_reject_everywhere(
-    _each(_FEATURES, ("embedding_constraints",)),
-    "tzrec plans embedding sharding itself",
-)
 _reject_everywhere(
     _each(_FEATURES + _FEATURES17, ("sequence_fields",)),
     "name the columns with expression",
@@ -230,9 +222,6 @@ _DATA_CHANGE = "changes which rows a batch holds; " + _NOT_IMPL
 UNSUPPORTED.update(
     {
         "train_config.is_profiling": "profile with scripts/profile_train.py",
-        "train_config.global_embedding_constraints": "tzrec plans embedding "
-        "sharding itself",
-        "train_config.save_checkpoints_timestamp_quorum": _TS,
         "train_config.delta_embedding_dump_config": _NOT_IMPL,
         "eval_config.evaluator_type": "evaluation during training uses the "
         "latest checkpoint; export_config.exporter_type picks the best",
@@ -259,10 +248,24 @@ for _sampler in (
         "negative sampling is for retrieval models, which tzrec does not have"
     )
 
+_CPU_NO_DECAY = (
+    "fbgemm's CPU kernels apply no weight decay to embedding tables; remove it "
+    "(rowwise_adagrad_optimizer's weight_decay_mode L2/DECOUPLE works on CUDA)"
+)
 # Checked only where torch.cuda.is_available() is False.
 UNSUPPORTED_ON_CPU: dict[str, str] = {
     "train_config.sparse_optimizer.adam_optimizer": "fbgemm's CPU kernels lack Adam "
     "for embedding tables; " + _USE_ADAGRAD + " (adam works on CUDA)",
+    # fbgemm's CPU kernels update tables without any weight decay term.
+    **{
+        f"train_config.sparse_optimizer.{kind}.{field}": _CPU_NO_DECAY
+        for kind, field in (
+            ("sgd_optimizer", "weight_decay"),
+            ("adagrad_optimizer", "weight_decay"),
+            ("rowwise_adagrad_optimizer", "weight_decay"),
+            ("rowwise_adagrad_optimizer", "weight_decay_mode"),
+        )
+    },
 }
 
 

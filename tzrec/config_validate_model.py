@@ -77,6 +77,9 @@ def check_optimisation(config: pipeline_pb2.EasyRecConfig, p: Problems) -> None:
         if kind and kind != "constant_learning_rate":
             at = f"train_config.{part}.{kind}"
             p.errors += schedule_problems(kind, getattr(opt, kind), at)
+    from tzrec.optim.validate import optim_option_problems  # torch: on use
+
+    p.errors += optim_option_problems(config)
     clip = tc.grad_clipping
     if clip.clipping_type in ("norm", "value") and clip.max_gradient <= 0:
         p.add("train_config.grad_clipping.max_gradient", "must be > 0")

@@ -10,7 +10,7 @@ import shutil
 from collections.abc import Iterator
 
 from tzrec import config as config_lib
-from tzrec.datasets.preflight import check_inputs
+from tzrec.datasets.preflight import check_event_time_column, check_inputs
 from tzrec.utils.cli import make_parser, run_main
 from tzrec.utils.errors import CheckpointError, ConfigError
 from tzrec.utils.failpoints import failpoint
@@ -108,6 +108,7 @@ def main(args: argparse.Namespace) -> int:
     failpoint("startup")
     _check_fine_tune_path(config.train_config.fine_tune_checkpoint)
     check_inputs(config, [config.train_input_path, config.eval_input_path])
+    check_event_time_column(config, config.train_input_path)
     check_model_dir(config.model_dir, args.continue_train)
     make_model_dir(config.model_dir)
     # Rank 0 alone holds the lock; it is decided before the process group

@@ -200,6 +200,41 @@ CASES = {
             "use one of query_common_ratio",
         ],
     ),
+    "nesterov_without_momentum": (
+        "adam_optimizer { lr: 0.005 }",
+        "sgd_optimizer { lr: 0.005 nesterov: true }",
+        [
+            "nesterov needs momentum > 0 and dampening 0",
+            "(train_config.dense_optimizer.sgd_optimizer.nesterov)",
+        ],
+    ),
+    "part_optimizer_bad_regex": (
+        "adam_optimizer { lr: 0.005 }",
+        'adam_optimizer { lr: 0.005 } part_optimizers { regex_pattern: "deep.(" '
+        "sgd_optimizer { lr: 0.1 } }",
+        [
+            "not a regular expression",
+            "(train_config.dense_optimizer.part_optimizers[0].regex_pattern)",
+        ],
+    ),
+    "embedding_constraint_data_parallel": (
+        "num_buckets: 20 embedding_dim: 8",
+        "num_buckets: 20 embedding_dim: 8 "
+        'embedding_constraints { sharding_types: "data_parallel" }',
+        [
+            "data_parallel is not supported yet",
+            "embedding_constraints.sharding_types[0])",
+            "use table_wise or row_wise",
+        ],
+    ),
+    "timestamp_checkpoints_without_field": (
+        "seed: 3",
+        "seed: 3 save_checkpoints_timestamp_interval: 3600",
+        [
+            "timestamp checkpoints need the event-time column",
+            "(train_config.save_checkpoints_timestamp_field)",
+        ],
+    ),
 }
 
 

@@ -165,3 +165,21 @@ def test_eval_cli_checks_its_input_first(run_copy, train_table, tmp_path):
         pq.read_schema(data / "part-0.parquet").names
         == train_table.drop(["label"]).column_names
     )
+
+
+def test_event_time_column_not_integer(tiny_data, run_copy, train_table, tmp_path):
+    seconds = pa.array([1.7e9 + i for i in range(train_table.num_rows)])
+    data = write_parquet(train_table.append_column("ts", seconds), tmp_path / "d")
+    edit = json.dumps(
+        {
+            "train_config.save_checkpoints_timestamp_interval": 3600,
+            "train_config.save_checkpoints_timestamp_field": "ts",
+        }
+    )
+    proc, model_dir, before = _resume(
+        tiny_data, run_copy, data, "--edit_config_json", edit
+    )
+    assert_one_error(
+        proc, 'event-time column "ts" holds double, not integer seconds', "Unix-epoch"
+    )
+    assert_intact(before, model_dir)

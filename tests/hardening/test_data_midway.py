@@ -122,3 +122,26 @@ def _csv_lines(table: pa.Table) -> list[str]:
     sink = pa.BufferOutputStream()
     pacsv.write_csv(table, sink)
     return sink.getvalue().to_pybytes().decode().splitlines()
+
+
+def test_event_time_in_milliseconds(tiny_data, run_copy, train_table, tmp_path):
+    millis = pa.array(
+        [1_700_000_000_000 + i for i in range(train_table.num_rows)], pa.int64()
+    )
+    data = write_parquet(train_table.append_column("ts", millis), tmp_path / "d")
+    model_dir, before = run_copy
+    edit = (
+        '{"train_config.save_checkpoints_timestamp_interval": 3600,'
+        ' "train_config.save_checkpoints_timestamp_field": "ts"}'
+    )
+    flags = train_flags(
+        tiny_data, model_dir, "--continue_train", "--edit_config_json", edit, train=data
+    )
+    proc = tzrec_cli("tzrec.train_eval", *flags)
+    assert_one_error(
+        proc,
+        'event time 1.7e+12 in column "ts" is not Unix-epoch seconds',
+        "(train_config.save_checkpoints_timestamp_field)",
+        "divide milliseconds by 1000",
+    )
+    assert_intact(before, model_dir, rewritten=ATTEMPT)

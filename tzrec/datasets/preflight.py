@@ -106,3 +106,39 @@ def _check_numeric(reader: ParquetReader, columns: list[str]) -> None:
                 reader.files[0],
                 "store labels and sample weights as numbers",
             )
+
+
+def check_event_time_column(config: pipeline_pb2.EasyRecConfig, path: str) -> None:
+    """The timestamp checkpoints' column holds integer seconds (Parquet footers).
+
+    Only the training data needs it. Any other type would reach the batch as
+    a hash (the path for grouping keys), not a time.
+
+    Raises:
+        DataError: the column is missing or not an integer column.
+    """
+    tc = config.train_config
+    field = tc.save_checkpoints_timestamp_field
+    used = tc.save_checkpoints_timestamp_interval or tc.save_checkpoints_timestamps
+    if not (field and used and path):
+        return
+    if config.data_config.dataset_type != data_pb2.ParquetDataset:
+        return  # CSV types are inferred per file as batches are read
+    import pyarrow.parquet as pq
+
+    for f in list_files(path, (".parquet",)):
+        schema = pq.read_schema(f)
+        if field not in schema.names:
+            raise DataError(
+                f'no event-time column "{field}"',
+                f,
+                "write each row's Unix-epoch seconds there, or fix "
+                "train_config.save_checkpoints_timestamp_field",
+            )
+        kind = schema.field(field).type
+        if not pa.types.is_integer(kind):
+            raise DataError(
+                f'event-time column "{field}" holds {kind}, not integer seconds',
+                f,
+                "store the event time as integer Unix-epoch seconds",
+            )

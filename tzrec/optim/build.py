@@ -8,6 +8,8 @@ for embeddings, so Adam-family sparse optimizers need CUDA.
 
 from __future__ import annotations
 
+import importlib
+import logging
 from typing import Any
 
 import torch
@@ -16,11 +18,14 @@ from torchrec.optim import RowWiseAdagrad
 from torchrec.optim.apply_optimizer_in_backward import apply_optimizer_in_backward
 from torchrec.optim.keyed import CombinedOptimizer, KeyedOptimizerWrapper
 
-from tzrec.optim.lr import build_schedule
+from tzrec.monitor.keys import param_name
+from tzrec.optim.dense import dense_optimizer_factory, group_by_pattern
+from tzrec.optim.lr import Schedule, build_schedule
 from tzrec.optim.train_optimizer import TrainOptimizer
 from tzrec.protos import optimizer_pb2
 from tzrec.utils.errors import ConfigError
 
+_logger = logging.getLogger("tzrec")
 _SPARSE_CPU = ("sgd_optimizer", "adagrad_optimizer", "rowwise_adagrad_optimizer")
 _SPARSE_CUDA = ("adam_optimizer",)
 
@@ -59,7 +64,12 @@ def sparse_optimizer_spec(
             "eps": 1e-8,
         }
     if kind == "rowwise_adagrad_optimizer":
-        return RowWiseAdagrad, {"lr": o.lr, "weight_decay": o.weight_decay, "eps": 1e-8}
+        return RowWiseAdagrad, {
+            "lr": o.lr,
+            "weight_decay": o.weight_decay,
+            "eps": 1e-8,
+            "weight_decay_mode": _weight_decay_mode(o.weight_decay_mode),
+        }
     return torch.optim.Adam, {
         "lr": o.lr,
         "betas": (o.beta1, o.beta2),
@@ -67,37 +77,15 @@ def sparse_optimizer_spec(
     }
 
 
-def dense_optimizer_factory(cfg: optimizer_pb2.DenseOptimizer):  # noqa: ANN201
-    """A function params -> torch optimizer for the dense parameters."""
-    kind = cfg.WhichOneof("optimizer")
-    where = f"train_config.dense_optimizer.{kind}"
-    o = getattr(cfg, kind) if kind else None
-    if kind == "adam_optimizer":
-        return lambda p: torch.optim.Adam(
-            p, lr=o.lr, betas=(o.beta1, o.beta2), weight_decay=o.weight_decay
-        )
-    if kind == "adamw_optimizer":
-        return lambda p: torch.optim.AdamW(
-            p, lr=o.lr, betas=(o.beta1, o.beta2), weight_decay=o.weight_decay
-        )
-    if kind == "sgd_optimizer":
-        return lambda p: torch.optim.SGD(
-            p, lr=o.lr, momentum=o.momentum, weight_decay=o.weight_decay
-        )
-    if kind == "adagrad_optimizer":
-        return lambda p: torch.optim.Adagrad(
-            p,
-            lr=o.lr,
-            weight_decay=o.weight_decay,
-            initial_accumulator_value=o.initial_accumulator_value,
-        )
-    raise ConfigError(
-        f"dense optimizer {kind} is not supported yet"
-        if kind
-        else "no dense optimizer",
-        where if kind else "train_config.dense_optimizer",
-        "use adam_optimizer, adamw_optimizer, sgd_optimizer or adagrad_optimizer",
+def _weight_decay_mode(value: int) -> Any:
+    """The WeightDecayMode of fbgemm for a proto value (NONE 0, L2 1, DECOUPLE 2).
+
+    Looked up by name at run time: fbgemm ships no type information.
+    """
+    fbgemm = importlib.import_module(
+        "fbgemm_gpu.split_table_batched_embeddings_ops_training"
     )
+    return fbgemm.WeightDecayMode(value)
 
 
 def apply_sparse_optimizer(
@@ -146,27 +134,51 @@ def init_sparse_accumulators(
 
 
 def build_optimizer(dmp: nn.Module, train_config) -> TrainOptimizer:  # noqa: ANN001
-    """The fused sparse optimizer and the dense one, as one keyed optimizer.
+    """The fused sparse optimizer and the dense ones, as one keyed optimizer.
 
     Wrapped in a :class:`TrainOptimizer` for learning-rate schedules,
     gradient accumulation and clipping. Param group order (``lr/g<i>``
-    tags): the sparse groups first, then the dense group.
+    tags): the sparse groups first, then the dense group, then one group per
+    ``part_optimizers`` entry that matched parameters (in config order).
     """
+    tc = train_config
+    dense_cfg = tc.dense_optimizer
     dense = {
         name: p
         for name, p in dmp.named_parameters()
         if p.requires_grad and getattr(p, "_in_backward_optimizers", None) is None
     }
-    factory = dense_optimizer_factory(train_config.dense_optimizer)
-    init_sparse_accumulators(dmp.fused_optimizer, train_config.sparse_optimizer)
-    parts = [("sparse", dmp.fused_optimizer)]
-    if dense:
-        parts.append(("dense", KeyedOptimizerWrapper(dense, factory)))
-    tc = train_config
-    schedules = {
+    where = "train_config.dense_optimizer"
+    patterns = [po.regex_pattern for po in dense_cfg.part_optimizers]
+    rest, part_params = group_by_pattern(dense, patterns)
+    init_sparse_accumulators(dmp.fused_optimizer, tc.sparse_optimizer)
+    parts: list[tuple[str, Any]] = [("sparse", dmp.fused_optimizer)]
+    schedules: dict[str, Schedule | None] = {
         "sparse": build_schedule(tc.sparse_optimizer, "train_config.sparse_optimizer"),
-        "dense": build_schedule(tc.dense_optimizer, "train_config.dense_optimizer"),
+        "dense": build_schedule(dense_cfg, where),
     }
+    if rest:
+        parts.append(
+            (
+                "dense",
+                KeyedOptimizerWrapper(rest, dense_optimizer_factory(dense_cfg, where)),
+            )
+        )
+    for i, (po, params) in enumerate(zip(dense_cfg.part_optimizers, part_params)):
+        _logger.info(
+            "[optim] part_optimizers[%d] (%s): %d parameters %s",
+            i,
+            po.regex_pattern,
+            len(params),
+            sorted(param_name(n) for n in params)[:8],
+        )
+        if not params:
+            continue
+        at = f"{where}.part_optimizers[{i}]"
+        parts.append(
+            (f"part{i}", KeyedOptimizerWrapper(params, dense_optimizer_factory(po, at)))
+        )
+        schedules[f"part{i}"] = build_schedule(po, at, inherit_from=dense_cfg)
     clip = tc.grad_clipping
     return TrainOptimizer(
         CombinedOptimizer(parts),

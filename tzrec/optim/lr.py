@@ -115,13 +115,33 @@ _BUILDERS = {
 }
 
 
-def build_schedule(opt_config: Any, where: str) -> Schedule | None:
-    """The schedule of a Sparse/DenseOptimizer config; None for a constant rate.
+def build_schedule(
+    opt_config: Any,
+    where: str,
+    base: float | None = None,
+    inherit_from: Any = None,
+) -> Schedule | None:
+    """The schedule of an optimizer config; None for a constant rate.
+
+    Args:
+        opt_config: a Sparse-, Dense- or PartOptimizer config.
+        where: its field path, for errors.
+        base: the base learning rate; None: the lr of ``opt_config``'s
+            optimizer.
+        inherit_from: the config whose schedule applies when ``opt_config``
+            sets none (a part optimizer inherits the dense optimizer's
+            schedule kind and settings, with its own base rate).
 
     Raises:
         ConfigError: listing every invalid schedule setting.
     """
     kind = opt_config.WhichOneof("learning_rate")
+    if kind is None and inherit_from is not None:
+        return build_schedule(
+            inherit_from,
+            where,
+            base if base is not None else _base_lr(opt_config),
+        )
     if kind in (None, "constant_learning_rate"):
         return None
     cfg = getattr(opt_config, kind)
@@ -131,9 +151,14 @@ def build_schedule(opt_config: Any, where: str) -> Schedule | None:
         raise problems[0]
     if problems:
         raise ConfigError("invalid learning-rate schedule", problems=problems)
-    base = getattr(opt_config, opt_config.WhichOneof("optimizer")).lr
+    if base is None:
+        base = _base_lr(opt_config)
     fn = _BUILDERS[kind](base, cfg)
     return (lambda step: 0.0) if base == 0 else fn
+
+
+def _base_lr(opt_config: Any) -> float:
+    return float(getattr(opt_config, opt_config.WhichOneof("optimizer")).lr)
 
 
 def schedule_problems(kind: str, cfg: Any, at: str) -> list[ConfigError]:

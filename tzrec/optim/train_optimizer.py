@@ -31,7 +31,11 @@ from tzrec.optim.lr import Schedule
 
 
 class TrainOptimizer(OptimizerWrapper):
-    """A CombinedOptimizer of ``("sparse", ...)`` and ``("dense", ...)`` parts.
+    """A CombinedOptimizer of a ``"sparse"`` part and dense parts.
+
+    The dense parts are ``"dense"`` (parameters no ``part_optimizers`` entry
+    matches) and ``"part<i>"`` (the i-th part optimizer's parameters); each
+    has its own schedule. Clipping treats all dense parts as one set.
 
     Args:
         optimizer: the combined optimizer.
@@ -121,20 +125,23 @@ class TrainOptimizer(OptimizerWrapper):
         if sparse is not None:
             sparse.step(closure=closure)
 
+    def _dense_params(self) -> list[torch.Tensor]:
+        return [
+            p
+            for name, part in self.optimizers
+            if name != "sparse"
+            for p in part.params.values()
+            if p.grad is not None
+        ]
+
     def dense_grads(self) -> list[torch.Tensor]:
-        """Gradients of the dense parameters that have one."""
-        dense = self._part("dense")
-        if dense is None:
-            return []
-        return [p.grad for p in dense.params.values() if p.grad is not None]
+        """Gradients of the dense parameters (every dense part) that have one."""
+        return [p.grad for p in self._dense_params() if p.grad is not None]
 
     def _clip(self) -> None:
         if self.clipping_type == "none":
             return
-        dense = self._part("dense")
-        if dense is None:
-            return
-        params = [p for p in dense.params.values() if p.grad is not None]
+        params = self._dense_params()
         if not params:
             return
         if self.clipping_type == "norm":

@@ -35,6 +35,9 @@ class LoopHooks:
         before_update: step -> callable or None, run between backward and the
             dense optimizer step (gradient summaries on log steps).
         device: where batches go.
+        save_due: (step, host batch) -> bool, called on every rank after
+            every step: a save trigger besides the step/epoch ones (event
+            time, :mod:`tzrec.train.save_cadence`).
     """
 
     batches: Callable
@@ -45,6 +48,7 @@ class LoopHooks:
     should_stop: Callable[[], str | None]
     device: torch.device
     before_update: Callable = lambda step: None
+    save_due: Callable[[int, Batch], bool] = lambda step, batch: False
 
 
 @dataclasses.dataclass
@@ -70,6 +74,7 @@ def fit(state: TrainState, schedule: Schedule, hooks: LoopHooks) -> str:
         epoch_ended, seen = True, 0
         for batch, wait in _timed(hooks.batches(state.epoch, state.batch_in_epoch)):
             seen += 1
+            host_batch = batch
             batch = batch.to(hooks.device, non_blocking=True)
             hook = hooks.before_update(state.step + 1)
             out = train_step(model, optimizer, batch, loss_fn, wait, hook)
@@ -78,7 +83,8 @@ def fit(state: TrainState, schedule: Schedule, hooks: LoopHooks) -> str:
             failpoint("after_step", state.step)
             hooks.update_train_metrics(out.preds, batch)
             hooks.on_step(state, out)
-            if schedule.save_steps and state.step % schedule.save_steps == 0:
+            timed = hooks.save_due(state.step, host_batch)  # collective: every step
+            if timed or (schedule.save_steps and state.step % schedule.save_steps == 0):
                 hooks.save_and_evaluate(state)
                 last_saved = state.step
             reason = hooks.should_stop()

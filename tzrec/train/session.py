@@ -20,6 +20,7 @@ from tzrec import config as config_lib
 from tzrec.checkpoint.best import best_step
 from tzrec.checkpoint.manager import CheckpointManager
 from tzrec.checkpoint.state import restore_rng_state
+from tzrec.datasets.batch import Batch
 from tzrec.monitor import keys
 from tzrec.monitor.embedding_health import EmbeddingHealth
 from tzrec.monitor.events import read_records
@@ -37,6 +38,11 @@ from tzrec.train.eval_metrics_feed import (
 )
 from tzrec.train.evaluate import evaluate
 from tzrec.train.loop import LoopHooks, Schedule, fit
+from tzrec.train.save_cadence import (
+    batch_event_time,
+    build_save_cadence,
+    timestamp_fields,
+)
 from tzrec.train.setup import build_dataset, build_model_parts, loader_for
 from tzrec.train.sharding import plan_summary
 from tzrec.train.state import TrainState
@@ -125,8 +131,14 @@ class TrainSession:
         self.train_metrics = build_train_metric_set(config)
         self.eval_metrics = build_eval_metric_set(config, self.parts.model.loss_names)
         extra = grouping_keys(config)
+        self.save_cadence = build_save_cadence(tc, dist_info.world_size)
         self.train_ds = build_dataset(
-            config, self.parts, config.train_input_path, dist_info, False
+            config,
+            self.parts,
+            config.train_input_path,
+            dist_info,
+            False,
+            timestamp_fields(tc),
         )
         self.eval_ds = build_dataset(
             config, self.parts, config.eval_input_path, dist_info, True, extra
@@ -147,6 +159,7 @@ class TrainSession:
         elif tc.fine_tune_checkpoint:
             self._fine_tune(tc.fine_tune_checkpoint)
         self.parts.optimizer.set_global_step(self.state.step)  # LR schedules
+        self.save_cadence.watermark = self.state.event_time_watermark
         self.schedule = Schedule(
             num_steps=tc.num_steps,
             num_epochs=tc.num_epochs,
@@ -325,11 +338,14 @@ class TrainSession:
         ]
 
     def _dense_groups(self) -> list[dict]:
+        # "dense", then one "part<i>" per matched part_optimizers entry.
         opt = self.parts.optimizer
-        for name, o in getattr(opt, "optimizers", []):
-            if name == "dense":
-                return o.param_groups
-        return []
+        return [
+            g
+            for name, o in getattr(opt, "optimizers", [])
+            if name != "sparse"
+            for g in o.param_groups
+        ]
 
     def _save_and_evaluate(self, state: TrainState, evaluate: bool = True) -> None:
         self._check_weights_finite(state)
@@ -444,6 +460,12 @@ class TrainSession:
             return None
         return lambda: self.monitor.on_gradients(step, self.parts.dmp)
 
+    def _timed_save_due(self, step: int, batch: Batch) -> bool:
+        field = self.config.train_config.save_checkpoints_timestamp_field
+        due = self.save_cadence.due(step, batch_event_time(batch, field))
+        self.state.event_time_watermark = self.save_cadence.watermark
+        return due
+
     def _should_stop(self) -> str | None:
         if self.stop.agreed():
             return self.stop.reason
@@ -472,6 +494,7 @@ class TrainSession:
                 should_stop=self._should_stop,
                 device=self.dist.device,
                 before_update=self._gradient_hook,
+                save_due=self._timed_save_due,
             )
             reason = fit(self.state, self.schedule, hooks)
             status = "ok" if reason == "finished" else "stopped"

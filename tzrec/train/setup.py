@@ -19,7 +19,8 @@ from tzrec.models.build import build_model
 from tzrec.models.model import RankModel
 from tzrec.optim.build import apply_sparse_optimizer, build_optimizer
 from tzrec.protos import pipeline_pb2
-from tzrec.train.sharding import create_plan
+from tzrec.train.embedding_constraints import table_constraints
+from tzrec.train.sharding import create_plan, table_names
 from tzrec.utils.dist import DistInfo
 from tzrec.utils.quiet import quiet_third_party
 
@@ -52,7 +53,8 @@ def build_model_parts(
     if with_optimizer:
         apply_sparse_optimizer(model, config.train_config.sparse_optimizer)
     with quiet_third_party():
-        plan = create_plan(model, dist_info)
+        tables = table_constraints(features, config.train_config, table_names(model))
+        plan = create_plan(model, dist_info, tables)
         dmp = DistributedModelParallel(model, device=dist_info.device, plan=plan)
     optimizer = build_optimizer(dmp, config.train_config) if with_optimizer else None
     return ModelParts(features, model, dmp, optimizer, plan)

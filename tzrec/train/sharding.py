@@ -9,26 +9,19 @@ from __future__ import annotations
 
 import torch.distributed as dist
 from torch import nn
-from torchrec.distributed.embedding_types import EmbeddingComputeKernel
 from torchrec.distributed.planner import (
     EmbeddingShardingPlanner,
     ParameterConstraints,
     Topology,
 )
-from torchrec.distributed.types import ShardingPlan, ShardingType
+from torchrec.distributed.types import ShardingPlan
 from torchrec.modules.embedding_modules import (
     EmbeddingBagCollection,
     EmbeddingCollection,
 )
 
+from tzrec.train.embedding_constraints import TableConstraint, unplannable_error
 from tzrec.utils.dist import DistInfo
-
-_SHARDING_TYPES = [
-    ShardingType.TABLE_WISE.value,
-    ShardingType.ROW_WISE.value,
-    ShardingType.COLUMN_WISE.value,
-    ShardingType.TABLE_ROW_WISE.value,
-]
 
 
 def table_names(model: nn.Module) -> list[str]:
@@ -42,13 +35,25 @@ def table_names(model: nn.Module) -> list[str]:
     return names
 
 
-def create_plan(model: nn.Module, dist_info: DistInfo) -> ShardingPlan:
-    """Plans sharding of every table across the job's ranks (collectively)."""
+def create_plan(
+    model: nn.Module,
+    dist_info: DistInfo,
+    table_constraints: dict[str, TableConstraint] | None = None,
+) -> ShardingPlan:
+    """Plans sharding of every table across the job's ranks (collectively).
+
+    Args:
+        model: the unsharded model.
+        dist_info: the job's ranks.
+        table_constraints: per-table limits (``embedding_constraints``);
+            absent tables get tzrec's defaults (fused, not data-parallel).
+    """
     compute_device = dist_info.device.type
+    given = table_constraints or {}
     constraints = {
         name: ParameterConstraints(
-            sharding_types=_SHARDING_TYPES,
-            compute_kernels=[EmbeddingComputeKernel.FUSED.value],
+            sharding_types=list(given.get(name, TableConstraint()).sharding_types),
+            compute_kernels=list(given.get(name, TableConstraint()).compute_kernels),
         )
         for name in table_names(model)
     }
@@ -60,7 +65,10 @@ def create_plan(model: nn.Module, dist_info: DistInfo) -> ShardingPlan:
         ),
         constraints=constraints,
     )
-    return planner.collective_plan(model, None, dist.GroupMember.WORLD)
+    try:
+        return planner.collective_plan(model, None, dist.GroupMember.WORLD)
+    except RuntimeError as e:  # constraints that leave no option
+        raise unplannable_error(e, compute_device) from e
 
 
 def _local_world_size(dist_info: DistInfo) -> int:

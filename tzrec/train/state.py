@@ -23,6 +23,8 @@ class TrainState:
         data_layout: what ``batch_in_epoch`` counts in (rows, batch size,
             ranks, workers, shuffle); a resume with another layout cannot
             continue the same row order (``TzrecDataset.layout``).
+        event_time_watermark: the event time of the last timestamp-triggered
+            save (``tzrec.train.save_cadence``; None: not seen yet).
     """
 
     step: int = 0
@@ -34,6 +36,7 @@ class TrainState:
     train_metrics: dict[str, Any] = dataclasses.field(default_factory=dict)
     last_eval_step: int = -1
     data_layout: dict[str, Any] = dataclasses.field(default_factory=dict)
+    event_time_watermark: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A weights_only-loadable dict."""

@@ -2,8 +2,9 @@
 
 ``cudnn_allow_tf32`` and ``cuda_matmul_allow_tf32`` set
 ``torch.backends.cudnn.allow_tf32`` and ``torch.backends.cuda.matmul.allow_tf32``
-as in TorchEasyRec. TF32 exists only on CUDA (Ampere and later); on CPU the
-switches change nothing, which is said once in the log when they are set.
+as in TorchEasyRec, on every build. TF32 exists only on CUDA (Ampere and
+later): on CPU the flags are set but change no result, which is said once in
+the log when ``cuda_matmul_allow_tf32`` asks for TF32.
 """
 
 from __future__ import annotations
@@ -26,15 +27,14 @@ def apply_tf32(
         where: the config section, for the log line (``train_config``).
 
     Returns:
-        True when applied (CUDA available), False on CPU (nothing changed).
+        True when the flags take effect (CUDA available), False on CPU (set,
+        but no CPU kernel reads them).
 
     """
-    if not torch.cuda.is_available():
-        if cuda_matmul_allow_tf32:
-            _logger.info(
-                "[config] %s.cuda_matmul_allow_tf32 has no effect on CPU", where
-            )
-        return False
     torch.backends.cudnn.allow_tf32 = cudnn_allow_tf32
     torch.backends.cuda.matmul.allow_tf32 = cuda_matmul_allow_tf32
-    return True
+    if torch.cuda.is_available():
+        return True
+    if cuda_matmul_allow_tf32:
+        _logger.info("[config] %s.cuda_matmul_allow_tf32 has no effect on CPU", where)
+    return False
