@@ -24,7 +24,7 @@ from google.protobuf import text_format
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
-from tzrec.config_validate import feature_name_of
+from tzrec.config.proto_fields import feature_name_of
 from tzrec.protos import feature_pb2, pipeline_pb2
 from tzrec.utils.errors import ConfigError
 

@@ -1,0 +1,245 @@
+"""What parses (TorchEasyRec's schema) but tzrec does not implement yet.
+
+``UNSUPPORTED`` maps field paths to the reason and the alternative;
+:func:`check_unsupported` reports each path in use as "not supported yet".
+``tests/test_config_coverage.py`` checks that every config field is either read
+by the code (a package's ``fields_read.py``) or listed here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from google.protobuf.message import Message
+
+from tzrec.config.coverage import field_sites, is_rejected
+from tzrec.config.problems import Problems
+from tzrec.config.proto_fields import in_use
+from tzrec.protos import pipeline_pb2
+
+# Reasons shared by several UNSUPPORTED entries.
+_WEIGHTED_SEQ = "use a weighted id_feature in a DEEP group"
+_NOT_IMPL = "not implemented"
+_USE_ADAGRAD = "use adagrad_optimizer, rowwise_adagrad_optimizer or sgd_optimizer"
+_USE_ADAM = "use adam_optimizer, adamw_optimizer, adagrad_optimizer or sgd_optimizer"
+_EMA = "dense EMA is not implemented"
+_TS = "use save_checkpoints_steps"
+
+# What parses (TorchEasyRec's schema) but is not implemented yet: field path
+# (dotted names, no indices; repeated fields are walked) -> reason. A path is
+# reported when in use: a set oneof member or message, a non-empty list, or a
+# scalar set to a non-default value. Delete a line when its feature lands.
+UNSUPPORTED: dict[str, str] = {
+    "feature_configs.sequence_id_feature.weighted": _WEIGHTED_SEQ,
+    "feature_configs.sequence_feature.features.id_feature.weighted": _WEIGHTED_SEQ,
+    "model_config.pepnet.domain_input_name": "per-domain task towers are not "
+    "implemented; remove it",
+    "model_config.pepnet.task_domain_num": "per-domain task towers are not "
+    "implemented; remove it",
+    "model_config.rocket_launching.l2_regularization": "TorchEasyRec does not "
+    "apply it either; remove it",
+    "model_config.feature_groups.sequence_encoders.hstu_encoder": "use din_encoder, "
+    "simple_attention, pooling_encoder, multi_window_din_encoder or "
+    "self_attention_encoder",
+    "data_config.input_fields_str": "use input_fields { input_name: ... }",
+    "train_config.sparse_optimizer.lars_sgd_optimizer": _USE_ADAGRAD,
+    "train_config.sparse_optimizer.lamb_optimizer": _USE_ADAGRAD,
+    "train_config.sparse_optimizer.partial_rowwise_lamb_optimizer": _USE_ADAGRAD,
+    "train_config.sparse_optimizer.partial_rowwise_adam_optimizer": _USE_ADAGRAD,
+    "train_config.sparse_optimizer.adadelta_optimizer": _USE_ADAGRAD,
+    "train_config.sparse_optimizer.rmsprop_optimizer": _USE_ADAGRAD,
+    "train_config.dense_optimizer.adadelta_optimizer": _USE_ADAM,
+    "train_config.dense_optimizer.rmsprop_optimizer": _USE_ADAM,
+    "train_config.dense_optimizer.part_optimizers": "one optimizer for all params",
+    "train_config.dense_optimizer.ema": _EMA,
+    "train_config.save_checkpoints_timestamp_interval": _TS,
+    "train_config.save_checkpoints_timestamps": _TS,
+    "train_config.fine_tune_ckpt_param_map": "parameters restore by their own names",
+    "train_config.grad_scaler": "only BF16 mixed precision, which needs no scaler",
+    "eval_config.use_dense_ema": _EMA,
+    "export_config.use_dense_ema": _EMA,
+    "export_config.mixed_precision": "export in FP32",
+}
+
+
+def _reject_everywhere(keys: tuple[str, ...], reason: str) -> None:
+    """Adds every path of the ``MessageName.field`` keys to UNSUPPORTED.
+
+    Paths already under an UNSUPPORTED entry are skipped (reported once).
+    """
+    for site in field_sites(pipeline_pb2.EasyRecConfig.DESCRIPTOR):
+        if site.key in keys and not is_rejected(site.path, UNSUPPORTED):
+            UNSUPPORTED[site.path] = reason
+
+
+def _each(messages: tuple[str, ...], fields: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(f"{m}.{f}" for m in messages for f in fields)
+
+
+# Metrics not implemented, wherever metrics are configured (model or towers).
+_reject_everywhere(
+    ("MetricConfig.multiclass_auc", "TrainMetricConfig.multiclass_auc"), "use auc"
+)
+_reject_everywhere(
+    _each(
+        ("MetricConfig", "TrainMetricConfig"), ("recall_at_k", "xauc", "grouped_xauc")
+    )
+    + ("TrainMetricConfig.grouped_auc", "TrainMetricConfig.normalized_entropy"),
+    _NOT_IMPL,
+)
+# Per-optimizer clipping flags (TorchEasyRec's) are not implemented; dense
+# clipping is train_config.grad_clipping.
+_reject_everywhere(
+    _each(
+        ("SGDOptimizer", "AdagradOptimizer", "AdamOptimizer", "AdamWOptimizer")
+        + ("RowWiseAdagradOptimizer",),
+        ("gradient_clipping",),
+    ),
+    "use train_config.grad_clipping (dense parameters)",
+)
+_reject_everywhere(
+    _each(
+        ("SGDOptimizer", "AdagradOptimizer", "AdamOptimizer", "AdamWOptimizer")
+        + ("RowWiseAdagradOptimizer",),
+        ("max_gradient",),
+    ),
+    "per-optimizer clipping is not implemented; use train_config.grad_clipping",
+)
+# fbgemm's fused SGD for embedding tables has no momentum.
+UNSUPPORTED["train_config.sparse_optimizer.sgd_optimizer.momentum"] = (
+    "fused embedding SGD has no momentum; use adagrad_optimizer"
+)
+# TorchEasyRec feature options tzrec does not implement.
+_FEATURES = ("IdFeature", "RawFeature", "ComboFeature", "LookupFeature")
+_reject_everywhere(
+    _each(_FEATURES, ("zch", "dynamicemb")),
+    "use hash_bucket_size or num_buckets (fixed-size tables)",
+)
+_reject_everywhere(_each(_FEATURES, ("use_mask",)), "feature masking " + _NOT_IMPL)
+_reject_everywhere(
+    _each(_FEATURES, ("autodis", "mlp")), "use boundaries or the raw value"
+)
+_reject_everywhere(
+    _each(_FEATURES, ("embedding_constraints",)),
+    "tzrec plans embedding sharding itself",
+)
+_reject_everywhere(
+    _each(_FEATURES, ("sequence_fields",)), "name the columns with expression"
+)
+_reject_everywhere(
+    _each(_FEATURES, ("fg_encoded_default_value",)),
+    "nulls are filled with default_value; set default_value instead",
+)
+_reject_everywhere(
+    _each(_FEATURES, ("default_bucketize_value",)),
+    "out-of-vocabulary ids go to bucket 1 (0 is the default value)",
+)
+_reject_everywhere(
+    _each(_FEATURES, ("stub_type",)), "FG-DAG intermediate features " + _NOT_IMPL
+)
+_reject_everywhere(_each(_FEATURES, ("data_type",)), "embeddings are FP32")
+_reject_everywhere(_each(_FEATURES, ("asset_dir",)), "give vocab_file its full path")
+_reject_everywhere(
+    ("LookupFeature.value_separator",), "lookup maps are read from map columns"
+)
+_reject_everywhere(("ModelConfig.kernel",), "tzrec runs PYTORCH kernels")
+# TorchEasyRec feature types tzrec has no implementation of yet.
+_NEW_KINDS = ("match", "expr", "overlap", "tokenize", "custom", "bool_mask", "combine")
+_FEATURE_KINDS = tuple(f"{k}_feature" for k in _NEW_KINDS) + ("kv_dot_product",)
+_reject_everywhere(
+    _each(("FeatureConfig", "SeqFeatureConfig"), _FEATURE_KINDS)
+    + _each(("FeatureConfig",), tuple(f"sequence_{k}" for k in _FEATURE_KINDS)),
+    "feature type " + _NOT_IMPL + "; use id, raw, combo or lookup features",
+)
+_reject_everywhere(
+    ("FeatureConfig.sequence_combo_feature", "FeatureConfig.sequence_lookup_feature")
+    + ("SeqFeatureConfig.combo_feature", "SeqFeatureConfig.lookup_feature"),
+    "sequences of combo/lookup features are " + _NOT_IMPL,
+)
+_DATA_CHANGE = "changes which rows a batch holds; " + _NOT_IMPL
+UNSUPPORTED.update(
+    {
+        "train_config.is_profiling": "profile with scripts/profile_train.py",
+        "train_config.global_embedding_constraints": "tzrec plans embedding "
+        "sharding itself",
+        "train_config.save_checkpoints_timestamp_quorum": _TS,
+        "train_config.delta_embedding_dump_config": _NOT_IMPL,
+        "eval_config.evaluator_type": "evaluation during training uses the "
+        "latest checkpoint; export_config.exporter_type picks the best",
+        "export_config.export_format": "export writes TorchScript",
+        "data_config.fg_encoded_multival_sep": "multi-value string columns are "
+        "split by each feature's separator; set separator instead (Parquet "
+        "list columns need none)",
+        "data_config.drop_remainder": _DATA_CHANGE,
+        "data_config.min_batch_size": _DATA_CHANGE,
+        "data_config.sample_mask_prob": _DATA_CHANGE,
+        "data_config.negative_sample_mask_prob": _DATA_CHANGE,
+        "data_config.force_base_data_group": _DATA_CHANGE,
+        "data_config.sample_cost_field": _DATA_CHANGE,
+        "data_config.batch_cost_size": _DATA_CHANGE,
+    }
+)
+for _sampler in (
+    "negative_sampler",
+    "negative_sampler_v2",
+    "hard_negative_sampler",
+    "hard_negative_sampler_v2",
+    "tdm_sampler",
+):
+    UNSUPPORTED[f"data_config.{_sampler}"] = (
+        "negative sampling is for retrieval models, which tzrec does not have"
+    )
+
+# Checked only where torch.cuda.is_available() is False.
+UNSUPPORTED_ON_CPU: dict[str, str] = {
+    "train_config.sparse_optimizer.adam_optimizer": "fbgemm's CPU kernels lack Adam "
+    "for embedding tables; " + _USE_ADAGRAD + " (adam works on CUDA)",
+}
+
+
+def check_unsupported(config: pipeline_pb2.EasyRecConfig, p: Problems) -> None:
+    """Adds "not supported yet" for every UNSUPPORTED path in use.
+
+    A path already reported as invalid (``p.invalid``) is not reported again.
+    """
+    table = dict(UNSUPPORTED)
+    if not _cuda_available():
+        table.update(UNSUPPORTED_ON_CPU)
+    for path, reason in table.items():
+        for where in find_in_use(config, path):
+            if where not in p.invalid:
+                p.add(where, "not supported yet", reason)
+
+
+def find_in_use(msg: Message, path: str, prefix: str = "") -> Iterator[str]:
+    """Yields the concrete paths (with indices) where ``path`` is in use.
+
+    Args:
+        msg: the message ``path`` is relative to.
+        path: dotted field names without indices; repeated fields are walked.
+        prefix: the concrete path of ``msg``.
+
+    Yields:
+        Paths such as ``feature_configs[3].id_feature.vocab_file``.
+
+    Raises:
+        KeyError: a name in ``path`` is not a field (a typo in a table).
+
+    """
+    name, _, rest = path.partition(".")
+    fd = msg.DESCRIPTOR.fields_by_name[name]
+    here = f"{prefix}.{name}" if prefix else name
+    if not rest:
+        if in_use(msg, name):
+            yield here
+    elif fd.is_repeated:
+        for i, element in enumerate(getattr(msg, name)):
+            yield from find_in_use(element, rest, f"{here}[{i}]")
+    elif msg.HasField(name):
+        yield from find_in_use(getattr(msg, name), rest, here)
+
+
+def _cuda_available() -> bool:
+    import torch  # late: parsing a config needs no torch
+
+    return torch.cuda.is_available()
