@@ -10,7 +10,6 @@ FIELDS_READ: tuple[str, ...] = (
     "EasyRecConfig.eval_input_path",
     "EasyRecConfig.model_dir",
     "EasyRecConfig.train_config",
-    "EasyRecConfig.eval_config",
     "EasyRecConfig.export_config",
     "ExportConfig.exporter_type",
     "ExportConfig.best_exporter_metric",

@@ -1,4 +1,4 @@
-"""Pipeline-config fields read by ``tzrec.config`` (validation and compat checks).
+"""Pipeline-config fields read by ``tzrec.config`` (validation, settings).
 
 Collected by ``tzrec.config.coverage``: every field of the config is either
 listed in some package's FIELDS_READ or rejected by ``tzrec.config.UNSUPPORTED``.
@@ -20,4 +20,12 @@ FIELDS_READ: tuple[str, ...] = (
     "IdFeature.fg_value_type",
     "LookupFeature.fg_value_type",
     "SequenceFeature.sequence_pk",
+    "EasyRecConfig.eval_config",
+    "TrainConfig.log_step_count_steps",
+    "TrainConfig.use_tensorboard",
+    "TrainConfig.tensorboard_summaries",
+    "TrainConfig.early_stopping",
+    "EarlyStopping.metric_name",
+    "TrainConfig.log_step_count_secs",
+    "EvalConfig.log_step_count_steps",
 )

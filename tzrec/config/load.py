@@ -208,7 +208,7 @@ def save_pipeline_config(config: pipeline_pb2.EasyRecConfig, path: str) -> None:
     tmp = f"{path}.tmp.{os.getpid()}"
     try:
         with open(tmp, "w", encoding="utf-8") as f:
-            f.write(_to_text(config))
+            f.write(config_text(config))
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -237,9 +237,13 @@ def config_hash(config: pipeline_pb2.EasyRecConfig) -> str:
         A stable identifier of the config's content.
 
     """
-    return hashlib.sha256(_to_text(config).encode("utf-8")).hexdigest()[:12]
+    return hashlib.sha256(config_text(config).encode("utf-8")).hexdigest()[:12]
 
 
-def _to_text(config: pipeline_pb2.EasyRecConfig) -> str:
-    # Text format prints fields in number order and map keys sorted: deterministic.
+def config_text(config: pipeline_pb2.EasyRecConfig) -> str:
+    """The config in text format, as ``pipeline.config`` holds it.
+
+    Text format prints fields in number order and map keys sorted, so the text
+    (and :func:`config_hash`) is deterministic.
+    """
     return text_format.MessageToString(config, as_utf8=True)

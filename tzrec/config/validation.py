@@ -2,7 +2,7 @@
 
 :func:`validate` runs every check into one :class:`Problems` collector (this
 module's own, model and optimisation checks in ``validation_model``, feature and
-feature-group checks in ``tzrec.features.validate``, TorchEasyRec settings in
+feature-group checks in ``validation_features``, TorchEasyRec settings in
 ``compat``, the "not supported yet" table in ``unsupported``). Validation runs
 once, after ``--edit_config_json`` and CLI overrides, so a run never starts on a
 config that would fail later; runtime code reads the resolved settings
@@ -18,9 +18,9 @@ from google.protobuf.message import Message
 from tzrec.config.compat import check_data_source, check_fg_mode, check_no_effect
 from tzrec.config.problems import Problems, choices
 from tzrec.config.unsupported import check_unsupported
+from tzrec.config.validation_features import FeatureInfo, check_features, check_groups
 from tzrec.config.validation_model import check_model, check_optimisation
-from tzrec.features.validate import FeatureInfo, check_features, check_groups
-from tzrec.protos import data_pb2, model_pb2, pipeline_pb2
+from tzrec.protos import data_pb2, pipeline_pb2
 
 _logger = logging.getLogger("tzrec")
 
@@ -33,8 +33,6 @@ TENSORBOARD_SUMMARIES = (
     "gradient",
     "no_embedding_health",  # turns embedding-table health off
 )
-_MULTI_TASK_MODELS = ("mmoe", "dbmtl")
-_WIDE, _DEEP = model_pb2.WIDE, model_pb2.DEEP
 
 
 def validate(config: pipeline_pb2.EasyRecConfig) -> None:
@@ -179,8 +177,9 @@ def _check_model(
     if mc.num_class == 0:
         p.add_invalid("model_config.num_class", "must be >= 1")
     homes = [("model_config", mc)]
-    if model in _MULTI_TASK_MODELS:
-        towers = getattr(mc, model).task_towers
+    sub = getattr(mc, model) if model is not None else None
+    if sub is not None and "task_towers" in sub.DESCRIPTOR.fields_by_name:
+        towers = sub.task_towers
         homes += [
             (f"model_config.{model}.task_towers[{i}]", t) for i, t in enumerate(towers)
         ]

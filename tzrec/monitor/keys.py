@@ -24,10 +24,6 @@ Every scalar carries a description (:func:`describe`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
-from tzrec.utils.errors import ConfigError
-
 # ---- model_dir layout ----
 EVAL_VAL_DIR = "eval_val"  # eval during training, overlaid with train curves
 EVAL_DIR = "eval"  # standalone eval
@@ -60,25 +56,6 @@ SUMMARY_NAMES = frozenset(
 GRADIENT_SUMMARIES = frozenset(
     {SUMMARY_GLOBAL_GRADIENT_NORM, SUMMARY_GRADIENT_NORM, SUMMARY_GRADIENT}
 )
-
-
-def check_summaries(
-    names: Iterable[str], where: str = "train_config"
-) -> frozenset[str]:
-    """Validates ``tensorboard_summaries``; returns them as a set.
-
-    Raises:
-        ConfigError: naming every unknown summary.
-    """
-    names = list(names)
-    bad = [n for n in names if n not in SUMMARY_NAMES]
-    if bad:
-        raise ConfigError(
-            f"unknown tensorboard summaries {bad}",
-            f"{where}.tensorboard_summaries",
-            f"use any of {', '.join(sorted(SUMMARY_NAMES))}",
-        )
-    return frozenset(names)
 
 
 # ---- scalar tags ----

@@ -10,16 +10,13 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import os
-from typing import TYPE_CHECKING
 
 from google.protobuf.message import Message
 
+from tzrec.config.problems import Problems
 from tzrec.features.normalizer import parse_normalizer
 from tzrec.protos import model_pb2, pipeline_pb2
 from tzrec.utils.errors import ConfigError
-
-if TYPE_CHECKING:  # the collector's type only: tzrec.config imports this module
-    from tzrec.config.problems import Problems
 
 _POOLINGS = ("sum", "mean")
 _COMBINERS = ("sum", "mean", "min", "max", "count")
