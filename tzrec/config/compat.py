@@ -20,7 +20,7 @@ from __future__ import annotations
 from tzrec.config.problems import Problems
 from tzrec.config.proto_fields import feature_name_of, in_use
 from tzrec.features.feature import column_of
-from tzrec.protos import data_pb2, pipeline_pb2
+from tzrec.protos import data_pb2, feature_pb2, pipeline_pb2
 from tzrec.utils.errors import ConfigError
 
 TO_PARQUET = (
@@ -122,7 +122,7 @@ def check_fg_mode(config: pipeline_pb2.EasyRecConfig, p: Problems) -> None:
             )
 
 
-def _differences(fc, kind: str, encoded: bool) -> list[str]:  # noqa: ANN001
+def _differences(fc: feature_pb2.FeatureConfig, kind: str, encoded: bool) -> list[str]:
     """How TorchEasyRec's reading of one feature differs from tzrec's."""
     cfg = getattr(fc, kind)
     out: list[str] = []

@@ -11,14 +11,15 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Sequence
 
-from tzrec.utils.errors import ConfigError
+from tzrec.utils.errors import ConfigError, TzrecError
 
 
 class Problems:
     """Errors and warnings found in one config.
 
     Attributes:
-        errors: one ConfigError per problem, ``where`` being the field path.
+        errors: one error per problem (ConfigErrors, or the TzrecErrors that
+            code shared with runtime reports), ``where`` being the field path.
         warnings: messages for accepted settings worth a word (logged once
             validation passes).
         invalid: paths whose value was already reported as wrong, so that a
@@ -27,7 +28,7 @@ class Problems:
     """
 
     def __init__(self) -> None:
-        self.errors: list[ConfigError] = []
+        self.errors: list[TzrecError] = []
         self.warnings: list[str] = []
         self.invalid: set[str] = set()
 
@@ -47,7 +48,7 @@ class Problems:
         self.add(where, what, fix)
         self.invalid.add(where)
 
-    def extend(self, errors: Iterable[ConfigError]) -> None:
+    def extend(self, errors: Iterable[TzrecError]) -> None:
         """Records problems found by code that reports ConfigErrors itself."""
         self.errors.extend(errors)
 
