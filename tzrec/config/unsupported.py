@@ -200,7 +200,15 @@ UNSUPPORTED_ON_CPU: dict[str, str] = {
 def check_unsupported(config: pipeline_pb2.EasyRecConfig, p: Problems) -> None:
     """Adds "not supported yet" for every UNSUPPORTED path in use.
 
-    A path already reported as invalid (``p.invalid``) is not reported again.
+    Call it after the other checks: a path already reported as invalid
+    (``p.invalid``) is not reported again. On a machine without CUDA the
+    ``UNSUPPORTED_ON_CPU`` entries are checked too.
+
+    Args:
+        config: the config to check.
+        p: the collector; one entry per concrete path (with indices), each
+            naming its field path and reading "not supported yet".
+
     """
     table = dict(UNSUPPORTED)
     if not _cuda_available():
