@@ -17,6 +17,7 @@ from tzrec.config.edit import apply_edit_config_json
 from tzrec.config.load import config_hash, load_pipeline_config, save_pipeline_config
 from tzrec.config.problems import Problems
 from tzrec.config.proto_fields import feature_name_of
+from tzrec.config.settings import Settings, resolve_settings
 from tzrec.config.unsupported import UNSUPPORTED, UNSUPPORTED_ON_CPU, find_in_use
 from tzrec.config.validation import validate
 
@@ -24,11 +25,13 @@ __all__ = [
     "UNSUPPORTED",
     "UNSUPPORTED_ON_CPU",
     "Problems",
+    "Settings",
     "apply_edit_config_json",
     "config_hash",
     "feature_name_of",
     "find_in_use",
     "load_pipeline_config",
+    "resolve_settings",
     "save_pipeline_config",
     "validate",
 ]
