@@ -20,18 +20,20 @@ from tzrec.config.problems import Problems, choices
 from tzrec.config.unsupported import check_unsupported
 from tzrec.config.validation_features import FeatureInfo, check_features, check_groups
 from tzrec.config.validation_model import check_model, check_optimisation
+from tzrec.monitor import keys
 from tzrec.protos import data_pb2, pipeline_pb2
 
 _logger = logging.getLogger("tzrec")
 
+# In the order the "use one of" hint lists them.
 TENSORBOARD_SUMMARIES = (
-    "loss",
-    "learning_rate",
-    "parameter",
-    "global_gradient_norm",
-    "gradient_norm",
-    "gradient",
-    "no_embedding_health",  # turns embedding-table health off
+    keys.SUMMARY_LOSS,
+    keys.SUMMARY_LEARNING_RATE,
+    keys.SUMMARY_PARAMETER,
+    keys.SUMMARY_GLOBAL_GRADIENT_NORM,
+    keys.SUMMARY_GRADIENT_NORM,
+    keys.SUMMARY_GRADIENT,
+    keys.SUMMARY_NO_EMBEDDING_HEALTH,
 )
 
 
