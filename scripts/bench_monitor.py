@@ -11,6 +11,7 @@ and one JSON line.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import statistics
@@ -19,10 +20,12 @@ import time
 
 import torch
 
+from tzrec.config.settings import MonitorSettings, monitor_settings
 from tzrec.metrics.decay_auc import DecayAUC
 from tzrec.metrics.eval_metrics import AUC
 from tzrec.metrics.train_metric_wrapper import TrainMetricWrapper
 from tzrec.monitor.monitor import Monitor, StepTimings
+from tzrec.protos import pipeline_pb2
 
 
 def _per_call_us(fn, calls: int, repeats: int = 5) -> float:
@@ -34,6 +37,17 @@ def _per_call_us(fn, calls: int, repeats: int = 5) -> float:
             fn()
         results.append((time.perf_counter() - t0) / calls * 1e6)
     return statistics.median(results)
+
+
+def _settings(batch_size: int, log_every: int, log_secs: float) -> MonitorSettings:
+    """The default monitor settings with this benchmark's cadence."""
+    return dataclasses.replace(
+        monitor_settings(pipeline_pb2.EasyRecConfig()),
+        batch_size=batch_size,
+        log_every_steps=log_every,
+        log_every_secs=log_secs,
+        best=None,
+    )
 
 
 def _sync(device: torch.device) -> None:
@@ -62,9 +76,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as model_dir:
         big = 10**9  # log_every_steps so large that no step logs
-        quiet = Monitor(
-            model_dir, is_rank0=True, batch_size=args.batch_size, log_every_steps=big
-        )
+        quiet = Monitor(model_dir, _settings(args.batch_size, big, 1.0), is_rank0=True)
         quiet.on_train_start()
         quiet.on_step(
             1, 0, losses, [0.1, 0.01], {"auc": metric}, timings
@@ -78,13 +90,7 @@ def main() -> None:
         _sync(device)
         quiet.close()
 
-        loud = Monitor(
-            model_dir,
-            is_rank0=True,
-            batch_size=args.batch_size,
-            log_every_steps=1,
-            log_every_secs=0.0,
-        )
+        loud = Monitor(model_dir, _settings(args.batch_size, 1, 0.0), is_rank0=True)
         loud.on_train_start()
         step2 = iter(range(1, 10**9))
 

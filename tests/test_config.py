@@ -1,4 +1,4 @@
-"""Loading, saving and hashing pipeline configs (tzrec/config.py)."""
+"""Loading, saving and hashing pipeline configs (tzrec/config/load.py)."""
 
 from __future__ import annotations
 

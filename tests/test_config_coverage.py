@@ -6,7 +6,7 @@ from google.protobuf import descriptor_pb2, descriptor_pool
 from google.protobuf.descriptor import Descriptor, FileDescriptor
 
 from tzrec.config import UNSUPPORTED, UNSUPPORTED_ON_CPU
-from tzrec.config_coverage import (
+from tzrec.config.coverage import (
     fields_read,
     reading_packages,
     uncovered,

@@ -1,4 +1,4 @@
-"""--edit_config_json paths, selectors and conversions (tzrec/config_edit.py)."""
+"""--edit_config_json paths, selectors and conversions (tzrec/config/edit.py)."""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from tzrec.config import apply_edit_config_json, load_pipeline_config, validate
-from tzrec.config_compat import no_effect_settings
+from tzrec.config.compat import no_effect_settings
 from tzrec.protos import data_pb2, pipeline_pb2
 from tzrec.utils.errors import ConfigError
 

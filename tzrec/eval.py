@@ -24,6 +24,7 @@ import time
 from typing import Any
 
 from tzrec import config as config_lib
+from tzrec.config.settings import eval_settings
 from tzrec.protos import pipeline_pb2
 from tzrec.utils.cli import make_parser, run_main
 from tzrec.utils.errors import ConfigError
@@ -116,7 +117,8 @@ def evaluate_checkpoint(
         grouping_keys(config),
     )
     check_labels([dataset], config)
-    max_steps = config.eval_config.num_steps
+    settings = eval_settings(config)
+    max_steps = settings.num_steps
     total = dataset.num_batches()
     if total is not None and max_steps:
         total = min(total, max_steps)
@@ -127,7 +129,7 @@ def evaluate_checkpoint(
             total or (max_steps or None),
             dataset.batch_size,
             dist_info.world_size,
-            miniters=max(1, config.eval_config.log_step_count_steps),
+            miniters=settings.log_every_steps,
         )
     values, steps, seconds = evaluate(
         parts.dmp,

@@ -37,6 +37,7 @@ import warnings
 from typing import Any
 
 from tzrec import config as config_lib
+from tzrec.config.settings import export_settings
 from tzrec.protos import pipeline_pb2
 from tzrec.run_dir import names
 from tzrec.run_dir.atomic import fsync_dir, fsync_file
@@ -49,7 +50,7 @@ _logger = logging.getLogger("tzrec")
 SCRIPTED_FILE = "scripted_model.pt"
 META_FILE = "meta.json"
 CONFIG_FILE = names.PIPELINE_CONFIG
-_BEST, _LATEST = "best", ("final", "latest")
+_LATEST = ("final", "latest")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -148,9 +149,11 @@ def select_checkpoint(
 ) -> Selection:
     """Chooses the checkpoint to export (see the module doc).
 
+    ``config`` is a validated one: its ``exporter_type`` is best, final or
+    latest.
+
     Raises:
         CheckpointError: no complete checkpoint, or no evaluation to rank by.
-        ConfigError: an unknown ``exporter_type``.
 
     """
     from tzrec.checkpoint.best import best_step
@@ -160,21 +163,14 @@ def select_checkpoint(
     if checkpoint_path:
         step, path = resolve_checkpoint_path(checkpoint_path)
         return Selection(step, path, "checkpoint_path")
-    ec = config.export_config
-    kind = ec.exporter_type or "final"
-    if kind in _LATEST:
+    settings = export_settings(config.export_config)
+    if settings.exporter_type in _LATEST:
         step, path = resolve_checkpoint_path(config.model_dir)
         return Selection(step, path, "latest")
-    if kind != _BEST:
-        raise ConfigError(
-            f'unknown exporter_type "{kind}"',
-            "export_config.exporter_type",
-            'use "best", "final" or "latest"',
-        )
     complete = dict(list_complete(config.model_dir))
     log = eval_log_path(config.model_dir)
-    metric = ec.best_exporter_metric or "auc"
-    found = best_step(log, metric, ec.metric_larger_is_better, set(complete))
+    metric, larger = settings.best.name, settings.best.larger_is_better
+    found = best_step(log, metric, larger, set(complete))
     if found is None:
         raise CheckpointError(
             f'no complete checkpoint has a finite "{metric}" in the eval log',
@@ -183,9 +179,7 @@ def select_checkpoint(
             '"final" to export the latest checkpoint',
         )
     step, value = found
-    return Selection(
-        step, complete[step], "best", metric, value, ec.metric_larger_is_better
-    )
+    return Selection(step, complete[step], "best", metric, value, larger)
 
 
 def check_export_dir(export_dir: str) -> None:

@@ -5,7 +5,6 @@ import torch
 
 from tzrec.metrics.eval_metrics import Accuracy, MeanAbsoluteError
 from tzrec.metrics.train_metric_wrapper import TrainMetricWrapper
-from tzrec.utils.errors import ConfigError
 
 
 def mae_window(wrapper, error, batches=2):
@@ -67,15 +66,3 @@ def test_state_dict_resume_matches_uninterrupted():
     assert resumed.updates == 10
     resumed.reset()
     assert not resumed.initialised and resumed.updates == 0
-
-
-@pytest.mark.parametrize(
-    "rate, step, field",
-    [(0.9, 0, "decay_step"), (1.0, 10, "decay_rate"), (-0.1, 10, "decay_rate")],
-)
-def test_invalid_settings_are_config_errors(rate, step, field):
-    with pytest.raises(ConfigError) as e:
-        TrainMetricWrapper(
-            MeanAbsoluteError(), decay_rate=rate, decay_step=step, where="m[0]"
-        )
-    assert e.value.where == f"m[0].{field}"

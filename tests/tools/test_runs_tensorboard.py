@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -18,6 +19,7 @@ from pathlib import Path
 import pytest
 from runs_helpers import REPO
 
+from tzrec.config.settings import MetricGoal, monitor_settings
 from tzrec.monitor import keys
 from tzrec.monitor.monitor import Monitor
 from tzrec.monitor.tb_layout import (
@@ -25,6 +27,7 @@ from tzrec.monitor.tb_layout import (
     CATEGORY_TRAIN_EVAL,
     custom_scalars_layout,
 )
+from tzrec.protos import pipeline_pb2
 
 
 def read_tb(log_dir):
@@ -50,13 +53,19 @@ def layout_of(acc) -> dict[str, dict[str, list[str]]]:
 
 
 def monitor(model_dir, start_step=0) -> Monitor:
+    settings = dataclasses.replace(
+        monitor_settings(pipeline_pb2.EasyRecConfig()),
+        batch_size=8,
+        best=MetricGoal("auc"),
+        config_hash="",
+        config_text="",
+    )
     return Monitor(
         str(model_dir),
+        settings,
         is_rank0=True,
-        batch_size=8,
         hparams={"lr": 0.1},
         eval_metric_names=["auc", "loss_bce"],
-        best_metric="auc",
         start_step=start_step,
     )
 

@@ -1,6 +1,6 @@
 """Pipeline-config fields read by ``tzrec.loss``.
 
-Collected by ``tzrec.config_coverage``: every field of the config is either
+Collected by ``tzrec.config.coverage``: every field of the config is either
 listed in some package's FIELDS_READ or rejected by ``tzrec.config.UNSUPPORTED``.
 Add a field here in the change that makes this package read it.
 """

@@ -99,19 +99,14 @@ def build_train_metrics(
     configs = list(configs)
     metrics = _build(configs, suffix, where, _TRAIN)
     out: dict[str, TrainMetricWrapper] = {}
-    problems: list[TzrecError] = []
-    # _build raised unless every config became one metric, in order.
-    for i, (cfg, (name, metric)) in enumerate(zip(configs, metrics.items())):
-        try:
-            out[name] = TrainMetricWrapper(
-                metric,
-                decay_rate=round(float(cfg.decay_rate), 6),  # float32 in the proto
-                decay_step=cfg.decay_step,
-                where=f"{where}[{i}]",
-            )
-        except ConfigError as e:
-            problems.append(e)
-    _raise(problems)
+    # _build raised unless every config became one metric, in order; decay
+    # settings were checked by config validation.
+    for cfg, (name, metric) in zip(configs, metrics.items()):
+        out[name] = TrainMetricWrapper(
+            metric,
+            decay_rate=round(float(cfg.decay_rate), 6),  # float32 in the proto
+            decay_step=cfg.decay_step,
+        )
     return out
 
 

@@ -8,7 +8,6 @@ from torch import Tensor
 
 from tzrec.metrics.decay_auc import DecayAUC
 from tzrec.metrics.eval_metrics import Metric, dist_active
-from tzrec.utils.errors import ConfigError
 
 
 class TrainMetricWrapper:
@@ -31,12 +30,9 @@ class TrainMetricWrapper:
 
     Args:
         metric: the per-window metric.
-        decay_rate: weight of the old value, in [0, 1).
+        decay_rate: weight of the old value, in [0, 1) (config validation
+            checks ``train_metrics``' values).
         decay_step: updates per window, at least 1.
-        where: config path for error messages.
-
-    Raises:
-        ConfigError: on a decay_step of 0 or a rate outside [0, 1).
     """
 
     def __init__(
@@ -44,20 +40,7 @@ class TrainMetricWrapper:
         metric: Metric,
         decay_rate: float = 0.90,
         decay_step: int = 100,
-        where: str = "train_metrics",
     ) -> None:
-        if decay_step < 1:
-            raise ConfigError(
-                f"decay_step must be at least 1, got {decay_step}",
-                f"{where}.decay_step",
-                "set it to the number of batches per window, e.g. 100",
-            )
-        if not 0.0 <= decay_rate < 1.0:
-            raise ConfigError(
-                f"decay_rate must be in [0, 1), got {decay_rate}",
-                f"{where}.decay_rate",
-                "use e.g. 0.9 (weight of the previous value at each fold)",
-            )
         self.metric = metric
         self.decay_rate = float(decay_rate)
         self.decay_step = int(decay_step)

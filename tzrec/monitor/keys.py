@@ -24,10 +24,7 @@ Every scalar carries a description (:func:`describe`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from tzrec.run_dir import names
-from tzrec.utils.errors import ConfigError
 
 # ---- model_dir layout: defined in tzrec.run_dir.names, named here for the
 # monitor's callers ----
@@ -62,25 +59,6 @@ SUMMARY_NAMES = frozenset(
 GRADIENT_SUMMARIES = frozenset(
     {SUMMARY_GLOBAL_GRADIENT_NORM, SUMMARY_GRADIENT_NORM, SUMMARY_GRADIENT}
 )
-
-
-def check_summaries(
-    names: Iterable[str], where: str = "train_config"
-) -> frozenset[str]:
-    """Validates ``tensorboard_summaries``; returns them as a set.
-
-    Raises:
-        ConfigError: naming every unknown summary.
-    """
-    names = list(names)
-    bad = [n for n in names if n not in SUMMARY_NAMES]
-    if bad:
-        raise ConfigError(
-            f"unknown tensorboard summaries {bad}",
-            f"{where}.tensorboard_summaries",
-            f"use any of {', '.join(sorted(SUMMARY_NAMES))}",
-        )
-    return frozenset(names)
 
 
 # ---- scalar tags ----

@@ -20,6 +20,7 @@ from typing import Any
 
 from torch import Tensor, nn
 
+from tzrec.config.settings import MonitorSettings
 from tzrec.metrics.train_metric_wrapper import TrainMetricWrapper
 from tzrec.monitor import keys
 from tzrec.monitor.cadence import Clock, EveryNSteps
@@ -38,7 +39,6 @@ from tzrec.monitor.tb_layout import BestSoFar, custom_scalars_layout
 from tzrec.monitor.trackers import Tracker
 from tzrec.monitor.train_window import StepTimings, TrainWindow
 from tzrec.run_dir import names
-from tzrec.utils.errors import ConfigError
 
 _logger = logging.getLogger("tzrec")
 
@@ -52,76 +52,50 @@ class Monitor:
 
     Args:
         model_dir: the run's folder.
+        settings: what to log and how often, resolved from the validated
+            config (``tzrec.config.settings``); not checked again here.
         is_rank0: whether this process writes.
-        batch_size: rows per step per rank.
         hparams: hyperparameters for TensorBoard's hparams plugin (a session
             in ``eval_val/``, whose eval scalars are its metrics).
         eval_metric_names: eval-log keys.
         train_metric_names: decayed train metrics logged (custom-scalars
             charts pair a train and an eval curve only where both exist).
-        best_metric: eval-log key ranking checkpoints
-            (``export_config.best_exporter_metric``); the best step and its
-            metrics are written as ``run/best_*`` scalars and a ``run/best``
-            text when the best changes. None: not written.
-        best_larger_is_better: its direction (``metric_larger_is_better``).
-        use_tensorboard: write TensorBoard event files.
-        summaries: ``tensorboard_summaries`` (loss and lr are always on).
-        log_every_steps: log step period (``log_step_count_steps``).
-        log_every_secs: minimum seconds between console lines.
-        eval_log_every_steps: eval progress line period in eval steps.
         total_steps: total train steps if known (ETA).
         num_epochs: with ``epoch_rows`` at start, gives total_steps.
         world_size: number of ranks.
         start_step: optimizer steps already done (resume).
-        config_hash: hash of the resolved config, for run.json and events.
-        config_text: the resolved pipeline.config, shown as a text summary.
         clock: monotonic seconds (fake in tests).
         sinks: ``(train_sink, eval_sink)`` instead of TensorBoard (tests).
         samples_seen: () -> training rows read by all ranks so far, recorded
             with each evaluation (None: not recorded).
         trackers: MLflow / W&B runs written beside the sinks (rank 0).
         embedding_health: per-table statistics written on log steps (rank 0);
-            None when ``tensorboard_summaries`` has ``no_embedding_health``.
+            None when ``settings.embedding_health`` is off.
     """
 
     def __init__(
         self,
         model_dir: str,
+        settings: MonitorSettings,
         *,
         is_rank0: bool,
-        batch_size: int,
         hparams: Mapping[str, Any] | None = None,
         eval_metric_names: Iterable[str] = (),
         train_metric_names: Iterable[str] = (),
-        best_metric: str | None = None,
-        best_larger_is_better: bool = True,
-        use_tensorboard: bool = True,
-        summaries: Iterable[str] = frozenset(),
-        log_every_steps: int = 100,
-        log_every_secs: float = 1.0,
-        eval_log_every_steps: int = 10,
         total_steps: int | None = None,
         num_epochs: int | None = None,
         world_size: int = 1,
         start_step: int = 0,
-        config_hash: str = "",
-        config_text: str = "",
         clock: Clock = time.monotonic,
         sinks: tuple[Sink, Sink] | None = None,
         samples_seen: Callable[[], int] | None = None,
         trackers: Sequence[Tracker] = (),
         embedding_health: EmbeddingHealth | None = None,
     ) -> None:
-        if log_every_steps < 1:
-            raise ConfigError(
-                f"log_step_count_steps must be at least 1, got {log_every_steps}",
-                "train_config.log_step_count_steps",
-                "use e.g. 100",
-            )
         self.model_dir = model_dir
         self.is_rank0 = is_rank0
-        self.summaries = keys.check_summaries(summaries)
-        self.batch_size = batch_size
+        self.summaries = settings.summaries
+        self.batch_size = settings.batch_size
         self.world_size = world_size
         self.total_steps = total_steps or None
         self.num_epochs = num_epochs
@@ -129,15 +103,15 @@ class Monitor:
         self._hparams = dict(hparams or {})
         self._eval_names = list(eval_metric_names)
         self._train_metric_names = list(train_metric_names)
-        self._config_hash = config_hash
-        self._config_text = config_text
+        self._config_hash = settings.config_hash
+        self._config_text = settings.config_text
         self._described_train_metrics = False
         self._clock = clock
         self._samples_seen = samples_seen
-        self._every = EveryNSteps(log_every_steps)
-        self._log_every_secs = log_every_secs
-        self._eval_log_every = max(1, eval_log_every_steps)
-        train_sink, eval_sink = self._make_sinks(sinks, use_tensorboard)
+        self._every = EveryNSteps(settings.log_every_steps)
+        self._log_every_secs = settings.log_every_secs
+        self._eval_log_every = settings.eval_log_every_steps
+        train_sink, eval_sink = self._make_sinks(sinks, settings.use_tensorboard)
         tracker_views = [t.train for t in trackers] if is_rank0 else []
         # Model diagnostics choose their destinations (tensorboard, trackers).
         self._sinks_for = {TENSORBOARD: [train_sink], TRACKERS: tracker_views}
@@ -158,11 +132,16 @@ class Monitor:
                 # Evals after the restored step belong to the lost future.
                 self._eval_log.truncate_after(start_step)
         earlier = self._eval_log.records() if self._eval_log is not None else []
-        self._best = BestSoFar(best_metric or "", best_larger_is_better, earlier)
+        best = settings.best
+        self._best = (
+            BestSoFar(best.name, best.larger_is_better, earlier)
+            if best is not None
+            else BestSoFar("", True, earlier)
+        )
         self._progress: ProgressLogger | None = None
         self._eval_progress: ProgressLogger | None = None
         self._eval_t0: float | None = None
-        self._window = TrainWindow(clock, batch_size * world_size)
+        self._window = TrainWindow(clock, settings.batch_size * world_size)
         self._wall_t0 = time.time()
         self._last_step = start_step
         self._closed = False

@@ -14,7 +14,7 @@ from typing import Any
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
-from tzrec.config_validate import feature_name_of
+from tzrec.config import feature_name_of
 from tzrec.protos import feature_pb2
 
 # Left out of diffs: always differs between runs and says nothing.

@@ -19,6 +19,7 @@ from typing import Any
 
 from tzrec.checkpoint.best import best_step, read_jsonl
 from tzrec.checkpoint.manager import list_complete
+from tzrec.config.settings import best_goal
 from tzrec.monitor import keys
 from tzrec.run_dir import names
 from tzrec.tools.runs_timeline import Timeline, build_timeline, run_status
@@ -263,9 +264,8 @@ def _checkpoints(path: str) -> list[Checkpoint]:
 
 def _best(path: str, config: Any, ckpts: list[Checkpoint]) -> Best:
     """What export would choose; over all evals if no checkpoint qualifies."""
-    ec = config.export_config if config is not None else None
-    metric = (ec.best_exporter_metric if ec else "") or "auc"
-    larger = ec.metric_larger_is_better if ec else True
+    goal = best_goal(config.export_config if config is not None else None)
+    metric, larger = goal.name, goal.larger_is_better
     log = os.path.join(path, names.EVAL_RESULT_FILE)
     quiet = logging.getLogger("tzrec")
     level = quiet.level

@@ -14,12 +14,11 @@ import signal
 from typing import Any
 
 import torch
-from google.protobuf import text_format
 
-from tzrec import config as config_lib
 from tzrec.checkpoint.best import best_step
 from tzrec.checkpoint.manager import CheckpointManager
 from tzrec.checkpoint.state import restore_rng_state
+from tzrec.config.settings import resolve_settings
 from tzrec.datasets.batch import Batch
 from tzrec.monitor import keys
 from tzrec.monitor.embedding_health import EmbeddingHealth
@@ -116,6 +115,7 @@ class TrainSession:
         continue_train: bool,
     ) -> None:
         self.config = config
+        self.settings = resolve_settings(config)
         self.dist = dist_info
         self.model_dir = config.model_dir
         tc = config.train_config
@@ -172,47 +172,37 @@ class TrainSession:
         total = tc.num_steps or self.train_ds.num_batches() * tc.num_epochs or None
         self.monitor = Monitor(
             self.model_dir,
+            self.settings.monitor,
             is_rank0=dist_info.is_rank0,
-            batch_size=config.data_config.batch_size,
             hparams=hparams_of(config, total),
             eval_metric_names=list(self.eval_metrics),
             train_metric_names=list(self.train_metrics),
-            use_tensorboard=tc.use_tensorboard,
-            summaries=list(tc.tensorboard_summaries),
-            log_every_steps=tc.log_step_count_steps,
-            log_every_secs=tc.log_step_count_secs,
-            eval_log_every_steps=config.eval_config.log_step_count_steps,
             total_steps=total,
             world_size=dist_info.world_size,
             start_step=self.state.step,
-            config_hash=config_lib.config_hash(config),
-            config_text=text_format.MessageToString(config, as_utf8=True),
-            best_metric=config.export_config.best_exporter_metric or "auc",
-            best_larger_is_better=config.export_config.metric_larger_is_better,
             samples_seen=lambda: self._samples(self.state),
             embedding_health=(
                 EmbeddingHealth(self.parts.model, self.parts.dmp, self.parts.features)
-                if dist_info.is_rank0
-                and keys.SUMMARY_NO_EMBEDDING_HEALTH not in tc.tensorboard_summaries
+                if dist_info.is_rank0 and self.settings.monitor.embedding_health
                 else None
             ),
             trackers=build_trackers(
                 config,
                 dist_info.is_rank0,
                 self.state.step,
-                collect_run_info(config_lib.config_hash(config), dist_info.world_size),
+                collect_run_info(
+                    self.settings.monitor.config_hash, dist_info.world_size
+                ),
             ),
         )
         self.stop = _StopFlag(dist_info.world_size)
-        export = config.export_config
-        self.best = BestTracker(
-            export.best_exporter_metric or "auc", export.metric_larger_is_better
-        )
+        best = self.settings.eval.best
+        self.best = BestTracker(best.name, best.larger_is_better)
         self.early_stopper = None
-        if tc.HasField("early_stopping"):
-            es = tc.early_stopping
+        es = self.settings.train.early_stop
+        if es is not None:
             self.early_stopper = EarlyStopper(
-                es.metric_name or "auc", es.larger_is_better, es.patience, es.min_delta
+                es.goal.name, es.goal.larger_is_better, es.patience, es.min_delta
             )
         self._eval_pending = self._replay_eval_log()
         self._first_bad: torch.Tensor | None = None
@@ -439,16 +429,12 @@ class TrainSession:
         self._raise_if_nonfinite()
 
     def _best_for_prune(self) -> int | None:
-        export = self.config.export_config
+        best = self.settings.eval.best
         path = os.path.join(self.model_dir, keys.EVAL_RESULT_FILE)
         if not os.path.exists(path):
             return None
         try:
-            found = best_step(
-                path,
-                export.best_exporter_metric or "auc",
-                export.metric_larger_is_better,
-            )
+            found = best_step(path, best.name, best.larger_is_better)
         except TzrecError:
             return None
         return found[0] if found else None

@@ -1,6 +1,6 @@
 """Model, task and optimisation checks of config validation (torch-free).
 
-Called by :func:`tzrec.config_validate.collect_problems`; each check adds
+Called by :func:`tzrec.config.validation.collect_problems`; each check adds
 problems naming their field path. What is checked here also fails when the
 model is built, but validation reports everything before a run starts.
 """
@@ -8,20 +8,20 @@ model is built, but validation reports everything before a run starts.
 from __future__ import annotations
 
 import difflib
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
 
 from google.protobuf.message import Message
 
+from tzrec.config.problems import Problems
 from tzrec.models.tasks import Task, metric_routes, tasks_from_config
 from tzrec.monitor.keys import eval_loss_name
 from tzrec.optim.lr import schedule_problems
-from tzrec.protos import model_pb2, pipeline_pb2
+from tzrec.protos import model_pb2, module_pb2, pipeline_pb2
 from tzrec.utils.errors import ConfigError
 
-if TYPE_CHECKING:
-    from tzrec.config_validate import Problems
-
 _WIDE, _DEEP = model_pb2.WIDE, model_pb2.DEEP
+_Model = model_pb2.ModelConfig
+_Index = dict[str, int]  # group or feature name -> group index or embedding dim
 _MLP = "tzrec.protos.MLP"
 # Models reading exactly one feature group (TorchEasyRec reads the first).
 _ONE_GROUP = ("dcn_v2", "mask_net", "mmoe", "dbmtl", "ple", "rocket_launching")
@@ -76,22 +76,21 @@ def check_optimisation(config: pipeline_pb2.EasyRecConfig, p: Problems) -> None:
         kind = opt.WhichOneof("learning_rate")
         if kind and kind != "constant_learning_rate":
             at = f"train_config.{part}.{kind}"
-            p.errors += schedule_problems(kind, getattr(opt, kind), at)
+            p.extend(schedule_problems(kind, getattr(opt, kind), at))
     from tzrec.optim.validate import optim_option_problems  # torch: on use
 
-    p.errors += optim_option_problems(config)
+    p.extend(optim_option_problems(config))
     clip = tc.grad_clipping
     if clip.clipping_type in ("norm", "value") and clip.max_gradient <= 0:
         p.add("train_config.grad_clipping.max_gradient", "must be > 0")
     if clip.clipping_type == "norm" and clip.norm_type <= 0:
         p.add("train_config.grad_clipping.norm_type", "must be > 0")
     if tc.mixed_precision == "FP16":
-        p.add(
+        p.add_invalid(
             "train_config.mixed_precision",
             "FP16 is not supported yet",
             'use "BF16" (same range as FP32, no grad scaler needed)',
         )
-        p.invalid.add("train_config.mixed_precision")
 
 
 def _tasks(config: pipeline_pb2.EasyRecConfig, p: Problems) -> list[Task] | None:
@@ -101,7 +100,7 @@ def _tasks(config: pipeline_pb2.EasyRecConfig, p: Problems) -> list[Task] | None
             config.model_config, list(dc.label_fields), list(dc.sample_weight_fields)
         )
     except ConfigError as e:
-        p.errors += e.problems or [e]
+        p.extend(e.problems or [e])
         return None
 
 
@@ -119,7 +118,7 @@ def _walk_mlps(msg: Message, where: str, p: Problems) -> None:
                 _walk_mlps(item, at, p)
 
 
-def check_mlp(mlp: Any, where: str, p: Problems) -> None:
+def check_mlp(mlp: module_pb2.MLP, where: str, p: Problems) -> None:
     """Unit counts, dropout ratios of one MLP message."""
     if not mlp.hidden_units:
         p.add(f"{where}.hidden_units", "empty", "e.g. [256, 128]")
@@ -133,7 +132,12 @@ def check_mlp(mlp: Any, where: str, p: Problems) -> None:
 
 
 def _need_group(
-    mc: Any, groups: dict[str, int], name: str, gtype: int, model: str, p: Problems
+    mc: model_pb2.ModelConfig,
+    groups: dict[str, int],
+    name: str,
+    gtype: int,
+    model: str,
+    p: Problems,
 ) -> None:
     type_name = model_pb2.FeatureGroupType.Name(gtype)
     if name not in groups:
@@ -150,7 +154,7 @@ def _need_group(
         )
 
 
-def _check_deepfm(mc: Any, groups: dict, dims: dict, p: Problems) -> None:
+def _check_deepfm(mc: _Model, groups: _Index, dims: _Index, p: Problems) -> None:
     _need_group(mc, groups, "wide", _WIDE, "DeepFM", p)
     _need_group(mc, groups, "deep", _DEEP, "DeepFM", p)
     if "fm" in groups:
@@ -168,12 +172,12 @@ def _check_deepfm(mc: Any, groups: dict, dims: dict, p: Problems) -> None:
             )
 
 
-def _check_wide_and_deep(mc: Any, groups: dict, dims: dict, p: Problems) -> None:
+def _check_wide_and_deep(mc: _Model, groups: _Index, dims: _Index, p: Problems) -> None:
     _need_group(mc, groups, "wide", _WIDE, "WideAndDeep", p)
     _need_group(mc, groups, "deep", _DEEP, "WideAndDeep", p)
 
 
-def _check_dlrm(mc: Any, groups: dict, dims: dict, p: Problems) -> None:
+def _check_dlrm(mc: _Model, groups: _Index, dims: _Index, p: Problems) -> None:
     sparse = next(iter(groups)) if len(groups) == 1 else "sparse"
     if sparse not in groups:
         p.add(
@@ -200,7 +204,7 @@ def _check_dlrm(mc: Any, groups: dict, dims: dict, p: Problems) -> None:
             )
 
 
-def _check_multi_tower(mc: Any, groups: dict, dims: dict, p: Problems) -> None:
+def _check_multi_tower(mc: _Model, groups: _Index, dims: _Index, p: Problems) -> None:
     where = "model_config.multi_tower.towers"
     if not mc.multi_tower.towers:
         p.add(where, "empty", "add towers { input: <group> mlp { ... } }")
@@ -211,11 +215,11 @@ def _check_multi_tower(mc: Any, groups: dict, dims: dict, p: Problems) -> None:
             p.add(f"{where}[{i}].mlp.hidden_units", "empty")
 
 
-def _check_mask_net(mc: Any, groups: dict, dims: dict, p: Problems) -> None:
+def _check_mask_net(mc: _Model, groups: _Index, dims: _Index, p: Problems) -> None:
     _check_masknet_module(mc.mask_net.mask_net_module, "model_config.mask_net", p)
 
 
-def _check_masknet_module(m: Any, where: str, p: Problems) -> None:
+def _check_masknet_module(m: module_pb2.MaskNetModule, where: str, p: Problems) -> None:
     if m.n_mask_blocks == 0:
         p.add(f"{where}.n_mask_blocks", "must be > 0")
     if m.mask_block.hidden_dim == 0:
@@ -224,12 +228,12 @@ def _check_masknet_module(m: Any, where: str, p: Problems) -> None:
         p.add(f"{where}.mask_block.reduction_ratio", "must be > 0")
 
 
-def _check_mmoe(mc: Any, groups: dict, dims: dict, p: Problems) -> None:
+def _check_mmoe(mc: _Model, groups: _Index, dims: _Index, p: Problems) -> None:
     if mc.mmoe.num_expert == 0:
         p.add("model_config.mmoe.num_expert", "must be > 0")
 
 
-def _check_dbmtl(mc: Any, groups: dict, dims: dict, p: Problems) -> None:
+def _check_dbmtl(mc: _Model, groups: _Index, dims: _Index, p: Problems) -> None:
     cfg = mc.dbmtl
     if cfg.HasField("expert_mlp") and cfg.num_expert == 0:
         p.add("model_config.dbmtl.num_expert", "must be > 0")
@@ -250,7 +254,7 @@ def _check_dbmtl(mc: Any, groups: dict, dims: dict, p: Problems) -> None:
         seen.append(t.tower_name)
 
 
-_CHECKS = {
+_CHECKS: dict[str, Callable[[_Model, _Index, _Index, Problems], None]] = {
     "deepfm": _check_deepfm,
     "wide_and_deep": _check_wide_and_deep,
     "dlrm": _check_dlrm,

@@ -1,17 +1,19 @@
 """Config checks of ``feature_configs`` and of how feature groups use them.
 
-Called by tzrec.config_validate with its ``Problems`` collector, so every
-problem is reported at once. Torch-free (config validation needs no torch).
+Called by :func:`tzrec.config.validate` with its ``Problems`` collector, so
+every problem is reported at once. Every feature-group check lives here
+(:func:`check_groups`). Torch-free (config validation needs no torch).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import os
-from typing import Any
 
 from google.protobuf.message import Message
 
+from tzrec.config.problems import Problems
 from tzrec.features.build import feature_class
 from tzrec.features.feature import SequenceSpec
 from tzrec.features.normalizer import parse_normalizer
@@ -64,8 +66,10 @@ def _used(f: Message, names: tuple[str, ...]) -> list[str]:
     return out
 
 
-def check_features(config: pipeline_pb2.EasyRecConfig, p: Any) -> dict[str, int]:
-    """Checks every feature and the groups' use of them; returns name -> dim."""
+def check_features(
+    config: pipeline_pb2.EasyRecConfig, p: Problems
+) -> dict[str, FeatureInfo]:
+    """Checks every feature; returns feature name -> what group checks need."""
     infos: dict[str, FeatureInfo] = {}
     taken: set[str] = set()
     for i, fc in enumerate(config.feature_configs):
@@ -85,13 +89,15 @@ def check_features(config: pipeline_pb2.EasyRecConfig, p: Any) -> dict[str, int]
             infos[msg.feature_name] = _check_feature(
                 kind.removeprefix("sequence_"), msg, where, seq, p
             )
-    if config.HasField("model_config"):
-        check_groups(config.model_config, infos, p)
-    return {n: info.dim for n, info in infos.items()}
+    return infos
 
 
 def _check_sequence_feature(
-    seq: Message, where: str, infos: dict, taken: set, p: Any
+    seq: Message,
+    where: str,
+    infos: dict[str, FeatureInfo],
+    taken: set[str],
+    p: Problems,
 ) -> None:
     if not _add_name(taken, seq.sequence_name, f"{where}.sequence_name", p):
         return
@@ -110,7 +116,7 @@ def _check_sequence_feature(
             infos[full] = _check_feature(sub_kind, sub, sub_where, True, p)
 
 
-def _add_name(taken: set[str], name: str, where: str, p: Any) -> bool:
+def _add_name(taken: set[str], name: str, where: str, p: Problems) -> bool:
     if not name:
         p.add(where, "not set", "every feature needs a name")
         return False
@@ -121,7 +127,9 @@ def _add_name(taken: set[str], name: str, where: str, p: Any) -> bool:
     return True
 
 
-def _check_feature(kind: str, f: Message, where: str, seq: bool, p: Any) -> FeatureInfo:
+def _check_feature(
+    kind: str, f: Message, where: str, seq: bool, p: Problems
+) -> FeatureInfo:
     """One feature message (``kind`` without the ``sequence_`` prefix)."""
     try:
         check_data_type(f, where)
@@ -156,7 +164,7 @@ def _check_feature(kind: str, f: Message, where: str, seq: bool, p: Any) -> Feat
 
 
 def _check_by_building(
-    kind: str, f: Message, where: str, seq: bool, p: Any
+    kind: str, f: Message, where: str, seq: bool, p: Problems
 ) -> FeatureInfo:
     """Issue 17's feature types: their constructors hold the checks."""
     spec = SequenceSpec(name=f.feature_name, length=1) if seq else None
@@ -181,7 +189,7 @@ def _dense_dim(f: Message, value_dim: int) -> int:
     return value_dim
 
 
-def _one_of(f: Message, buckets: tuple[str, ...], where: str, p: Any) -> None:
+def _one_of(f: Message, buckets: tuple[str, ...], where: str, p: Problems) -> None:
     used = _used(f, buckets)
     if len(used) != 1:
         got = f" (got {', '.join(used)})" if used else ""
@@ -192,7 +200,7 @@ def _one_of(f: Message, buckets: tuple[str, ...], where: str, p: Any) -> None:
         )
 
 
-def _check_vocab(f: Message, where: str, p: Any) -> None:
+def _check_vocab(f: Message, where: str, p: Problems) -> None:
     fields = f.DESCRIPTOR.fields_by_name
     if "vocab_list" in fields and len(set(f.vocab_list)) != len(f.vocab_list):
         p.add(f"{where}.vocab_list", "has duplicate entries", "list each token once")
@@ -211,7 +219,7 @@ def _check_vocab(f: Message, where: str, p: Any) -> None:
             )
 
 
-def _check_dim(f: Message, where: str, p: Any) -> None:
+def _check_dim(f: Message, where: str, p: Problems) -> None:
     if f.embedding_dim == 0:
         p.add(
             f"{where}.embedding_dim",
@@ -225,21 +233,21 @@ def _check_dim(f: Message, where: str, p: Any) -> None:
         )
 
 
-def _check_normalizer(f: Message, where: str, p: Any) -> None:
+def _check_normalizer(f: Message, where: str, p: Problems) -> None:
     try:
         parse_normalizer(f.normalizer, f"{where}.normalizer")
     except ConfigError as e:
         p.add(e.where, e.what, e.fix)
 
 
-def _check_boundaries(f: Message, where: str, p: Any) -> bool:
+def _check_boundaries(f: Message, where: str, p: Problems) -> bool:
     bounds = list(f.boundaries)
     if any(a >= b for a, b in zip(bounds[:-1], bounds[1:], strict=True)):
         p.add(f"{where}.boundaries", "must be strictly increasing")
     return bool(bounds)
 
 
-def _check_raw(f: Message, where: str, seq: bool, p: Any) -> FeatureInfo:
+def _check_raw(f: Message, where: str, seq: bool, p: Problems) -> FeatureInfo:
     _check_normalizer(f, where, p)
     try:
         float(f.default_value or 0)
@@ -257,7 +265,7 @@ def _check_raw(f: Message, where: str, seq: bool, p: Any) -> FeatureInfo:
     return FeatureInfo(f.embedding_dim, seq, True)
 
 
-def _check_lookup(f: Message, where: str, p: Any) -> FeatureInfo:
+def _check_lookup(f: Message, where: str, p: Problems) -> FeatureInfo:
     for name in ("map", "key"):
         if not getattr(f, name):
             p.add(f"{where}.{name}", "not set", "name the map and the key columns")
@@ -292,12 +300,18 @@ def _check_lookup(f: Message, where: str, p: Any) -> FeatureInfo:
 
 
 def check_groups(
-    mc: model_pb2.ModelConfig, infos: dict[str, FeatureInfo], p: Any
-) -> None:
-    """Group-type rules for sequence features, and multi_tower_din's towers."""
+    mc: model_pb2.ModelConfig, infos: dict[str, FeatureInfo], p: Problems
+) -> dict[str, int]:
+    """Every feature-group check; returns group name -> index.
+
+    Names (set, unique), members (known features), group-type rules for
+    sequence features, and multi_tower_din's towers.
+    """
+    groups: dict[str, int] = {}
     kinds: dict[str, int] = {}
     for i, g in enumerate(mc.feature_groups):
         where = f"model_config.feature_groups[{i}]"
+        _check_group_names(g, where, i, groups, infos, p)
         kinds.setdefault(g.group_name, g.group_type)
         members = [(n, infos[n]) for n in g.feature_names if n in infos]
         if g.group_type == model_pb2.JAGGED_SEQUENCE:
@@ -331,9 +345,44 @@ def check_groups(
             f"{model} reads no SEQUENCE group",
             "use multi_tower_din, or make the group DEEP",
         )
+    return groups
 
 
-def _check_din_towers(cfg: Message, kinds: dict, infos: dict, mc: Any, p: Any) -> None:
+def _check_group_names(
+    g: model_pb2.FeatureGroupConfig,
+    where: str,
+    i: int,
+    groups: dict[str, int],
+    infos: dict[str, FeatureInfo],
+    p: Problems,
+) -> None:
+    """The group's name is set and unique; it lists known features."""
+    if not g.group_name:
+        p.add(f"{where}.group_name", "not set")
+    elif g.group_name in groups:
+        p.add(f"{where}.group_name", f'duplicate group name "{g.group_name}"')
+    else:
+        groups[g.group_name] = i
+    if not g.feature_names and not g.sequence_groups:
+        p.add(f"{where}.feature_names", "empty")
+    refs = [(f"{where}.feature_names[{j}]", n) for j, n in enumerate(g.feature_names)]
+    for j, sg in enumerate(g.sequence_groups):
+        sw = f"{where}.sequence_groups[{j}].feature_names"
+        refs += [(f"{sw}[{k}]", n) for k, n in enumerate(sg.feature_names)]
+    for ref_where, name in refs:
+        if name not in infos:
+            close = difflib.get_close_matches(name, list(infos), n=1)
+            fix = f'did you mean "{close[0]}"?' if close else "define it first"
+            p.add(ref_where, f'unknown feature "{name}"', fix)
+
+
+def _check_din_towers(
+    cfg: Message,
+    kinds: dict[str, int],
+    infos: dict[str, FeatureInfo],
+    mc: model_pb2.ModelConfig,
+    p: Problems,
+) -> None:
     base = "model_config.multi_tower_din"
     if not cfg.towers and not cfg.din_towers:
         p.add(

@@ -17,14 +17,11 @@ Three kinds of checks, run by ``tzrec.config.validate``:
 
 from __future__ import annotations
 
-import logging
-
-from tzrec.config_validate import Problems, feature_name_of, in_use
+from tzrec.config.problems import Problems
+from tzrec.config.proto_fields import feature_name_of, in_use
 from tzrec.features.feature import column_of
-from tzrec.protos import data_pb2, pipeline_pb2
+from tzrec.protos import data_pb2, feature_pb2, pipeline_pb2
 from tzrec.utils.errors import ConfigError
-
-_logger = logging.getLogger("tzrec")
 
 TO_PARQUET = (
     "use ParquetDataset: export the table to Parquet (PyODPS: "
@@ -126,7 +123,7 @@ def check_fg_mode(config: pipeline_pb2.EasyRecConfig, p: Problems) -> None:
             )
 
 
-def _differences(fc, kind: str, encoded: bool) -> list[str]:  # noqa: ANN001
+def _differences(fc: feature_pb2.FeatureConfig, kind: str, encoded: bool) -> list[str]:
     """How TorchEasyRec's reading of one feature differs from tzrec's."""
     cfg = getattr(fc, kind)
     out: list[str] = []
@@ -194,8 +191,8 @@ def no_effect_settings(config: pipeline_pb2.EasyRecConfig) -> list[str]:
     return found
 
 
-def warn_no_effect(config: pipeline_pb2.EasyRecConfig) -> None:
+def check_no_effect(config: pipeline_pb2.EasyRecConfig, p: Problems) -> None:
     """One warning naming every accepted setting that has no effect in tzrec."""
     found = no_effect_settings(config)
     if found:
-        _logger.warning("[config] accepted, no effect in tzrec: %s", "; ".join(found))
+        p.warn(f"[config] accepted, no effect in tzrec: {'; '.join(found)}")

@@ -24,7 +24,7 @@ from google.protobuf import text_format
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
-from tzrec.config_validate import feature_name_of
+from tzrec.config.proto_fields import feature_name_of
 from tzrec.protos import feature_pb2, pipeline_pb2
 from tzrec.utils.errors import ConfigError
 
@@ -117,7 +117,8 @@ def _split_key_value(part: str) -> tuple[str, str]:
 
 def _split_top(text: str, sep: str, maxsplit: int = -1) -> list[str]:
     """Splits on ``sep`` outside brackets, braces and quotes."""
-    parts, depth, quote, start = [], 0, "", 0
+    parts: list[str] = []
+    depth, quote, start = 0, "", 0
     for i, ch in enumerate(text):
         if quote:
             quote = "" if ch == quote else quote

@@ -1,69 +1,64 @@
 """Pipeline config checks: every problem at once, each naming its field path.
 
-``tzrec.config.validate`` calls ``collect_problems`` and then adds the
-"not supported yet" problems from its ``UNSUPPORTED`` table. Validation runs
+:func:`validate` runs every check into one :class:`Problems` collector (this
+module's own, model and optimisation checks in ``validation_model``, feature and
+feature-group checks in ``validation_features``, TorchEasyRec settings in
+``compat``, the "not supported yet" table in ``unsupported``). Validation runs
 once, after ``--edit_config_json`` and CLI overrides, so a run never starts on a
-config that would fail later.
+config that would fail later; runtime code reads the resolved settings
+(``tzrec.config.settings``) and does not check again.
 """
 
 from __future__ import annotations
 
-import difflib
+import logging
 
 from google.protobuf.message import Message
 
-from tzrec.config_validate_model import check_model, check_optimisation
-from tzrec.features.validate import check_features
-from tzrec.protos import data_pb2, feature_pb2, model_pb2, pipeline_pb2
-from tzrec.utils.errors import ConfigError
+from tzrec.config.compat import check_data_source, check_fg_mode, check_no_effect
+from tzrec.config.problems import Problems, choices
+from tzrec.config.unsupported import check_unsupported
+from tzrec.config.validation_features import FeatureInfo, check_features, check_groups
+from tzrec.config.validation_model import check_model, check_optimisation
+from tzrec.monitor import keys
+from tzrec.protos import data_pb2, pipeline_pb2
 
+_logger = logging.getLogger("tzrec")
+
+# In the order the "use one of" hint lists them.
 TENSORBOARD_SUMMARIES = (
-    "loss",
-    "learning_rate",
-    "parameter",
-    "global_gradient_norm",
-    "gradient_norm",
-    "gradient",
-    "no_embedding_health",  # turns embedding-table health off
+    keys.SUMMARY_LOSS,
+    keys.SUMMARY_LEARNING_RATE,
+    keys.SUMMARY_PARAMETER,
+    keys.SUMMARY_GLOBAL_GRADIENT_NORM,
+    keys.SUMMARY_GRADIENT_NORM,
+    keys.SUMMARY_GRADIENT,
+    keys.SUMMARY_NO_EMBEDDING_HEALTH,
 )
-_MULTI_TASK_MODELS = ("mmoe", "dbmtl")
-_WIDE, _DEEP = model_pb2.WIDE, model_pb2.DEEP
 
 
-def feature_name_of(feature_config: feature_pb2.FeatureConfig) -> str:
-    """The name of a feature config, whichever oneof member holds it.
+def validate(config: pipeline_pb2.EasyRecConfig) -> None:
+    """Checks a parsed config; raises one ConfigError listing every problem.
+
+    Call it after ``--edit_config_json`` and CLI overrides (``--model_dir`` may
+    come from the command line).
 
     Args:
-        feature_config: one ``feature_configs`` entry.
+        config: the config to check.
 
-    Returns:
-        ``feature_name``, or ``sequence_name`` for a ``sequence_feature``; ""
-        when the entry is empty.
-
-    """
-    kind = feature_config.WhichOneof("feature")
-    if kind is None:
-        return ""
-    sub = getattr(feature_config, kind)
-    return sub.sequence_name if kind == "sequence_feature" else sub.feature_name
-
-
-class Problems:
-    """Collected problems.
-
-    Attributes:
-        errors: one ConfigError per problem, ``where`` being the field path.
-        invalid: paths whose value was already reported as wrong, so that a
-            "not supported yet" report on the same path is redundant.
+    Raises:
+        ConfigError: with ``problems`` holding one entry per problem, each
+            naming its field path; UNSUPPORTED entries read "not supported yet".
 
     """
-
-    def __init__(self) -> None:
-        self.errors: list[ConfigError] = []
-        self.invalid: set[str] = set()
-
-    def add(self, where: str, what: str, fix: str = "") -> None:
-        self.errors.append(ConfigError(what, where, fix))
+    p = collect_problems(config)
+    check_data_source(config, p)
+    check_fg_mode(config, p)
+    check_unsupported(config, p)
+    p.raise_if_any()
+    check_no_effect(config, p)
+    for message in p.warnings:
+        _logger.warning("%s", message)
 
 
 def collect_problems(config: pipeline_pb2.EasyRecConfig) -> Problems:
@@ -83,29 +78,10 @@ def collect_problems(config: pipeline_pb2.EasyRecConfig) -> Problems:
     _check_train(config, p)
     check_optimisation(config, p)
     _check_data(config, p)
-    dims = check_features(config, p)
-    _check_model(config, dims, p)
+    infos = check_features(config, p)
+    _check_model(config, infos, p)
     _check_export(config, p)
     return p
-
-
-def in_use(msg: Message, name: str) -> bool:
-    """True for a set message, a non-empty list, or a non-default scalar.
-
-    Args:
-        msg: the message holding the field.
-        name: the field name.
-
-    Returns:
-        Whether the field is in use.
-
-    """
-    fd = msg.DESCRIPTOR.fields_by_name[name]
-    if fd.is_repeated:
-        return len(getattr(msg, name)) > 0
-    if not msg.HasField(name):
-        return False
-    return fd.cpp_type == fd.CPPTYPE_MESSAGE or getattr(msg, name) != fd.default_value
 
 
 def _check_train(config: pipeline_pb2.EasyRecConfig, p: Problems) -> None:
@@ -134,13 +110,13 @@ def _check_train(config: pipeline_pb2.EasyRecConfig, p: Problems) -> None:
             p.add(
                 f"train_config.tensorboard_summaries[{i}]",
                 f'unknown summary "{name}"',
-                _choices(name, TENSORBOARD_SUMMARIES),
+                choices(name, TENSORBOARD_SUMMARIES),
             )
-    _check_choice(
-        p, "train_config.mixed_precision", tc.mixed_precision, ("", "BF16", "FP16")
+    p.check_choice(
+        "train_config.mixed_precision", tc.mixed_precision, ("", "BF16", "FP16")
     )
     where = "train_config.grad_clipping.clipping_type"
-    _check_choice(p, where, tc.grad_clipping.clipping_type, ("none", "norm", "value"))
+    p.check_choice(where, tc.grad_clipping.clipping_type, ("none", "norm", "value"))
     # Dense gradients are all-reduced before clipping, so the norm clipped is
     # already the global one: enable_global_grad_clip asks for what tzrec does.
     if tc.grad_clipping.enable_global_grad_clip and tc.grad_clipping.clipping_type in (
@@ -153,8 +129,7 @@ def _check_train(config: pipeline_pb2.EasyRecConfig, p: Problems) -> None:
             'set clipping_type: "norm"',
         )
     if tc.gradient_accumulation_steps == 0:
-        p.add("train_config.gradient_accumulation_steps", "must be >= 1")
-        p.invalid.add("train_config.gradient_accumulation_steps")
+        p.add_invalid("train_config.gradient_accumulation_steps", "must be >= 1")
     if tc.HasField("early_stopping"):
         es = tc.early_stopping
         if es.patience == 0:
@@ -163,19 +138,6 @@ def _check_train(config: pipeline_pb2.EasyRecConfig, p: Problems) -> None:
             p.add("train_config.early_stopping.metric_name", "not set", 'e.g. "auc"')
     # keep_checkpoint_max and eval_batch_size are uint32: the parser already
     # rejects negative values.
-
-
-def _check_choice(p: Problems, where: str, value: str, allowed: tuple) -> None:
-    if value not in allowed:
-        p.add(where, f'bad value "{value}"', _choices(value, allowed))
-        p.invalid.add(where)
-
-
-def _choices(value: str, allowed: tuple | list) -> str:
-    shown = [a for a in allowed if a]
-    close = difflib.get_close_matches(value, shown, n=1)
-    hint = f'did you mean "{close[0]}"? ' if close else ""
-    return f"{hint}use one of {', '.join(shown)}"
 
 
 def _check_data(config: pipeline_pb2.EasyRecConfig, p: Problems) -> None:
@@ -187,7 +149,7 @@ def _check_data(config: pipeline_pb2.EasyRecConfig, p: Problems) -> None:
         p.add("data_config.batch_size", "must be > 0")
     if not dc.HasField("dataset_type"):
         p.add("data_config.dataset_type", "not set", "use ParquetDataset or CsvDataset")
-    # ODPS and Kafka sources: tzrec.config_compat.check_data_source.
+    # ODPS and Kafka sources: tzrec.config.compat.check_data_source.
     elif dc.dataset_type == data_pb2.CsvDataset and not dc.with_header:
         if not dc.input_fields and not dc.input_fields_str:
             p.add(
@@ -200,11 +162,11 @@ def _check_data(config: pipeline_pb2.EasyRecConfig, p: Problems) -> None:
             p.add(f"data_config.input_fields[{i}].input_name", "not set")
     if not dc.label_fields:
         p.add("data_config.label_fields", "empty", 'add label_fields: "label"')
-    # fg_mode: tzrec.config_compat.check_fg_mode.
+    # fg_mode: tzrec.config.compat.check_fg_mode.
 
 
 def _check_model(
-    config: pipeline_pb2.EasyRecConfig, dims: dict[str, int], p: Problems
+    config: pipeline_pb2.EasyRecConfig, infos: dict[str, FeatureInfo], p: Problems
 ) -> None:
     if not config.HasField("model_config"):
         p.add("model_config", "not set", "add model_config { deepfm { ... } }")
@@ -213,19 +175,19 @@ def _check_model(
     model = mc.WhichOneof("model")
     if model is None:
         p.add("model_config", "no model set", "add e.g. deepfm { deep { ... } }")
-    groups = _check_groups(mc, dims, p)
+    groups = check_groups(mc, infos, p)
     if mc.num_class == 0:
-        p.add("model_config.num_class", "must be >= 1")
-        p.invalid.add("model_config.num_class")
+        p.add_invalid("model_config.num_class", "must be >= 1")
     homes = [("model_config", mc)]
-    if model in _MULTI_TASK_MODELS:
-        towers = getattr(mc, model).task_towers
+    sub = getattr(mc, model) if model is not None else None
+    if sub is not None and "task_towers" in sub.DESCRIPTOR.fields_by_name:
+        towers = sub.task_towers
         homes += [
             (f"model_config.{model}.task_towers[{i}]", t) for i, t in enumerate(towers)
         ]
     for where, home in homes:
         _check_metrics(home, where, p)
-    check_model(config, groups, dims, p)
+    check_model(config, groups, {n: info.dim for n, info in infos.items()}, p)
 
 
 def _check_metrics(home: Message, base: str, p: Problems) -> None:
@@ -263,42 +225,13 @@ def _check_top_k(m: Message, num_class: int, where: str, p: Problems) -> None:
         )
 
 
-def _check_groups(
-    mc: model_pb2.ModelConfig, dims: dict[str, int], p: Problems
-) -> dict[str, int]:
-    """Checks feature groups; returns group name -> index."""
-    groups: dict[str, int] = {}
-    for i, g in enumerate(mc.feature_groups):
-        where = f"model_config.feature_groups[{i}]"
-        if not g.group_name:
-            p.add(f"{where}.group_name", "not set")
-        elif g.group_name in groups:
-            p.add(f"{where}.group_name", f'duplicate group name "{g.group_name}"')
-        else:
-            groups[g.group_name] = i
-        if not g.feature_names and not g.sequence_groups:
-            p.add(f"{where}.feature_names", "empty")
-        refs = [
-            (f"{where}.feature_names[{j}]", n) for j, n in enumerate(g.feature_names)
-        ]
-        for j, sg in enumerate(g.sequence_groups):
-            sw = f"{where}.sequence_groups[{j}].feature_names"
-            refs += [(f"{sw}[{k}]", n) for k, n in enumerate(sg.feature_names)]
-        for ref_where, name in refs:
-            if name not in dims:
-                close = difflib.get_close_matches(name, list(dims), n=1)
-                fix = f'did you mean "{close[0]}"?' if close else "define it first"
-                p.add(ref_where, f'unknown feature "{name}"', fix)
-    return groups
-
-
 def _check_export(config: pipeline_pb2.EasyRecConfig, p: Problems) -> None:
     ec = config.export_config
-    _check_choice(
-        p, "export_config.exporter_type", ec.exporter_type, ("best", "final", "latest")
+    p.check_choice(
+        "export_config.exporter_type", ec.exporter_type, ("best", "final", "latest")
     )
     if ec.exporter_type == "best" and not ec.best_exporter_metric:
         p.add("export_config.best_exporter_metric", "not set", 'e.g. "auc"')
-    _check_choice(
-        p, "export_config.mixed_precision", ec.mixed_precision, ("", "BF16", "FP16")
+    p.check_choice(
+        "export_config.mixed_precision", ec.mixed_precision, ("", "BF16", "FP16")
     )
