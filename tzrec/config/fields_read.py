@@ -17,8 +17,6 @@ FIELDS_READ: tuple[str, ...] = (
     "DataConfig.odps_data_quota_name",
     "DataConfig.odps_data_compression",
     "DataConfig.in_order",
-    "IdFeature.fg_value_type",
-    "LookupFeature.fg_value_type",
     "SequenceFeature.sequence_pk",
     "EasyRecConfig.eval_config",
     "TrainConfig.log_step_count_steps",

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from tzrec.utils.errors import ConfigError
 
-if TYPE_CHECKING:
-    from tzrec.models.tasks import Task
+
+class _ParetoTask(Protocol):
+    """What the Pareto check reads of a ``tzrec.models.tasks.Task``."""
+
+    where: str
+    pareto_min_weight: float
+    losses: Sequence[Any]
 
 
-def pareto_problems(tasks: Sequence[Task]) -> list[ConfigError]:
+def pareto_problems(tasks: Sequence[_ParetoTask]) -> list[ConfigError]:
     """``pareto_min_loss_weight``: each >= 0, their sum over losses < 1."""
     problems = [
         ConfigError(
