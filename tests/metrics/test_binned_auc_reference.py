@@ -1,20 +1,13 @@
-"""Binned AUC on torchmetrics: the same numbers as before, and as numpy."""
+"""Binned AUC on torchmetrics against a numpy trapezoid reference.
+
+(The port was checked equal, to 1e-6, to the hand-written metrics it replaced
+on the same inputs before those were deleted; see the commit history.)"""
 
 import numpy as np
 import pytest
 import torch
 
-from tzrec.metrics import decay_auc as decay_before
-from tzrec.metrics import eval_metrics as before
-from tzrec.metrics.auc import AUC, DecayAUC
-from tzrec.metrics.grouped import GroupedAUC
-from tzrec.metrics.means import (
-    Accuracy,
-    Calibration,
-    MeanAbsoluteError,
-    MeanSquaredError,
-    NormalizedEntropy,
-)
+from tzrec.metrics.auc import AUC
 
 
 def numpy_binned_auc(preds, labels, weights, thresholds):
@@ -56,37 +49,3 @@ def test_binned_auc_matches_numpy_reference(seed, thresholds):
         preds.double().numpy(), labels.numpy(), weights.double().numpy(), thresholds
     )
     assert m.compute().item() == pytest.approx(expected, abs=1e-6)
-
-
-@pytest.mark.parametrize("seed", [0, 1, 2, 3])
-def test_every_metric_equals_the_hand_written_one(seed):
-    preds, labels, weights, groups = _data(seed)
-    pairs = [
-        (before.AUC(), AUC()),
-        (before.AUC(37), AUC(37)),
-        (before.GroupedAUC(), GroupedAUC()),
-        (before.NormalizedEntropy(), NormalizedEntropy()),
-        (before.Accuracy(0.4), Accuracy(0.4)),
-        (before.Calibration(), Calibration()),
-        (before.MeanSquaredError(), MeanSquaredError()),
-        (before.MeanAbsoluteError(), MeanAbsoluteError()),
-    ]
-    for old, new in pairs:
-        for p, y, w, g in zip(
-            preds.split(512), labels.split(512), weights.split(512), groups.split(512)
-        ):
-            old.update(p, y, w, g)
-            new.update(p, y, w, g)
-        assert new.compute().item() == pytest.approx(old.compute().item(), abs=1e-6)
-
-
-def test_decay_auc_equals_the_hand_written_one():
-    preds, labels, _, _ = _data(4)
-    old, new = decay_before.DecayAUC(), DecayAUC()
-    for i, (p, y) in enumerate(zip(preds.split(300), labels.split(300))):
-        old.update(p, y)
-        new.update(p, y)
-        if i % 2:
-            old.decay(0.7)
-            new.decay(0.7)
-    assert new.compute().item() == pytest.approx(old.compute().item(), abs=1e-6)

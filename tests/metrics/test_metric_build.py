@@ -66,7 +66,7 @@ def test_train_metrics_use_decay_auc_and_proto_defaults():
 def test_all_problems_reported_at_once():
     cfg = model_config(
         """
-        metrics { xauc {} }
+        metrics { xauc { sample_ratio: 2.0 } }
         metrics { grouped_auc {} }
         metrics { auc {} }
         metrics { auc {} }
@@ -77,12 +77,12 @@ def test_all_problems_reported_at_once():
         build_eval_metrics(cfg.metrics)
     wheres = [p.where for p in e.value.problems]
     assert wheres == [
-        "model_config.metrics[0]",
+        "model_config.metrics[0].xauc.sample_ratio",
         "model_config.metrics[1].grouped_auc.grouping_key",
         "model_config.metrics[3]",
         "model_config.metrics[4]",
     ]
-    assert "xauc" in str(e.value)
+    assert "sample_ratio must be in (0, 1]" in str(e.value)
 
 
 def test_train_metric_errors():
@@ -90,8 +90,8 @@ def test_train_metric_errors():
     with pytest.raises(ConfigError) as e:
         build_train_metrics(cfg.train_metrics)
     assert e.value.where == "model_config.train_metrics[0].decay_step"
-    bad = model_config("train_metrics { grouped_auc { grouping_key: 'u' } }")
-    with pytest.raises(ConfigError, match="not supported"):
+    bad = model_config("train_metrics { grouped_xauc {} }")
+    with pytest.raises(ConfigError, match="grouped_xauc needs a grouping_key"):
         build_train_metrics(bad.train_metrics)
 
 

@@ -8,8 +8,7 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from tzrec.metrics.decay_auc import DecayAUC
-from tzrec.metrics.eval_metrics import AUC, GroupedAUC, MeanAbsoluteError
+from tzrec.metrics import AUC, DecayAUC, GroupedAUC, MeanAbsoluteError
 from tzrec.metrics.train_metric_wrapper import TrainMetricWrapper
 
 

@@ -10,7 +10,7 @@ import torch
 from tb_utils import hparams_data, read_tb, scalar_points
 from torch import nn
 
-from tzrec.metrics.eval_metrics import MeanAbsoluteError
+from tzrec.metrics.means import MeanAbsoluteError
 from tzrec.metrics.train_metric_wrapper import TrainMetricWrapper
 from tzrec.monitor import keys
 from tzrec.monitor.events import read_jsonl, read_records

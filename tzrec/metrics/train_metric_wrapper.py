@@ -7,14 +7,13 @@ from typing import Any
 import torch
 from torch import Tensor
 from torchmetrics import Metric
-from torchmetrics.wrappers.abstract import WrapperMetric
 
 from tzrec.metrics.auc import DecayAUC
 from tzrec.metrics.base import F64, update_metric
 from tzrec.utils.errors import ConfigError
 
 
-class TrainMetricWrapper(WrapperMetric):
+class TrainMetricWrapper(Metric):
     """Feeds batches to a metric and keeps a decayed value of its windows.
 
     Every ``decay_step`` updates the window metric's value is folded in::
