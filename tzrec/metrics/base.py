@@ -144,15 +144,30 @@ def update_metric(
     target: Tensor,
     weights: Tensor | None = None,
     grouping_key: Tensor | None = None,
+    target_kind: str = "value",
 ) -> None:
     """Feeds one batch to any torchmetrics metric (no host sync of tzrec's).
 
     A :class:`TzrecMetric` also gets the weights and group ids; any other
-    metric gets ``update(preds, target)``, moved to the batch's device first.
+    metric gets ``update(preds, target)``, moved to the batch's device first,
+    with the label as it is (``target_kind`` ``value``: regression) or as an
+    integer class (``binary``: ``label >= 0.5``; ``class``: the class id), as
+    torchmetrics' classification metrics need.
     """
     if isinstance(metric, TzrecMetric):
         metric.update(preds, target, weights, grouping_key)
         return
     if metric.device != preds.device:
         metric.to(preds.device)
+    if target_kind == "binary":
+        target = (target >= 0.5).long()
+    elif target_kind == "class":
+        target = target.long()
     metric.update(preds, target)
+
+
+def target_kind(pred_key: str, preds: Tensor) -> str:
+    """How a metric fed ``preds[pred_key]`` reads its label (see update_metric)."""
+    if not pred_key.startswith("probs"):
+        return "value"
+    return "class" if preds.dim() == 2 else "binary"

@@ -17,7 +17,7 @@ import torch
 from torchmetrics import Metric
 
 from tzrec.datasets.batch import Batch
-from tzrec.metrics.base import update_metric
+from tzrec.metrics.base import target_kind, update_metric
 from tzrec.metrics.build import (
     build_eval_metrics,
     build_loss_means,
@@ -100,8 +100,9 @@ def _feed(
 ) -> None:
     weights = batch.weights.get(route.weight_name) if route.weight_name else None
     group = batch.extras.get(route.grouping_key) if route.grouping_key else None
-    label = batch.labels[route.label_name]
-    update_metric(metric, preds[route.pred_key], label, weights, group)
+    pred, label = preds[route.pred_key], batch.labels[route.label_name]
+    kind = target_kind(route.pred_key, pred)
+    update_metric(metric, pred, label, weights, group, kind)
 
 
 def update_eval_metrics(
@@ -149,7 +150,8 @@ def update_train_metrics(
     for name, m in metrics.items():
         route = routes[name]
         group = batch.extras.get(route.grouping_key) if route.grouping_key else None
-        m.update(preds[route.pred_key], batch.labels[route.label_name], None, group)
+        pred, label = preds[route.pred_key], batch.labels[route.label_name]
+        m.update(pred, label, None, group, target_kind(route.pred_key, pred))
 
 
 def train_metrics_updater(model: RankModel) -> Callable:

@@ -92,9 +92,13 @@ class TrainMetricWrapper(Metric):
         target: Tensor,
         weights: Tensor | None = None,
         grouping_key: Tensor | None = None,
+        target_kind: str = "value",
     ) -> None:
-        """Adds a batch; folds the window every ``decay_step`` updates."""
-        update_metric(self.metric, preds, target, weights, grouping_key)
+        """Adds a batch; folds the window every ``decay_step`` updates.
+
+        ``target_kind``: see :func:`tzrec.metrics.base.update_metric`.
+        """
+        update_metric(self.metric, preds, target, weights, grouping_key, target_kind)
         if self.value.device != preds.device:
             self.value = self.value.to(preds.device)
             self.init = self.init.to(preds.device)
