@@ -29,6 +29,7 @@ _WHERE = {
     "GroupedXAUC": "xauc",
     "TzrecMetric": "base",
     "update_metric": "base",
+    "target_kind": "base",
     "TrainMetricWrapper": "train_metric_wrapper",
     "build_eval_metrics": "build",
     "build_loss_means": "build",
