@@ -71,6 +71,10 @@ class TzrecMetric(Metric):
         return torch.cat(value)
 
     def _sync_dist(self, dist_sync_fn: Any = None, process_group: Any = None) -> None:
+        # torchmetrics syncs in any initialised group; tzrec always has one,
+        # and alone its gather would cost a barrier and a size read per state.
+        if not dist_active():
+            return
         for name, dtype in self._row_dtypes.items():
             if not getattr(self, name):
                 setattr(self, name, [torch.zeros(0, dtype=dtype, device=self.device)])

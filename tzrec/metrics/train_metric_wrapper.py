@@ -7,9 +7,10 @@ from typing import Any
 import torch
 from torch import Tensor
 from torchmetrics import Metric
+from torchmetrics.utilities.distributed import gather_all_tensors
 
 from tzrec.metrics.auc import DecayAUC
-from tzrec.metrics.base import F64, update_metric
+from tzrec.metrics.base import F64, dist_active, update_metric
 from tzrec.utils.errors import ConfigError
 
 
@@ -85,6 +86,10 @@ class TrainMetricWrapper(Metric):
             "value", default=torch.zeros((), dtype=F64), dist_reduce_fx="sum"
         )
         self.add_state("init", default=torch.zeros((), dtype=F64), dist_reduce_fx="sum")
+
+    def _sync_dist(self, dist_sync_fn: Any = None, process_group: Any = None) -> None:
+        if dist_active():  # alone there is nothing to sum (see TzrecMetric)
+            super()._sync_dist(dist_sync_fn or gather_all_tensors, process_group)
 
     def update(  # type: ignore[override]
         self,
