@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import torch
 from torchmetrics import Metric
@@ -24,10 +25,12 @@ from tzrec.metrics.build import (
     build_train_metrics,
 )
 from tzrec.metrics.train_metric_wrapper import TrainMetricWrapper
-from tzrec.models.model import RankModel
 from tzrec.models.tasks import MetricRoute, Task, metric_routes, tasks_from_config
 from tzrec.monitor import keys
 from tzrec.protos import pipeline_pb2
+
+if TYPE_CHECKING:  # the model is only passed through: no import of models/
+    from tzrec.models.model import RankModel
 
 UpdateFn = Callable[[dict, dict[str, torch.Tensor], Batch], None]
 
