@@ -19,6 +19,7 @@ from google.protobuf import text_format
 from torchmetrics.classification import BinaryF1Score
 
 from tests.conftest import QUICKSTART_CONFIG, TINY_EDITS
+from tests.models.conftest import train as run_in_process  # as the model tests
 from tzrec.metrics import register_metric, unregister_metric
 
 EDITS = {
@@ -56,21 +57,6 @@ def _config(
     return config
 
 
-def _train(config, dist_info) -> list[dict]:
-    import torch
-
-    from tzrec.train.session import TrainSession
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        TrainSession(config, dist_info, False).run()
-    finally:
-        torch.set_num_threads(threads)
-    log = Path(config.model_dir) / "train_eval_result.jsonl"
-    return [json.loads(line) for line in log.read_text().splitlines()]
-
-
 def _tb_scalars(log_dir: Path) -> dict[str, list[float]]:
     from tensorboard.backend.event_processing.event_accumulator import (
         EventAccumulator,
@@ -102,7 +88,7 @@ def test_user_metric_and_new_metrics_in_train_and_eval(tiny_data, dist_info, tmp
             train_metrics { normalized_entropy {} decay_step: 3 }
             """,
         )
-        records = _train(config, dist_info)
+        records = run_in_process(config, dist_info)
     finally:
         unregister_metric("f1")
     last = records[-1]
@@ -142,7 +128,7 @@ def test_multiclass_auc_and_recall_at_k_in_eval(tiny_data, dist_info, tmp_path):
         label="cls",
         best="multiclass_auc",
     )
-    last = _train(config, dist_info)[-1]
+    last = run_in_process(config, dist_info)[-1]
     assert 0.5 < last["multiclass_auc"] <= 1.0, last
     assert 0.0 < last["recall_at_k"] <= 1.0, last
     train = _tb_scalars(tmp_path / "run")
