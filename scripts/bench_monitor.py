@@ -21,8 +21,7 @@ import time
 import torch
 
 from tzrec.config.settings import MonitorSettings, monitor_settings
-from tzrec.metrics.decay_auc import DecayAUC
-from tzrec.metrics.eval_metrics import AUC
+from tzrec.metrics.auc import AUC, DecayAUC
 from tzrec.metrics.train_metric_wrapper import TrainMetricWrapper
 from tzrec.monitor.monitor import Monitor, StepTimings
 from tzrec.protos import pipeline_pb2

@@ -83,7 +83,7 @@ def test_message_lists_all_problems() -> None:
             "model_config.feature_groups[1].sequence_encoders[0].hstu_encoder",
         ),
         ({"train_config.dense_optimizer.ema": {}}, "train_config.dense_optimizer.ema"),
-        ({"model_config.metrics[0]": {"xauc": {}}}, "model_config.metrics[0].xauc"),
+        ({"data_config.negative_sampler": {}}, "data_config.negative_sampler"),
         ({"train_config.grad_scaler": {}}, None),
         ({"train_config.mixed_precision": "FP16"}, None),
     ],

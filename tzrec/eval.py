@@ -95,12 +95,12 @@ def evaluate_checkpoint(
     """
     from tzrec.checkpoint.manager import CheckpointManager
     from tzrec.datasets.labels import check_labels
-    from tzrec.monitor.progress import ProgressLogger
-    from tzrec.train.eval_metrics_feed import (
+    from tzrec.metrics.feed import (
         build_eval_metric_set,
         eval_metrics_updater,
         grouping_keys,
     )
+    from tzrec.monitor.progress import ProgressLogger
     from tzrec.train.evaluate import evaluate
     from tzrec.train.setup import build_dataset, build_model_parts, loader_for
 

@@ -165,6 +165,31 @@ CASES = {
             "(model_config.dc2vr.task_towers[0].intervention_tower_names)",
         ],
     ),
+    "custom_metric_not_registered": (
+        "metrics { auc {} }",
+        'metrics { auc {} } metrics { custom_metric { name: "f1" } }',
+        [
+            "metric 'f1' is not registered",
+            "(model_config.metrics[1].custom_metric.name)",
+            "register_metric",
+        ],
+    ),
+    "class_metric_on_binary_task": (
+        "metrics { auc {} }",
+        "metrics { auc {} } metrics { recall_at_k {} }",
+        [
+            "metric recall_at_k needs class probabilities (model_config.metrics[1])",
+            "softmax_cross_entropy with num_class >= 2",
+        ],
+    ),
+    "xauc_sample_ratio_out_of_range": (
+        "metrics { auc {} }",
+        "metrics { auc {} } metrics { xauc { sample_ratio: 1.5 } }",
+        [
+            "sample_ratio must be in (0, 1]",
+            "(model_config.metrics[1].xauc.sample_ratio)",
+        ],
+    ),
     "global_grad_clip_without_norm": (
         "seed: 3",
         "seed: 3 grad_clipping { enable_global_grad_clip: true }",

@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from tzrec.metrics.decay_auc import DecayAUC
+from tzrec.metrics.auc import DecayAUC
 from tzrec.metrics.train_metric_wrapper import TrainMetricWrapper
 
 # thresholds=3 puts scores in buckets [0, .5), [.5, 1), [1, 1]

@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from tzrec.metrics.eval_metrics import (
+from tzrec.metrics import (
     AUC,
     Accuracy,
     Calibration,

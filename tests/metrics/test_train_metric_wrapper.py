@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from tzrec.metrics.eval_metrics import Accuracy, MeanAbsoluteError
+from tzrec.metrics.means import Accuracy, MeanAbsoluteError
 from tzrec.metrics.train_metric_wrapper import TrainMetricWrapper
 
 

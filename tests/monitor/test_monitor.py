@@ -12,7 +12,7 @@ from tb_utils import hparams_data, read_tb, scalar_points
 from torch import nn
 
 from tzrec.config.settings import MonitorSettings, monitor_settings
-from tzrec.metrics.eval_metrics import MeanAbsoluteError
+from tzrec.metrics.means import MeanAbsoluteError
 from tzrec.metrics.train_metric_wrapper import TrainMetricWrapper
 from tzrec.monitor import keys
 from tzrec.monitor.events import read_jsonl, read_records

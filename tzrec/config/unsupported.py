@@ -72,17 +72,6 @@ def _each(messages: tuple[str, ...], fields: tuple[str, ...]) -> tuple[str, ...]
     return tuple(f"{m}.{f}" for m in messages for f in fields)
 
 
-# Metrics not implemented, wherever metrics are configured (model or towers).
-_reject_everywhere(
-    ("MetricConfig.multiclass_auc", "TrainMetricConfig.multiclass_auc"), "use auc"
-)
-_reject_everywhere(
-    _each(
-        ("MetricConfig", "TrainMetricConfig"), ("recall_at_k", "xauc", "grouped_xauc")
-    )
-    + ("TrainMetricConfig.grouped_auc", "TrainMetricConfig.normalized_entropy"),
-    _NOT_IMPL,
-)
 # Per-optimizer clipping flags (TorchEasyRec's) are not implemented; dense
 # clipping is train_config.grad_clipping.
 _reject_everywhere(

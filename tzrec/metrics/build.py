@@ -1,7 +1,8 @@
-"""Metric objects from ``MetricConfig`` / ``TrainMetricConfig`` protos.
+"""torchmetrics Metrics from ``MetricConfig`` / ``TrainMetricConfig`` protos.
 
 Names follow TorchEasyRec: the oneof field name (``auc``, ``grouped_auc``,
-...), plus ``_<tower_name>`` for a multi-task tower (``auc_ctr``).
+...), plus ``_<tower_name>`` for a multi-task tower (``auc_ctr``); a
+``custom_metric`` is named by its ``name`` (see :mod:`tzrec.metrics.registry`).
 """
 
 from __future__ import annotations
@@ -9,52 +10,63 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from tzrec.metrics.decay_auc import DecayAUC
-from tzrec.metrics.eval_metrics import (
-    AUC,
+from torchmetrics import Metric
+
+from tzrec.metrics.auc import AUC, DecayAUC, MulticlassAUC
+from tzrec.metrics.check import metric_problems
+from tzrec.metrics.grouped import GroupedAUC
+from tzrec.metrics.means import (
     Accuracy,
     Calibration,
-    GroupedAUC,
     LossMean,
     MeanAbsoluteError,
     MeanSquaredError,
-    Metric,
     NormalizedEntropy,
+    RecallAtK,
 )
+from tzrec.metrics.names import CUSTOM, metric_name
+from tzrec.metrics.registry import find_factory
 from tzrec.metrics.train_metric_wrapper import TrainMetricWrapper
+from tzrec.metrics.xauc import DEFAULT_SAMPLE_RATIO, XAUC, GroupedXAUC
 from tzrec.monitor import keys
 from tzrec.utils.errors import ConfigError, TzrecError
 
-
-def _auc(cfg: Any) -> Metric:
-    return AUC(thresholds=cfg.thresholds)
-
-
-def _grouped_auc(cfg: Any) -> Metric:
-    return GroupedAUC(grouping_key=cfg.grouping_key)
+# (sub-message, num_class) -> metric
+Builder = Callable[[Any, int], Metric]
 
 
-_EVAL: dict[str, Callable[[Any], Metric]] = {
-    "auc": _auc,
-    "grouped_auc": _grouped_auc,
-    "accuracy": lambda cfg: Accuracy(threshold=cfg.threshold, top_k=cfg.top_k),
-    "mean_squared_error": lambda cfg: MeanSquaredError(),
-    "mean_absolute_error": lambda cfg: MeanAbsoluteError(),
-    "normalized_entropy": lambda cfg: NormalizedEntropy(eps=cfg.eta),
+def _xauc(cfg: Any, num_class: int) -> Metric:
+    ratio = cfg.sample_ratio if cfg.HasField("sample_ratio") else DEFAULT_SAMPLE_RATIO
+    return XAUC(ratio, cfg.max_pairs, cfg.in_batch)
+
+
+def _custom(cfg: Any, num_class: int) -> Metric:
+    factory = find_factory(cfg.name, cfg.factory)
+    assert factory is not None  # metric_problems() checked it
+    return factory()
+
+
+_EVAL: dict[str, Builder] = {
+    "auc": lambda cfg, n: AUC(thresholds=cfg.thresholds),
+    "multiclass_auc": lambda cfg, n: MulticlassAUC(n, cfg.thresholds, cfg.average),
+    "recall_at_k": lambda cfg, n: RecallAtK(cfg.top_k),
+    "mean_absolute_error": lambda cfg, n: MeanAbsoluteError(),
+    "mean_squared_error": lambda cfg, n: MeanSquaredError(),
+    "accuracy": lambda cfg, n: Accuracy(threshold=cfg.threshold, top_k=cfg.top_k),
+    "grouped_auc": lambda cfg, n: GroupedAUC(grouping_key=cfg.grouping_key),
+    "xauc": _xauc,
+    "grouped_xauc": lambda cfg, n: GroupedXAUC(
+        cfg.grouping_key, cfg.max_pairs_per_group
+    ),
+    "normalized_entropy": lambda cfg, n: NormalizedEntropy(eps=cfg.eta),
+    CUSTOM: _custom,
 }
 # auc decays its counts (DecayAUC); the others fold their window values.
-_TRAIN: dict[str, Callable[[Any], Metric]] = {
-    "auc": lambda cfg: DecayAUC(thresholds=cfg.thresholds),
-    "accuracy": _EVAL["accuracy"],
-    "mean_squared_error": _EVAL["mean_squared_error"],
-    "mean_absolute_error": _EVAL["mean_absolute_error"],
+_TRAIN: dict[str, Builder] = {
+    **_EVAL,
+    "auc": lambda cfg, n: DecayAUC(thresholds=cfg.thresholds),
 }
 CALIBRATION = "calibration"
-
-
-def metric_name(cfg: Any, suffix: str = "") -> str:
-    """TorchEasyRec's name of a metric config, e.g. ``auc`` or ``auc_ctr``."""
-    return f"{cfg.WhichOneof('metric')}{suffix}"
 
 
 def tower_suffix(tower_name: str | None) -> str:
@@ -67,6 +79,7 @@ def build_eval_metrics(
     suffix: str = "",
     where: str = "model_config.metrics",
     calibration: bool = True,
+    num_class: int = 1,
 ) -> dict[str, Metric]:
     """Eval metrics by name from ``MetricConfig`` messages.
 
@@ -76,11 +89,12 @@ def build_eval_metrics(
         where: config path of ``configs`` for errors.
         calibration: also add ``calibration`` (mean prediction / positive
             rate), which has no config message.
+        num_class: the task's number of classes (``multiclass_auc``).
 
     Raises:
-        ConfigError: listing every unsupported, unset or duplicate metric.
+        ConfigError: listing every invalid, unset or duplicate metric.
     """
-    metrics = _build(configs, suffix, where, _EVAL)
+    metrics = _build(list(configs), suffix, where, _EVAL, num_class)
     if calibration:
         metrics[f"{CALIBRATION}{suffix}"] = Calibration()
     return metrics
@@ -90,14 +104,15 @@ def build_train_metrics(
     configs: Iterable[Any],
     suffix: str = "",
     where: str = "model_config.train_metrics",
+    num_class: int = 1,
 ) -> dict[str, TrainMetricWrapper]:
     """Decayed train metrics by name from ``TrainMetricConfig`` messages.
 
     Raises:
-        ConfigError: listing every unsupported or invalid train metric.
+        ConfigError: listing every invalid train metric.
     """
     configs = list(configs)
-    metrics = _build(configs, suffix, where, _TRAIN)
+    metrics = _build(configs, suffix, where, _TRAIN, num_class)
     out: dict[str, TrainMetricWrapper] = {}
     # _build raised unless every config became one metric, in order; decay
     # settings were checked by config validation.
@@ -116,50 +131,30 @@ def build_loss_means(loss_names: Iterable[str]) -> dict[str, LossMean]:
 
 
 def _build(
-    configs: Iterable[Any],
+    configs: list[Any],
     suffix: str,
     where: str,
-    builders: dict[str, Callable[[Any], Metric]],
+    builders: dict[str, Builder],
+    num_class: int,
 ) -> dict[str, Metric]:
+    problems: list[TzrecError] = list(metric_problems(configs, where, suffix))
+    _raise(problems)
     out: dict[str, Metric] = {}
-    problems: list[TzrecError] = []
     for i, cfg in enumerate(configs):
         kind = cfg.WhichOneof("metric")
-        at = f"{where}[{i}]"
-        if kind is None:
-            problems.append(
-                ConfigError("metric type not set", at, _supported(builders))
-            )
-        elif kind not in builders:
+        metric = builders[kind](getattr(cfg, kind), num_class)
+        if not isinstance(metric, Metric):
             problems.append(
                 ConfigError(
-                    f"metric {kind!r} is not supported here", at, _supported(builders)
+                    f"metric factory returned {type(metric).__name__}, "
+                    "not a torchmetrics Metric",
+                    f"{where}[{i}].{kind}",
+                    "return a torchmetrics.Metric instance from the factory",
                 )
             )
-        elif kind == "grouped_auc" and not cfg.grouped_auc.grouping_key:
-            problems.append(
-                ConfigError(
-                    "grouped_auc needs a grouping_key",
-                    f"{at}.grouped_auc.grouping_key",
-                    "name the column holding the group id, e.g. user_id",
-                )
-            )
-        elif metric_name(cfg, suffix) in out:
-            problems.append(
-                ConfigError(
-                    f"metric {metric_name(cfg, suffix)!r} is configured twice",
-                    at,
-                    "keep one",
-                )
-            )
-        else:
-            out[metric_name(cfg, suffix)] = builders[kind](getattr(cfg, kind))
+        out[metric_name(cfg, suffix)] = metric
     _raise(problems)
     return out
-
-
-def _supported(builders: dict[str, Any]) -> str:
-    return f"use one of {', '.join(sorted(builders))}"
 
 
 def _raise(problems: list[TzrecError]) -> None:
@@ -167,3 +162,12 @@ def _raise(problems: list[TzrecError]) -> None:
         raise problems[0]
     if problems:
         raise ConfigError("invalid metrics", problems=problems)
+
+
+__all__ = [
+    "build_eval_metrics",
+    "build_loss_means",
+    "build_train_metrics",
+    "metric_name",
+    "tower_suffix",
+]

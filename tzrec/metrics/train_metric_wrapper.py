@@ -1,16 +1,19 @@
-"""Train metrics as exponentially decayed values over recent windows."""
+"""Train metrics: any torchmetrics Metric, decayed over recent windows."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
-import torch.distributed as dist
 from torch import Tensor
+from torchmetrics import Metric
+from torchmetrics.utilities.distributed import gather_all_tensors
 
-from tzrec.metrics.decay_auc import DecayAUC
-from tzrec.metrics.eval_metrics import Metric, dist_active
+from tzrec.metrics.auc import DecayAUC
+from tzrec.metrics.base import F64, dist_active, update_metric
 
 
-class TrainMetricWrapper:
+class TrainMetricWrapper(Metric):
     """Feeds batches to a metric and keeps a decayed value of its windows.
 
     Every ``decay_step`` updates the window metric's value is folded in::
@@ -24,9 +27,14 @@ class TrainMetricWrapper:
     NaN (e.g. no rows) leaves the value alone. A :class:`DecayAUC` decays its
     counts instead (``DecayAUC.decay``), which is exact for AUC.
 
-    The update counter is a Python int and the fold is device arithmetic, so
-    ``update`` never reads from the device. ``compute`` averages the value
-    over ranks (a collective when distributed: call it on every rank).
+    The wrapped metric can be any :class:`torchmetrics.Metric` (a tzrec one
+    or a user's): its window is scored on this rank alone. The update counter
+    is a Python int and the fold is device arithmetic, so ``update`` reads
+    nothing back unless the wrapped metric's own ``compute`` does (tzrec's
+    metrics do not, except XAUC's pair sampling). ``compute`` syncs over the
+    process group (a collective: call it on every rank): DecayAUC sums its
+    counts (exact); other metrics average the initialised ranks' values
+    (exact for equal batch sizes per rank).
 
     Args:
         metric: the per-window metric.
@@ -35,31 +43,53 @@ class TrainMetricWrapper:
         decay_step: updates per window, at least 1.
     """
 
+    full_state_update = False
+
     def __init__(
         self,
         metric: Metric,
         decay_rate: float = 0.90,
         decay_step: int = 100,
+        **kwargs: Any,
     ) -> None:
+        super().__init__(**kwargs)
         self.metric = metric
         self.decay_rate = float(decay_rate)
         self.decay_step = int(decay_step)
         self.updates = 0
-        self._value = torch.tensor(float("nan"), dtype=torch.float64)
-        self._initialised = torch.tensor(False)
+        metric.persistent(True)  # its window goes into checkpoints
+        # A window is this rank's own; compute() below decides the reduction.
+        # torchmetrics copies sync_on_compute into _to_sync at construction.
+        metric.sync_on_compute = False
+        metric._to_sync = False
+        metric.compute_with_cache = False
+        # Summed over ranks on sync: value where initialised (else 0) and
+        # the initialised flag, so their ratio averages the initialised ranks.
+        self.add_state(
+            "value", default=torch.zeros((), dtype=F64), dist_reduce_fx="sum"
+        )
+        self.add_state("init", default=torch.zeros((), dtype=F64), dist_reduce_fx="sum")
 
-    def update(
+    def _sync_dist(self, dist_sync_fn: Any = None, process_group: Any = None) -> None:
+        if dist_active():  # alone there is nothing to sum (see TzrecMetric)
+            super()._sync_dist(dist_sync_fn or gather_all_tensors, process_group)
+
+    def update(  # type: ignore[override]
         self,
         preds: Tensor,
-        labels: Tensor,
+        target: Tensor,
         weights: Tensor | None = None,
         grouping_key: Tensor | None = None,
+        target_kind: str = "value",
     ) -> None:
-        """Adds a batch; folds the window every ``decay_step`` updates."""
-        self.metric.update(preds, labels, weights, grouping_key)
-        if self._value.device != preds.device:
-            self._value = self._value.to(preds.device)
-            self._initialised = self._initialised.to(preds.device)
+        """Adds a batch; folds the window every ``decay_step`` updates.
+
+        ``target_kind``: see :func:`tzrec.metrics.base.update_metric`.
+        """
+        update_metric(self.metric, preds, target, weights, grouping_key, target_kind)
+        if self.value.device != preds.device:
+            self.value = self.value.to(preds.device)
+            self.init = self.init.to(preds.device)
         self.updates += 1
         if self.updates % self.decay_step == 0:
             self._fold()
@@ -68,63 +98,67 @@ class TrainMetricWrapper:
         if isinstance(self.metric, DecayAUC):
             self.metric.decay(self.decay_rate)
             return
-        window = self.metric.compute(sync=False).to(torch.float64)
+        window = torch.as_tensor(self.metric.compute()).to(self.value)
         self.metric.reset()
-        value, init = self._value, self._initialised
-        folded = self.decay_rate * value + (1 - self.decay_rate) * window
+        started = self.init > 0
+        folded = self.decay_rate * self.value + (1 - self.decay_rate) * window
         ok = torch.isfinite(window)
-        self._value = torch.where(ok, torch.where(init, folded, window), value)
-        self._initialised = init | ok
+        self.value = torch.where(ok, torch.where(started, folded, window), self.value)
+        self.init = (started | ok).to(F64)
 
     def compute(self) -> Tensor:
-        """The decayed value (float32 0-d), NaN until initialised.
-
-        Distributed: DecayAUC sums its counts over ranks (exact); other
-        metrics average the initialised ranks' values (exact for equal
-        batch sizes per rank).
-        """
+        """The decayed value (float32 0-d), NaN until initialised."""
         if isinstance(self.metric, DecayAUC):
-            return self.metric.compute()
-        value, init = self._value, self._initialised
-        if dist_active():
-            both = torch.stack([torch.where(init, value, 0.0), init.double()])
-            dist.all_reduce(both)
-            return (both[0] / both[1]).float()
-        return torch.where(init, value, float("nan")).float()
+            self.metric.sync(should_sync=True)
+            try:
+                return self.metric.compute()
+            finally:
+                self.metric.unsync(should_unsync=self.metric._is_synced)
+        return torch.where(self.init > 0, self.value / self.init, float("nan")).float()
 
     @property
     def initialised(self) -> bool:
         """Whether a value exists yet (reads the device: not for the hot path)."""
         if isinstance(self.metric, DecayAUC):
             return bool(self.metric.initialised())
-        return bool(self._initialised)
+        return bool(self.init > 0)
 
     def reset(self) -> None:
         """Forgets everything: window, value, flag and counter."""
+        super().reset()
         self.metric.reset()
         self.updates = 0
-        self._value = torch.tensor(float("nan"), dtype=torch.float64)
-        self._initialised = torch.tensor(False)
 
-    def state_dict(self) -> dict[str, Tensor | int]:
-        """Window state, decayed value, flag and update counter."""
-        state: dict[str, Tensor | int] = {
-            f"metric.{k}": v for k, v in self.metric.state_dict().items()
-        }
-        state["value"] = self._value.detach().clone()
-        state["initialised"] = self._initialised.detach().clone()
+    def state_dict(  # type: ignore[override]
+        self, *args: Any, **kwargs: Any
+    ) -> dict[str, Any]:
+        """Window state, decayed value, flag and update counter (plain tensors)."""
+        state: dict[str, Any] = {}
+        for k, v in self.metric.state_dict().items():
+            if isinstance(v, list):  # row states: one tensor, empty if no rows
+                v = torch.cat(v) if v else torch.zeros(0)
+            state[f"metric.{k}"] = v.detach().clone()
+        state["value"] = torch.where(self.init > 0, self.value, float("nan"))
+        state["initialised"] = (self.init > 0).clone()
         state["updates"] = self.updates
         return state
 
-    def load_state_dict(self, state: dict[str, Tensor | int]) -> None:
+    def load_state_dict(  # type: ignore[override]
+        self, state: dict[str, Any], strict: bool = True
+    ) -> None:
         """Restores :meth:`state_dict` output."""
-        self.metric.load_state_dict(
-            {
-                k[len("metric.") :]: v
-                for k, v in state.items()
-                if k.startswith("metric.")
-            }
-        )
-        self._value = torch.as_tensor(state["value"], dtype=torch.float64)
-        self._initialised = torch.as_tensor(state["initialised"], dtype=torch.bool)
+        device = self.value.device
+        for k, v in state.items():
+            if not k.startswith("metric."):
+                continue
+            name = k[len("metric.") :]
+            current = getattr(self.metric, name)
+            if isinstance(current, list):
+                setattr(self.metric, name, [v.to(device)] if v.numel() else [])
+            else:
+                setattr(self.metric, name, v.to(device=device, dtype=current.dtype))
+        init = torch.as_tensor(state["initialised"], dtype=torch.bool).to(device)
+        value = torch.as_tensor(state["value"], dtype=F64).to(device)
+        self.init = init.to(F64)
+        self.value = torch.where(init, value, 0.0)
         self.updates = int(state["updates"])

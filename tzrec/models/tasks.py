@@ -21,6 +21,8 @@ from tzrec.loss.spec import (
     LossSpec,
     build_loss_specs,
 )
+from tzrec.metrics.check import metric_problems
+from tzrec.metrics.names import metric_grouping_key, metric_name
 from tzrec.models.tower_checks import intervention_problems, pareto_problems
 from tzrec.utils.errors import ConfigError
 
@@ -31,6 +33,8 @@ TWO_NET_MODELS = {"rocket_launching": ("booster", "light")}
 CALIBRATION = "calibration"
 # Metrics on a probability; the others (errors) prefer a regression output.
 _PROBABILITY_METRICS = ("auc", "grouped_auc", "accuracy", "normalized_entropy")
+# Metrics on [B, num_class] class probabilities.
+_CLASS_SCORE_METRICS = ("multiclass_auc", "recall_at_k")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,6 +106,9 @@ class Task:
 
     def metric_pred_key(self, kind: str) -> str:
         """Prediction key a metric of ``kind`` reads, or ``""`` if none fits."""
+        if kind in _CLASS_SCORE_METRICS:  # [B, C] class probabilities
+            softmax = SOFTMAX_CROSS_ENTROPY in self.kinds and self.num_class >= 2
+            return "probs" + self.suffix if softmax else ""
         if (
             kind == "accuracy"
             and self.num_class > 2
@@ -306,9 +313,20 @@ def _metric_problems(task: Task) -> list[ConfigError]:
     problems = []
     for field in ("metrics", "train_metrics"):
         base = f"{task.where}.{field}"
+        problems += metric_problems(
+            getattr(task, field), base, task.suffix, validated=True
+        )
         for i, m in enumerate(getattr(task, field)):
             kind = m.WhichOneof("metric")
-            if kind and not task.metric_pred_key(kind):
+            if kind in _CLASS_SCORE_METRICS and not task.metric_pred_key(kind):
+                problems.append(
+                    ConfigError(
+                        f"metric {kind} needs class probabilities",
+                        f"{base}[{i}]",
+                        "give the task softmax_cross_entropy with num_class >= 2",
+                    )
+                )
+            elif kind and not task.metric_pred_key(kind):
                 problems.append(
                     ConfigError(
                         f"metric {kind} needs a probability output",
@@ -332,8 +350,8 @@ def metric_routes(tasks: Sequence[Task], train: bool = False) -> dict[str, Metri
             kind = cfg.WhichOneof("metric")
             if kind is None:
                 continue
-            group = cfg.grouped_auc.grouping_key if kind == "grouped_auc" else ""
-            routes[kind + task.suffix] = MetricRoute(
+            group = metric_grouping_key(cfg)
+            routes[metric_name(cfg, task.suffix)] = MetricRoute(
                 task.label_name,
                 task.sample_weight_name,
                 task.metric_pred_key(kind),

@@ -14,7 +14,7 @@ import torch
 import torch.distributed as dist
 from torch import Tensor
 
-from tzrec.metrics.eval_metrics import dist_active
+from tzrec.metrics.base import dist_active
 from tzrec.metrics.train_metric_wrapper import TrainMetricWrapper
 from tzrec.monitor import keys
 from tzrec.monitor.cadence import Clock

@@ -20,6 +20,13 @@ from tzrec.checkpoint.manager import CheckpointManager
 from tzrec.checkpoint.state import restore_rng_state
 from tzrec.config.settings import resolve_settings
 from tzrec.datasets.batch import Batch
+from tzrec.metrics.feed import (
+    build_eval_metric_set,
+    build_train_metric_set,
+    eval_metrics_updater,
+    grouping_keys,
+    train_metrics_updater,
+)
 from tzrec.monitor import keys
 from tzrec.monitor.embedding_health import EmbeddingHealth
 from tzrec.monitor.events import read_records
@@ -28,13 +35,6 @@ from tzrec.monitor.run_info import collect_run_info
 from tzrec.monitor.trackers import build_trackers, check_trackers
 from tzrec.protos import pipeline_pb2
 from tzrec.train.early_stop import BestTracker, EarlyStopper
-from tzrec.train.eval_metrics_feed import (
-    build_eval_metric_set,
-    build_train_metric_set,
-    eval_metrics_updater,
-    grouping_keys,
-    train_metrics_updater,
-)
 from tzrec.train.evaluate import evaluate
 from tzrec.train.loop import LoopHooks, Schedule, fit
 from tzrec.train.save_cadence import (
@@ -138,7 +138,7 @@ class TrainSession:
             config.train_input_path,
             dist_info,
             False,
-            timestamp_fields(tc),
+            [*timestamp_fields(tc), *grouping_keys(config, train=True)],
         )
         self.eval_ds = build_dataset(
             config, self.parts, config.eval_input_path, dist_info, True, extra

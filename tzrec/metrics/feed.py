@@ -1,7 +1,8 @@
 """Eval and train metrics of a pipeline and how one batch feeds them.
 
 Shared by evaluation during training (:mod:`tzrec.train.session`) and the
-standalone ``python -m tzrec.eval``, so both compute the same numbers. Every
+standalone ``python -m tzrec.eval``, so both compute the same numbers; the
+train loop feeds its decayed train metrics through here too. Every
 metric is routed to its task's label, sample weight and prediction
 (:func:`tzrec.models.tasks.metric_routes`), so single- and multi-task models
 are fed alike; a multi-task model's names carry the tower suffix (``auc_ctr``).
@@ -11,20 +12,25 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import torch
+from torchmetrics import Metric
 
 from tzrec.datasets.batch import Batch
+from tzrec.metrics.base import target_kind, update_metric
 from tzrec.metrics.build import (
     build_eval_metrics,
     build_loss_means,
     build_train_metrics,
 )
-from tzrec.metrics.eval_metrics import Metric
-from tzrec.models.model import RankModel
+from tzrec.metrics.train_metric_wrapper import TrainMetricWrapper
 from tzrec.models.tasks import MetricRoute, Task, metric_routes, tasks_from_config
 from tzrec.monitor import keys
 from tzrec.protos import pipeline_pb2
+
+if TYPE_CHECKING:  # the model is only passed through: no import of models/
+    from tzrec.models.model import RankModel
 
 UpdateFn = Callable[[dict, dict[str, torch.Tensor], Batch], None]
 
@@ -37,9 +43,12 @@ def config_tasks(config: pipeline_pb2.EasyRecConfig) -> list[Task]:
     )
 
 
-def grouping_keys(config: pipeline_pb2.EasyRecConfig) -> list[str]:
-    """Columns the eval metrics need carried in each batch (grouped AUC keys)."""
-    routes = metric_routes(config_tasks(config))
+def grouping_keys(config: pipeline_pb2.EasyRecConfig, train: bool = False) -> list[str]:
+    """Columns the eval (or train) metrics need carried in each batch.
+
+    The grouping keys of grouped AUC / XAUC.
+    """
+    routes = metric_routes(config_tasks(config), train=train)
     return list(
         dict.fromkeys(r.grouping_key for r in routes.values() if r.grouping_key)
     )
@@ -63,6 +72,7 @@ def build_eval_metric_set(
                 suffix=task.suffix,
                 where=f"{task.where}.metrics",
                 calibration=bool(task.probability_key),
+                num_class=task.num_class,
             )
         )
     if loss_names is None:
@@ -71,15 +81,18 @@ def build_eval_metric_set(
     return metrics
 
 
-def build_train_metric_set(config: pipeline_pb2.EasyRecConfig) -> dict:
+def build_train_metric_set(
+    config: pipeline_pb2.EasyRecConfig,
+) -> dict[str, TrainMetricWrapper]:
     """Every task's decayed train metrics by name (``auc`` or ``auc_ctr``)."""
-    metrics: dict = {}
+    metrics: dict[str, TrainMetricWrapper] = {}
     for task in config_tasks(config):
         metrics.update(
             build_train_metrics(
                 task.train_metrics,
                 suffix=task.suffix,
                 where=f"{task.where}.train_metrics",
+                num_class=task.num_class,
             )
         )
     return metrics
@@ -90,7 +103,9 @@ def _feed(
 ) -> None:
     weights = batch.weights.get(route.weight_name) if route.weight_name else None
     group = batch.extras.get(route.grouping_key) if route.grouping_key else None
-    metric.update(preds[route.pred_key], batch.labels[route.label_name], weights, group)
+    pred, label = preds[route.pred_key], batch.labels[route.label_name]
+    kind = target_kind(route.pred_key, pred)
+    update_metric(metric, pred, label, weights, group, kind)
 
 
 def update_eval_metrics(
@@ -127,14 +142,19 @@ def eval_metrics_updater(model: RankModel) -> UpdateFn:
 
 def update_train_metrics(
     routes: dict[str, MetricRoute],
-    metrics: dict,
+    metrics: dict[str, TrainMetricWrapper],
     preds: dict[str, torch.Tensor],
     batch: Batch,
 ) -> None:
-    """Feeds one train batch into the decayed train metrics (no host sync)."""
+    """Feeds one train batch into the decayed train metrics (no host sync).
+
+    Unweighted, as before; grouped metrics get their group column.
+    """
     for name, m in metrics.items():
         route = routes[name]
-        m.update(preds[route.pred_key], batch.labels[route.label_name])
+        group = batch.extras.get(route.grouping_key) if route.grouping_key else None
+        pred, label = preds[route.pred_key], batch.labels[route.label_name]
+        m.update(pred, label, None, group, target_kind(route.pred_key, pred))
 
 
 def train_metrics_updater(model: RankModel) -> Callable:
