@@ -6,6 +6,8 @@ Add a field here in the change that makes this package read it.
 """
 
 FIELDS_READ: tuple[str, ...] = (
+    "DLRM.bot_mlp",
+    "DLRM.top_mlp",
     "TrainConfig.mixed_precision",
     "TrainConfig.gradient_accumulation_steps",
     "TrainConfig.grad_clipping",

@@ -15,6 +15,7 @@ import re
 
 from google.protobuf import descriptor_pool, json_format, text_format
 
+from tzrec.config.aliases import resolve_aliases
 from tzrec.config.edit import apply_edit_config_json
 from tzrec.protos import pipeline_pb2
 from tzrec.utils.errors import ConfigError
@@ -70,6 +71,7 @@ def load_pipeline_config(
         _parse_text(text, path, config)
     if edit_config_json:
         apply_edit_config_json(config, edit_config_json)
+    resolve_aliases(config)
     return config
 
 
