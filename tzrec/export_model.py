@@ -43,6 +43,8 @@ OUTPUT_NAMES = ("logits", "probs")  # a single-task binary model's outputs
 class _Bag(nn.Module):
     """One feature's pooled lookup in its (possibly shared) table."""
 
+    weight: Tensor  # a buffer
+
     def __init__(self, weight: Tensor, mode: str) -> None:
         super().__init__()
         self.register_buffer("weight", weight)

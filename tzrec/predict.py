@@ -25,7 +25,7 @@ import json
 import logging
 import os
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -202,11 +202,11 @@ def load_scripted(
 
     model_file = os.path.join(export_dir, SCRIPTED_FILE)
     meta_file = os.path.join(export_dir, META_FILE)
-    for f in (model_file, meta_file, os.path.join(export_dir, _files.MARKER)):
-        if not os.path.isfile(f):
+    for path in (model_file, meta_file, os.path.join(export_dir, _files.MARKER)):
+        if not os.path.isfile(path):
             raise ConfigError(
                 "not an export directory (file missing)",
-                f,
+                path,
                 "pass a directory written by python -m tzrec.export",
             )
     _files.validate_checkpoint(export_dir)
@@ -268,7 +268,7 @@ def load_checkpoint_model(
 
 def _encoded(
     tables: Iterator[Any], build: Callable[[Any], Any], threads: int
-) -> Iterator[tuple[Any, Any]]:
+) -> Generator[tuple[Any, Any], None, None]:
     """``(table, build(table))`` in input order; ``threads`` encode ahead."""
     if threads == 0:
         for table in tables:
@@ -412,12 +412,10 @@ def main(args: argparse.Namespace) -> int:
             args.edit_config_json,
         )
     _logger.info("[predict] model %s on %s", predictor.source, device)
-    profile = contextlib.nullcontext()
-    if args.is_profiling:
-        profile = torch.profiler.profile(record_shapes=False)
-    with profile as prof:
+    prof = torch.profiler.profile(record_shapes=False) if args.is_profiling else None
+    with prof if prof is not None else contextlib.nullcontext():
         rows = predict(args, predictor, device)
-    if args.is_profiling:
+    if prof is not None:
         trace = args.predict_output_path + ".trace.json"
         prof.export_chrome_trace(trace)
         table = prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=15)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import gc
 import itertools
 import time
+from typing import cast
 
 import torch
 from torchrec.optim.keyed import CombinedOptimizer, KeyedOptimizerWrapper
@@ -82,7 +83,7 @@ def run_lean(
             sync(dist_info.device)
             t0, cpu0 = time.perf_counter(), cpu_seconds()
         preds = dmp(batch)
-        loss = sum(model.loss(preds, batch).values())
+        loss = cast(torch.Tensor, sum(model.loss(preds, batch).values()))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

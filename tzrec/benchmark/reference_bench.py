@@ -121,15 +121,15 @@ class BatchAdapter:
         group = parts.model.embedding_group
         by_name = {f.name: f for f in parts.features}
         self.sparse_keys = list(group.sparse_groups["deep"])
-        self.features = [
-            ref.SparseFeature(
-                n,
-                by_name[n].table.num_embeddings,
-                by_name[n].table.embedding_dim,
-                by_name[n].table.pooling,
+        self.features = []
+        for n in self.sparse_keys:
+            table = by_name[n].table
+            assert table is not None, f"sparse feature {n} has no embedding table"
+            self.features.append(
+                ref.SparseFeature(
+                    n, table.num_embeddings, table.embedding_dim, table.pooling
+                )
             )
-            for n in self.sparse_keys
-        ]
         seen: list[str] = []
         for names in group.groups.values():
             seen += [n for n in names if n in group.dense_dims and n not in seen]

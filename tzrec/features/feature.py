@@ -141,6 +141,12 @@ class BaseFeature:
         """Encodes a batch to float32 [B, output_dim] ([B, L, dim] for sequences)."""
         raise NotImplementedError
 
+    def encode_sequence_dense(
+        self, columns: dict[str, pa.Array]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """A dense sequence: float32 [B, L, dim] and the lengths [B]."""
+        raise NotImplementedError
+
     def column(self, columns: dict[str, pa.Array], name: str | None = None) -> pa.Array:
         """One input column (the first by default), or a DataError naming it."""
         name = name or self.inputs[0]

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
+
+if TYPE_CHECKING:
+    # The stubs type a message's DESCRIPTOR as either backend's descriptor.
+    from google._upb._message import FieldDescriptor as UpbFieldDescriptor
 
 from tzrec.config_validate import feature_name_of
 from tzrec.protos import feature_pb2
@@ -23,8 +27,9 @@ UNSET = "(unset)"
 _KEY_FIELDS = ("feature_name", "group_name", "tower_name", "name", "input_name")
 
 
-def _scalar(fd: FieldDescriptor, value: Any) -> Any:
+def _scalar(fd: FieldDescriptor | UpbFieldDescriptor, value: Any) -> Any:
     if fd.type == FieldDescriptor.TYPE_ENUM:
+        assert fd.enum_type is not None  # set on every enum field
         item = fd.enum_type.values_by_number.get(value)
         return item.name if item is not None else value
     if fd.type in (FieldDescriptor.TYPE_FLOAT, FieldDescriptor.TYPE_DOUBLE):
@@ -61,8 +66,9 @@ def flatten(msg: Message, prefix: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {}
     for fd, value in msg.ListFields():
         path = f"{prefix}{fd.name}"
-        is_msg = fd.cpp_type == FieldDescriptor.CPPTYPE_MESSAGE
-        if fd.is_repeated and is_msg and not fd.message_type.GetOptions().map_entry:
+        entry = fd.message_type  # None unless the field holds messages
+        is_msg = entry is not None
+        if fd.is_repeated and entry is not None and not entry.GetOptions().map_entry:
             for sel, element in zip(_selectors(list(value)), value):
                 sub = flatten(element, f"{path}{sel}.")
                 out.update(sub or {f"{path}{sel}": "{}"})
@@ -138,7 +144,11 @@ def config_diff(configs: Sequence[Message | None]) -> list[dict[str, Any]]:
         if path.split("[", 1)[0].split(".", 1)[0] in IGNORED:
             continue
         values = [
-            UNSET if f is None else f[path] if path in f else _default(c, path)
+            UNSET
+            if c is None or f is None
+            else f[path]
+            if path in f
+            else _default(c, path)
             for c, f in zip(configs, flats)
         ]
         if any(v != values[0] for v in values[1:]):

@@ -290,11 +290,11 @@ def _segments(events: list[dict[str, Any]], info: dict[str, Any]) -> list[tuple]
     for ev in events:
         if ev.get("event") != keys.EVENT_RUN_STARTED:
             continue
-        start = ev.get("step") if isinstance(ev.get("step"), int) else 0
-        world = ev.get("world_size") if isinstance(ev.get("world_size"), int) else 1
+        step, size = ev.get("step"), ev.get("world_size")
+        start = step if isinstance(step, int) else 0
         while out and out[-1][0] >= start:
             out.pop()
-        out.append((start, max(1, world)))
+        out.append((start, max(1, size) if isinstance(size, int) else 1))
     if not out:
         world = info.get("world_size")
         out.append((0, world if isinstance(world, int) and world > 0 else 1))
