@@ -59,7 +59,7 @@ def main() -> None:
     compute_ms: list[float] = []
     original = embedding_health.EmbeddingHealth.compute
 
-    def timed(self, sparse):  # noqa: ANN001, ANN202
+    def timed(self, sparse):
         t0 = time.perf_counter()
         out = original(self, sparse)
         compute_ms.append(1000 * (time.perf_counter() - t0))

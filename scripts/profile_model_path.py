@@ -23,7 +23,7 @@ import torch
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def _tzrec_runner(workload, dist_info, batch_size: int, count: int):  # noqa: ANN001, ANN202
+def _tzrec_runner(workload, dist_info, batch_size: int, count: int):
     from tzrec.benchmark.lean_loop import lean_optimizer, prebuilt_batches
     from tzrec.train.setup import build_model_parts
 
@@ -44,7 +44,7 @@ def _tzrec_runner(workload, dist_info, batch_size: int, count: int):  # noqa: AN
     return step
 
 
-def _reference_runner(workload, dist_info, batch_size: int, count: int):  # noqa: ANN001, ANN202
+def _reference_runner(workload, dist_info, batch_size: int, count: int):
     import torch.nn.functional as F
 
     from tzrec.benchmark import reference as ref
@@ -75,7 +75,7 @@ def _reference_runner(workload, dist_info, batch_size: int, count: int):  # noqa
     return step
 
 
-def _rate(step, steps: int, batch_size: int) -> float:  # noqa: ANN001
+def _rate(step, steps: int, batch_size: int) -> float:
     for i in range(3):
         step(i)
     t0 = time.perf_counter()
@@ -84,7 +84,7 @@ def _rate(step, steps: int, batch_size: int) -> float:  # noqa: ANN001
     return steps * batch_size / (time.perf_counter() - t0)
 
 
-def _profile(name: str, step, steps: int, top: int) -> None:  # noqa: ANN001
+def _profile(name: str, step, steps: int, top: int) -> None:
     from torch.profiler import ProfilerActivity, profile
 
     with profile(activities=[ProfilerActivity.CPU]) as prof:

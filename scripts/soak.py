@@ -302,7 +302,7 @@ def main() -> None:
                 history.append(f"differs from the uninterrupted run: {diff}")
             else:
                 shutil.rmtree(model_dir, ignore_errors=True)
-        except Exception as e:  # noqa: BLE001 -- a soak reports, then goes on
+        except Exception as e:  # a soak reports, then goes on
             outcome = "lost"
             history.append(f"{type(e).__name__}: {str(e)[-1500:]}")
             if not isinstance(e, AssertionError):

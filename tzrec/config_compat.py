@@ -125,7 +125,7 @@ def check_fg_mode(config: pipeline_pb2.EasyRecConfig, p: Problems) -> None:
             )
 
 
-def _differences(fc, kind: str, encoded: bool) -> list[str]:  # noqa: ANN001
+def _differences(fc, kind: str, encoded: bool) -> list[str]:
     """How TorchEasyRec's reading of one feature differs from tzrec's."""
     cfg = getattr(fc, kind)
     out: list[str] = []

@@ -136,7 +136,7 @@ def _check_output_path(args: argparse.Namespace) -> None:
         return
     try:
         inputs = list_files(args.predict_input_path, (".parquet", ".csv", ".txt"))
-    except Exception:  # noqa: BLE001 -- a bad input path is reported later
+    except Exception:  # a bad input path is reported later
         inputs = []
     if os.path.isfile(args.predict_input_path):
         inputs.append(args.predict_input_path)

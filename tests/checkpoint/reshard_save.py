@@ -17,10 +17,10 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import ckpt_dmp_model as tiny  # noqa: E402
+import ckpt_dmp_model as tiny
 
-from tzrec.checkpoint.manager import CheckpointManager  # noqa: E402
-from tzrec.utils.dist import init_distributed  # noqa: E402
+from tzrec.checkpoint.manager import CheckpointManager
+from tzrec.utils.dist import init_distributed
 
 SHARDING = {"t1": "table_wise", "t2": "column_wise"}
 SWAPPED = {"t1": "column_wise", "t2": "table_wise"}

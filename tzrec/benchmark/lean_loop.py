@@ -27,7 +27,7 @@ from tzrec.train.setup import build_dataset, build_model_parts, loader_for
 from tzrec.utils.dist import DistInfo
 
 
-def lean_optimizer(dmp: torch.nn.Module, dense_config) -> CombinedOptimizer:  # noqa: ANN001
+def lean_optimizer(dmp: torch.nn.Module, dense_config) -> CombinedOptimizer:
     """The fused sparse optimizer plus the dense one, nothing around them."""
     dense = {
         name: p
@@ -50,7 +50,7 @@ def prebuilt_batches(
     parts,
     dist_info: DistInfo,
     batch_size: int,
-    count: int,  # noqa: ANN001
+    count: int,
 ) -> list[Batch]:
     """The first ``count`` batches of the train loader, on the device.
 

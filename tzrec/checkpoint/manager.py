@@ -37,7 +37,7 @@ import torch.distributed as dist
 from torch import nn
 
 from tzrec.checkpoint import _dcp, _files, artifacts
-from tzrec.checkpoint._files import (  # noqa: F401 -- re-exported
+from tzrec.checkpoint._files import (  # re-exported
     list_complete,
     resolve_checkpoint_path,
     validate_checkpoint,

@@ -73,7 +73,7 @@ class Bucketizer:
 
     """
 
-    def __init__(self, config, where: str) -> None:  # noqa: ANN001
+    def __init__(self, config, where: str) -> None:
         fields = config.DESCRIPTOR.fields_by_name
         self.mode = ""
         self.size = 0
@@ -90,7 +90,7 @@ class Bucketizer:
             self.size = self.unknown + 1
 
     @staticmethod
-    def _vocab(config, fields, where: str) -> tuple[list[str], np.ndarray]:  # noqa: ANN001
+    def _vocab(config, fields, where: str) -> tuple[list[str], np.ndarray]:
         if "vocab_list" in fields and len(config.vocab_list):
             tokens = list(config.vocab_list)
             _check_unique(tokens, f"{where}.vocab_list")

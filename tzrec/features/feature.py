@@ -101,7 +101,7 @@ class BaseFeature:
     is_sparse: bool = True
     is_weighted: bool = False
 
-    def __init__(self, config, sequence: SequenceSpec | None = None) -> None:  # noqa: ANN001
+    def __init__(self, config, sequence: SequenceSpec | None = None) -> None:
         self.config = config
         self.sequence = sequence
         prefix = sequence.prefix if sequence else ""

@@ -261,7 +261,7 @@ def _facts(feature: Any, num_embeddings: int) -> dict[str, Any]:
     if bucketizer is not None and default is not None:
         try:
             special.append(int(bucketizer.token_id(default, feature.name)))
-        except Exception:  # noqa: BLE001 - the config was validated at build
+        except Exception:  # the config was validated at build
             pass
     return {
         "hashed": getattr(bucketizer, "mode", "") == "hash",

@@ -67,7 +67,7 @@ def sparse_optimizer_spec(
     }
 
 
-def dense_optimizer_factory(cfg: optimizer_pb2.DenseOptimizer):  # noqa: ANN201
+def dense_optimizer_factory(cfg: optimizer_pb2.DenseOptimizer):
     """A function params -> torch optimizer for the dense parameters."""
     kind = cfg.WhichOneof("optimizer")
     where = f"train_config.dense_optimizer.{kind}"
@@ -145,7 +145,7 @@ def init_sparse_accumulators(
                 local.fill_(value)
 
 
-def build_optimizer(dmp: nn.Module, train_config) -> TrainOptimizer:  # noqa: ANN001
+def build_optimizer(dmp: nn.Module, train_config) -> TrainOptimizer:
     """The fused sparse optimizer and the dense one, as one keyed optimizer.
 
     Wrapped in a :class:`TrainOptimizer` for learning-rate schedules,
