@@ -161,8 +161,8 @@ def test_export_contents_and_scripted_model_without_tzrec(run, exported, tmp_pat
 
     # Expected outputs from the eager model of the checkpoint, two batch sizes.
     from tzrec.datasets.batch import BatchBuilder
-    from tzrec.export_model import scripted_inputs
-    from tzrec.inference.eager import load_eager_model
+    from tzrec.export.eager import load_eager_model
+    from tzrec.export.inference_model import scripted_inputs
 
     features, model, _ = load_eager_model(config, meta["checkpoint_path"])
     builder = BatchBuilder(
@@ -452,7 +452,7 @@ def _checkpoint_with(run: str, model_dir: str, value: float) -> str:
     outputs overflow although every weight is finite.
     """
     from tzrec.checkpoint.manager import CheckpointManager
-    from tzrec.inference.eager import load_eager_model
+    from tzrec.export.eager import load_eager_model
 
     config = config_lib.load_pipeline_config(f"{run}/md/pipeline.config")
     _, model, _ = load_eager_model(config, f"{run}/md/model.ckpt-30")

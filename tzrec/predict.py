@@ -196,8 +196,8 @@ def load_scripted(
     """The exported TorchScript model and its config's features."""
     from tzrec import config as config_lib
     from tzrec.checkpoint import _files
-    from tzrec.export import META_FILE, SCRIPTED_FILE
-    from tzrec.export_model import scripted_inputs
+    from tzrec.export.exporter import META_FILE, SCRIPTED_FILE
+    from tzrec.export.inference_model import scripted_inputs
     from tzrec.features.build import build_features
 
     model_file = os.path.join(export_dir, SCRIPTED_FILE)
@@ -253,7 +253,7 @@ def load_checkpoint_model(
     """The eager model of a pipeline config, loaded from a checkpoint."""
     from tzrec import config as config_lib
     from tzrec.checkpoint.manager import resolve_checkpoint_path
-    from tzrec.inference.eager import load_eager_model
+    from tzrec.export.eager import load_eager_model
 
     config = config_lib.load_pipeline_config(config_path, edit_config_json)
     config_lib.validate(config)
@@ -296,7 +296,7 @@ def predict(args: argparse.Namespace, predictor: Predictor, device: Any) -> int:
     import torch
 
     from tzrec.datasets.batch import BatchBuilder
-    from tzrec.inference import predict_io
+    from tzrec.export import predict_io
 
     reserved, outputs = _split(args.reserved_columns), _split(args.output_columns)
     outputs = outputs or [o for o in predictor.outputs if o.startswith("probs")]

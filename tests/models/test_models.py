@@ -9,9 +9,9 @@ import torch
 
 from tests.conftest import REPO
 from tzrec import config as config_lib
-from tzrec.export_model import script_model, scripted_inputs
+from tzrec.export.inference_model import script_model, scripted_inputs
+from tzrec.export.self_check import synthetic_batch
 from tzrec.features.build import build_features
-from tzrec.inference.self_check import synthetic_batch
 from tzrec.models.build import build_model
 
 pytestmark = pytest.mark.filterwarnings(

@@ -38,7 +38,7 @@ from typing import Any
 
 from tzrec import config as config_lib
 from tzrec.protos import pipeline_pb2
-from tzrec.utils.cli import make_parser, run_main
+from tzrec.utils.cli import make_parser
 from tzrec.utils.errors import CheckpointError, ConfigError
 
 _logger = logging.getLogger("tzrec")
@@ -256,9 +256,9 @@ def _write_export(
 
     import tzrec
     from tzrec.checkpoint import _files
-    from tzrec.export_model import input_layout, script_model
-    from tzrec.inference.eager import load_eager_model
-    from tzrec.inference.self_check import check_finite, check_scripted
+    from tzrec.export.eager import load_eager_model
+    from tzrec.export.inference_model import input_layout, script_model
+    from tzrec.export.self_check import check_finite, check_scripted
     from tzrec.utils.tf32 import apply_tf32
 
     ec = config.export_config
@@ -340,7 +340,3 @@ def main(args: argparse.Namespace) -> int:
             _logger.info("[export] uploaded to the run's MLflow artifacts")
     print(os.path.abspath(args.export_dir), flush=True)
     return 0
-
-
-if __name__ == "__main__":
-    run_main(main, build_parser())

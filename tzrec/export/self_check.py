@@ -13,7 +13,7 @@ import torch
 from torchrec import KeyedJaggedTensor
 
 from tzrec.datasets.batch import Batch
-from tzrec.export_model import scripted_inputs
+from tzrec.export.inference_model import scripted_inputs
 from tzrec.models.model import RankModel
 from tzrec.utils.errors import CheckpointError
 
