@@ -43,7 +43,7 @@ def one_run(steps: int, health: bool, dist_info, timings: list[float]) -> float:
         config_lib.validate(config)
         session = TrainSession(config, dist_info, False)
         session.run()
-        from tzrec.tools.runs_tb import read_scalars
+        from tzrec.tools.runs.tb import read_scalars
 
         total = read_scalars(d)["perf/step_time_ms/total"]
     # steady state: skip the first two log windows (warm-up)

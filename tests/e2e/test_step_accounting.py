@@ -12,7 +12,7 @@ import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from tests.conftest import run_cli, train_args
-from tzrec.tools.runs_load import load_run
+from tzrec.tools.runs.load import load_run
 
 pytestmark = pytest.mark.slow
 

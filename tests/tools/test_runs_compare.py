@@ -7,10 +7,10 @@ from runs_helpers import QUICKSTART_CONFIG, fake_run
 
 from tzrec import config as config_lib
 from tzrec.protos import pipeline_pb2
-from tzrec.tools.runs_compare import compare_data, compare_text
-from tzrec.tools.runs_config import config_diff, flatten
-from tzrec.tools.runs_load import load_run
-from tzrec.tools.runs_table import fmt_value, table
+from tzrec.tools.runs.compare import compare_data, compare_text
+from tzrec.tools.runs.config import config_diff, flatten
+from tzrec.tools.runs.load import load_run
+from tzrec.tools.runs.table import fmt_value, table
 
 
 def quickstart(edits=None) -> pipeline_pb2.EasyRecConfig:

@@ -11,8 +11,8 @@ from runs_helpers import event, fake_run, runs_inproc
 from tzrec import config as config_lib
 from tzrec.export import select_checkpoint
 from tzrec.monitor import keys
-from tzrec.tools.runs_load import RunError, load_run
-from tzrec.tools.runs_show import show_text
+from tzrec.tools.runs.load import RunError, load_run
+from tzrec.tools.runs.show import show_text
 
 EVALS = [
     {"global_step": 10, "epoch": 0, "auc": 0.70, "loss_bce": 0.50},

@@ -82,7 +82,7 @@ def _print(obj: Any, as_json: bool) -> None:
 
 
 def _load(paths: list[str]) -> list[Any]:
-    from tzrec.tools.runs_load import load_run
+    from tzrec.tools.runs.load import load_run
 
     return [load_run(p) for p in paths]
 
@@ -90,8 +90,8 @@ def _load(paths: list[str]) -> list[Any]:
 def main(args: argparse.Namespace) -> int:
     """Runs one subcommand; returns the exit status."""
     if args.command == "show":
-        from tzrec.tools.runs_load import load_run
-        from tzrec.tools.runs_show import show_data, show_text
+        from tzrec.tools.runs.load import load_run
+        from tzrec.tools.runs.show import show_data, show_text
 
         # A run killed before its first evaluation still shows its status.
         run = load_run(args.model_dir, require_evals=False)
@@ -99,7 +99,7 @@ def main(args: argparse.Namespace) -> int:
             show_data(run) if args.json else show_text(run, args.max_rows), args.json
         )
     elif args.command == "compare":
-        from tzrec.tools.runs_compare import compare_data, compare_text
+        from tzrec.tools.runs.compare import compare_data, compare_text
 
         if len(args.model_dirs) < 2:
             raise ConfigError(
@@ -114,7 +114,7 @@ def main(args: argparse.Namespace) -> int:
             compare_data(runs) if args.json else compare_text(runs, metrics), args.json
         )
     else:
-        from tzrec.tools.runs_plot import plot_runs
+        from tzrec.tools.runs.plot import plot_runs
 
         if not args.output.lower().endswith(".png"):
             raise ConfigError(
@@ -143,7 +143,3 @@ def cli(argv: list[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     command = argv[0] if argv and argv[0] in COMMANDS else None
     run_main(main, build_parser(command), argv[1:] if command else argv)
-
-
-if __name__ == "__main__":
-    cli()

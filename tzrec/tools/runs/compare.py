@@ -9,10 +9,10 @@ import string
 from collections.abc import Sequence
 from typing import Any
 
-from tzrec.tools.runs_config import config_diff, fmt_config_value
-from tzrec.tools.runs_load import Run, better, finite, metric_direction
-from tzrec.tools.runs_show import status_line
-from tzrec.tools.runs_table import fmt_delta, fmt_int, fmt_value, shorten, table
+from tzrec.tools.runs.config import config_diff, fmt_config_value
+from tzrec.tools.runs.load import Run, better, finite, metric_direction
+from tzrec.tools.runs.show import status_line
+from tzrec.tools.runs.table import fmt_delta, fmt_int, fmt_value, shorten, table
 
 _BETTER_WORD = {"max": "higher", "min": "lower", "one": "near 1"}
 

@@ -20,7 +20,7 @@ from typing import Any
 from tzrec.checkpoint.best import best_step, read_jsonl
 from tzrec.checkpoint.manager import list_complete
 from tzrec.monitor import keys
-from tzrec.tools.runs_timeline import Timeline, build_timeline, run_status
+from tzrec.tools.runs.timeline import Timeline, build_timeline, run_status
 from tzrec.utils.errors import ConfigError, TzrecError
 
 # Eval-log keys that are not metrics.

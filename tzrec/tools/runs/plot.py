@@ -12,10 +12,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from tzrec.monitor import keys
-from tzrec.tools.runs_compare import labels
-from tzrec.tools.runs_load import Run, finite
-from tzrec.tools.runs_tb import run_scalars, total_loss_series
-from tzrec.tools.runs_timeline import event_time
+from tzrec.tools.runs.compare import labels
+from tzrec.tools.runs.load import Run, finite
+from tzrec.tools.runs.tb import run_scalars, total_loss_series
+from tzrec.tools.runs.timeline import event_time
 
 Series = list[tuple[int, float]]
 _STYLE: dict[str, dict[str, Any]] = {

@@ -7,8 +7,8 @@ from typing import Any
 
 from tzrec.checkpoint.artifacts import MANIFEST
 from tzrec.checkpoint.artifacts import read as read_artifacts
-from tzrec.tools.runs_load import Run, finite, local_time
-from tzrec.tools.runs_table import fmt_bytes, fmt_int, fmt_secs, fmt_value, table
+from tzrec.tools.runs.load import Run, finite, local_time
+from tzrec.tools.runs.table import fmt_bytes, fmt_int, fmt_secs, fmt_value, table
 
 
 def _optimizer(msg: Any) -> str:
