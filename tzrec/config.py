@@ -190,7 +190,8 @@ _reject_everywhere(
 _DATA_CHANGE = "changes which rows a batch holds; " + _NOT_IMPL
 UNSUPPORTED.update(
     {
-        "train_config.is_profiling": "profile with scripts/profile_train.py",
+        "train_config.is_profiling": "profile with python -m "
+        "tzrec.benchmark.profile_train",
         "train_config.global_embedding_constraints": "tzrec plans embedding "
         "sharding itself",
         "train_config.save_checkpoints_timestamp_quorum": _TS,

@@ -5,7 +5,8 @@ Saves a sharded torchrec model (two embedding tables with Adagrad state, about
 save time, the hashing part of it (xxh3_64 of every file, as the DONE marker
 records them) and a restore with and without verification, interleaved.
 
-    .venv/bin/python scripts/bench_checksums.py [--rows 200000 --dim 64 --repeats 5]
+    .venv/bin/python -m tzrec.benchmark.bench_checksums \
+        [--rows 200000 --dim 64 --repeats 5]
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ import sys
 import tempfile
 import time
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# The checkpoint tests' tiny sharded model (a source checkout, not an install).
 sys.path.insert(0, os.path.join(REPO, "tests", "checkpoint"))
 
 
@@ -37,7 +39,10 @@ def main() -> None:
     init_distributed()
     dmp, opt = tiny.build(seed=0, rows=args.rows, dim=args.dim)
     tiny.train(dmp, opt, steps=2)
-    saves, hashes, verified, unverified = [], [], [], []
+    saves: list[float] = []
+    hashes: list[float] = []
+    verified: list[float] = []
+    unverified: list[float] = []
     with tempfile.TemporaryDirectory() as model_dir:
         manager = CheckpointManager(model_dir, keep_max=1)
         for step in range(1, args.repeats + 1):

@@ -5,7 +5,7 @@ only) and on log steps (reduction, one host read, TensorBoard write, console
 line), plus the per-batch cost of a decayed train AUC update. Prints a table
 and one JSON line.
 
-    .venv/bin/python scripts/bench_monitor.py [--batch_size 4096] [--device cpu]
+    .venv/bin/python -m tzrec.benchmark.bench_monitor [--batch_size 4096] [--device cpu]
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ def _sync(device: torch.device) -> None:
 
 
 def main() -> None:
+    """Prints the per-call cost of each monitor path."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch_size", type=int, default=4096)
     parser.add_argument("--device", default="cpu")

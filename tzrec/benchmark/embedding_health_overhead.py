@@ -6,7 +6,7 @@ step against the mean step time of the same run (the direct share) and (b)
 the steady-state step time with health on vs off (A/B, interleaved, noisy on
 a shared machine).
 
-Usage: python scripts/embedding_health_overhead.py [--steps 100] [--repeats 2]
+Usage: python -m tzrec.benchmark.embedding_health_overhead [--steps 100] [--repeats 2]
 (needs data/synthetic from scripts/quickstart.sh or make_synthetic_data).
 """
 
@@ -17,6 +17,7 @@ import json
 import statistics
 import tempfile
 import time
+from typing import Any
 
 from tzrec import config as config_lib
 from tzrec.monitor import embedding_health
@@ -32,7 +33,8 @@ EDITS = {
 
 
 def one_run(steps: int, health: bool, dist_info, timings: list[float]) -> float:
-    edits = {**EDITS, "train_config.num_steps": steps}
+    """Mean steady-state step time (ms) of one training run."""
+    edits: dict[str, Any] = {**EDITS, "train_config.num_steps": steps}
     if not health:
         edits["train_config.tensorboard_summaries"] = ["no_embedding_health"]
     config = config_lib.load_pipeline_config(
@@ -51,6 +53,7 @@ def one_run(steps: int, health: bool, dist_info, timings: list[float]) -> float:
 
 
 def main() -> None:
+    """Prints the step time with and without the health statistics."""
     p = argparse.ArgumentParser()
     p.add_argument("--steps", type=int, default=100)
     p.add_argument("--repeats", type=int, default=2)

@@ -7,7 +7,7 @@ real train_eval session (the benchmark's case (a)). The difference between
 the first two is the data path's cost to the step; between the second and
 the session, the loop + monitor + metrics.
 
-    OMP_WAIT_POLICY=PASSIVE .venv/bin/python scripts/profile_gap.py \
+    OMP_WAIT_POLICY=PASSIVE .venv/bin/python -m tzrec.benchmark.profile_gap \
         [--batch_size 4096] [--repeats 3] [--steps 60] [--keep_freed_memory]
 """
 
@@ -19,9 +19,15 @@ import os
 import statistics
 import sys
 import time
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, cast
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(REPO, "scripts"))
+if TYPE_CHECKING:  # torch is imported after the allocator choice in main
+    import torch
+
+    from tzrec.datasets.batch import Batch
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def lean_live(workload, dist_info, batch_size: int, workers: int | None) -> float:
@@ -34,6 +40,7 @@ def lean_live(workload, dist_info, batch_size: int, workers: int | None) -> floa
     config = workload.config(batch_size)
     parts = build_model_parts(config, dist_info)
     opt = lean_optimizer(parts.dmp, config.train_config.dense_optimizer)
+    batches: Iterable[Batch]
     if workers is None:
         batches = prebuilt_batches(workload, parts, dist_info, batch_size, n)
     else:
@@ -45,7 +52,7 @@ def lean_live(workload, dist_info, batch_size: int, workers: int | None) -> floa
         if i == sizes.warmup_steps:
             t0 = time.perf_counter()
         preds = parts.dmp(batch)
-        loss = sum(parts.model.loss(preds, batch).values())
+        loss = cast("torch.Tensor", sum(parts.model.loss(preds, batch).values()))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -53,6 +60,7 @@ def lean_live(workload, dist_info, batch_size: int, workers: int | None) -> floa
 
 
 def main() -> None:
+    """Prints samples/s of each variant, interleaved over repeats."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data_dir", default=os.path.join(REPO, "data/benchmark"))
     p.add_argument("--batch_size", type=int, default=4096)
@@ -61,7 +69,7 @@ def main() -> None:
     p.add_argument("--keep_freed_memory", action="store_true")
     args = p.parse_args()
     if args.keep_freed_memory:
-        from profile_workers import keep_freed_memory
+        from tzrec.benchmark.profile_workers import keep_freed_memory
 
         keep_freed_memory()
     from tzrec.benchmark.train_bench import run_train

@@ -7,7 +7,7 @@ torchrec-only reference. Prints samples/s of each, interleaved over repeats,
 then torch.profiler's top ops by self CPU time for ``--profile_steps`` steps
 of each.
 
-    .venv/bin/python scripts/profile_model_path.py [--model deepfm]
+    .venv/bin/python -m tzrec.benchmark.profile_model_path [--model deepfm]
         [--batch_size 4096] [--steps 30] [--repeats 2] [--profile_steps 10]
 """
 
@@ -17,10 +17,11 @@ import argparse
 import os
 import statistics
 import time
+from typing import cast
 
 import torch
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def _tzrec_runner(workload, dist_info, batch_size: int, count: int):
@@ -35,7 +36,7 @@ def _tzrec_runner(workload, dist_info, batch_size: int, count: int):
     def step(i: int) -> None:
         batch = batches[i % len(batches)]
         preds = parts.dmp(batch)
-        loss = sum(parts.model.loss(preds, batch).values())
+        loss = cast(torch.Tensor, sum(parts.model.loss(preds, batch).values()))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

@@ -5,7 +5,7 @@ Parquet data) and profiles the steps after the warm-up only, switched on and
 off from ``Monitor.on_step``, so session build, final checkpoint and eval
 stay out.
 
-    .venv/bin/python scripts/profile_train.py [--mode torch|cprofile|none]
+    .venv/bin/python -m tzrec.benchmark.profile_train [--mode torch|cprofile|none]
         [--steps 20] [--batch_size 4096] [--num_workers 2] [--torch_threads N]
         [--trace trace.json] [--config C]
 
@@ -27,7 +27,7 @@ import time
 
 import torch
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CONFIG = os.path.join(REPO, "experiments", "deepfm_synthetic.config")
 
 # op-name fragment -> group, first match wins
@@ -64,6 +64,7 @@ def _group(name: str) -> str:
 
 
 def build_session(args: argparse.Namespace):
+    """A training session on the benchmark data, shrunk by ``args``."""
     from tzrec import config as config_lib
     from tzrec.train.session import TrainSession
     from tzrec.utils.dist import init_distributed
@@ -88,6 +89,7 @@ def build_session(args: argparse.Namespace):
 
 
 def print_torch(prof: torch.profiler.profile, top: int, wall: float) -> None:
+    """The top ops by self CPU time, and their share of ``wall``, grouped."""
     events = [e for e in prof.key_averages() if e.self_cpu_time_total > 0]
     total = sum(e.self_cpu_time_total for e in events)
     print(f"profiled window: {wall:.2f}s wall, {total / 1e6:.2f}s self CPU in ops")
@@ -105,6 +107,7 @@ def print_torch(prof: torch.profiler.profile, top: int, wall: float) -> None:
 
 
 def main() -> None:
+    """Profiles the steps after the warm-up; prints the rate and the profile."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--mode", choices=("torch", "cprofile", "none"), default="torch")
     p.add_argument("--config", default=CONFIG, help="the pipeline config to run")
@@ -120,13 +123,13 @@ def main() -> None:
     if args.torch_threads:
         torch.set_num_threads(args.torch_threads)
     session = build_session(args)
-    profiler = None
+    torch_prof = cprof = None
     if args.mode == "torch":
-        profiler = torch.profiler.profile(
+        torch_prof = torch.profiler.profile(
             activities=[torch.profiler.ProfilerActivity.CPU]
         )
     elif args.mode == "cprofile":
-        profiler = cProfile.Profile()
+        cprof = cProfile.Profile()
     span = {}
     on_step = session.monitor.on_step
 
@@ -134,14 +137,16 @@ def main() -> None:
         on_step(step, *a, **k)
         if step == args.warmup:
             span["t0"] = time.perf_counter()
-            if profiler is not None:
-                profiler.__enter__() if args.mode == "torch" else profiler.enable()
+            if torch_prof is not None:
+                torch_prof.__enter__()
+            if cprof is not None:
+                cprof.enable()
         if step == args.warmup + args.steps:
             span["t1"] = time.perf_counter()
-            if args.mode == "torch":
-                profiler.__exit__(None, None, None)
-            elif args.mode == "cprofile":
-                profiler.disable()
+            if torch_prof is not None:
+                torch_prof.__exit__(None, None, None)
+            if cprof is not None:
+                cprof.disable()
 
     session.monitor.on_step = hooked
     session.run()
@@ -149,15 +154,13 @@ def main() -> None:
     rate = args.steps * args.batch_size / wall
     print(f"{args.steps} steps, batch {args.batch_size}, workers {args.num_workers}, "
           f"threads {torch.get_num_threads()}: {rate:,.0f} samples/s")  # fmt: skip
-    if args.mode == "torch":
-        print_torch(profiler, args.top, wall)
+    if torch_prof is not None:
+        print_torch(torch_prof, args.top, wall)
         if args.trace:
-            profiler.export_chrome_trace(args.trace)
-    elif args.mode == "cprofile":
+            torch_prof.export_chrome_trace(args.trace)
+    elif cprof is not None:
         out = io.StringIO()
-        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(
-            args.top
-        )
+        pstats.Stats(cprof, stream=out).sort_stats("cumulative").print_stats(args.top)
         print(out.getvalue())
 
 

@@ -7,7 +7,8 @@ Per variant it reports the median step time, the step's own forward+backward
 and optimizer time (data wait excluded), the data wait, and CPU seconds per
 step of the main process and of the workers.
 
-    .venv/bin/python scripts/profile_workers.py --data_dir data/benchmark/parquet \
+    .venv/bin/python -m tzrec.benchmark.profile_workers \
+        --data_dir data/benchmark/parquet \
         [--variants w0,w2,w2_t1,w2_pa1,w1,omp1] [--steps 40] [--repeats 3]
 
 Variants: w<N> = num_workers N; _t1 = torch.set_num_threads(1) in the main
@@ -32,7 +33,7 @@ import time
 
 import tzrec  # noqa: F401 - before torch: its OpenMP default must apply
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CONFIG = os.path.join(REPO, "experiments", "deepfm_synthetic.config")
 
 
@@ -61,6 +62,7 @@ def _pyarrow_one_thread(_worker_id: int) -> None:
 def child(
     variant: str, data_dir: str, steps: int, warmup: int, batch_size: int
 ) -> dict:
+    """One variant's figures (the ``--child`` process)."""
     import resource
 
     import psutil
@@ -105,7 +107,9 @@ def child(
     dist_info = init_distributed()
     session = session_mod.TrainSession(config, dist_info, False)
     me = psutil.Process()
-    rec = {"t": [], "fb": [], "opt": [], "wait": [], "cpu": [], "wcpu": [], "flt": []}
+    rec: dict[str, list[float]] = {
+        k: [] for k in ("t", "fb", "opt", "wait", "cpu", "wcpu", "flt")
+    }
     on_step = session.monitor.on_step
 
     def workers_cpu() -> float:
@@ -149,6 +153,7 @@ def child(
 
 
 def main() -> None:
+    """Runs each variant in a child process, interleaved; prints the medians."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data_dir", default=os.path.join(REPO, "data/benchmark/parquet"))
     p.add_argument("--variants", default="w0,w2,w2_t1,w2_pa1,w1,omp1")
@@ -175,7 +180,8 @@ def main() -> None:
                 env["OMP_WAIT_POLICY"] = "PASSIVE"
             if "_spin" in v:  # set but empty: libgomp's own default (spin, then sleep)
                 env["OMP_WAIT_POLICY"] = ""
-            cmd = [sys.executable, __file__, "--child", v, "--data_dir", args.data_dir,
+            cmd = [sys.executable, "-m", "tzrec.benchmark.profile_workers",
+                   "--child", v, "--data_dir", args.data_dir,
                    "--steps", str(args.steps), "--warmup", str(args.warmup),
                    "--batch_size", str(args.batch_size)]  # fmt: skip
             out = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=REPO)
