@@ -4,22 +4,19 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tests.conftest import child_env
+from tests.cli import run_cli
 from tzrec.eval import build_parser, main
 from tzrec.monitor import keys
 from tzrec.utils.cli import run_main
 
 pytestmark = pytest.mark.slow  # every test here shares a ~10 s training run
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIG = """
 train_input_path: "{root}/train"
 eval_input_path: "{root}/eval"
@@ -71,10 +68,7 @@ def run(tmp_path_factory) -> str:
     config = f"{root}/p.config"
     with open(config, "w") as f:
         f.write(CONFIG.format(root=root))
-    cmd = [sys.executable, "-m", "tzrec.train_eval", "--pipeline_config_path", config]
-    proc = subprocess.run(
-        cmd, cwd=REPO, capture_output=True, text=True, timeout=240, env=child_env()
-    )
+    proc = run_cli("tzrec.train_eval", "--pipeline_config_path", config, timeout=240)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return root
 

@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
-from tests.conftest import child_env
+from tests.cli import run_cli
 from tzrec import config as config_lib
 from tzrec import export as export_cli
 from tzrec import predict as predict_cli
@@ -24,7 +24,6 @@ from tzrec.utils.cli import run_main
 
 pytestmark = pytest.mark.slow  # every test here shares a ~10 s training run
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # No final MLP, a table shared by two features, a mean-pooled multi-value
 # feature, a bucketized and a dense raw feature: the other DeepFM branches.
 CONFIG = """
@@ -99,14 +98,8 @@ def run(tmp_path_factory) -> str:
     pq.write_table(make_table(163, 3, 250), f"{root}/pred/part-1.parquet")
     with open(f"{root}/p.config", "w") as f:
         f.write(CONFIG.format(root=root))
-    cmd = [sys.executable, "-m", "tzrec.train_eval", "--pipeline_config_path"]
-    proc = subprocess.run(
-        [*cmd, f"{root}/p.config"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        env=child_env(),
+    proc = run_cli(
+        "tzrec.train_eval", "--pipeline_config_path", f"{root}/p.config", timeout=240
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return root

@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 from google.protobuf import json_format
 
+from tests.cli import REPO
 from tzrec import config as tzc
 from tzrec.protos import data_pb2, feature_pb2, model_pb2, pipeline_pb2
 from tzrec.utils.errors import ConfigError
 
-FIXTURE = Path(__file__).parent / "configs" / "deepfm_tzrec_style.config"
+FIXTURE = REPO / "tests" / "configs" / "deepfm_tzrec_style.config"
 
 
 def _write(tmp_path: Path, text: str, name: str = "p.config") -> str:

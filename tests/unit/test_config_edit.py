@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
+from tests.cli import REPO
 from tzrec.config import apply_edit_config_json, feature_name_of, load_pipeline_config
 from tzrec.protos import data_pb2, pipeline_pb2
 from tzrec.utils.errors import ConfigError
 
-FIXTURE = Path(__file__).parent / "configs" / "deepfm_tzrec_style.config"
+FIXTURE = REPO / "tests" / "configs" / "deepfm_tzrec_style.config"
 _BASE = load_pipeline_config(str(FIXTURE))
 
 

@@ -12,12 +12,13 @@ from pathlib import Path
 import pytest
 import torch
 
+from tests.cli import REPO
 from tzrec.config import apply_edit_config_json, load_pipeline_config, validate
 from tzrec.config_compat import no_effect_settings
 from tzrec.protos import data_pb2, pipeline_pb2
 from tzrec.utils.errors import ConfigError
 
-FIXTURE = Path(__file__).parent / "configs" / "deepfm_tzrec_style.config"
+FIXTURE = REPO / "tests" / "configs" / "deepfm_tzrec_style.config"
 _BASE = load_pipeline_config(str(FIXTURE))
 
 

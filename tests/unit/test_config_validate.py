@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import torch
 from google.protobuf.descriptor import Descriptor
 
+from tests.cli import REPO
 from tzrec.config import (
     UNSUPPORTED,
     UNSUPPORTED_ON_CPU,
@@ -18,7 +17,7 @@ from tzrec.config import (
 from tzrec.protos import pipeline_pb2
 from tzrec.utils.errors import ConfigError
 
-FIXTURE = Path(__file__).parent / "configs" / "deepfm_tzrec_style.config"
+FIXTURE = REPO / "tests" / "configs" / "deepfm_tzrec_style.config"
 _BASE = load_pipeline_config(str(FIXTURE))
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import REPO
+from tests.cli import REPO
 from tzrec.config import load_pipeline_config, validate
 from tzrec.utils.errors import ConfigError
 

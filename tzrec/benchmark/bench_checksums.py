@@ -20,7 +20,7 @@ import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # The checkpoint tests' tiny sharded model (a source checkout, not an install).
-sys.path.insert(0, os.path.join(REPO, "tests", "checkpoint"))
+sys.path.insert(0, os.path.join(REPO, "tests", "unit", "checkpoint"))
 
 
 def main() -> None:

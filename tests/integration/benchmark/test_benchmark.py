@@ -10,7 +10,7 @@ import math
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.cli import run_cli
 
 CASE_KEYS = {
     "train",

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+# The repo root: this script imports tests.unit.checkpoint's tiny model.
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 
-import ckpt_dmp_model as tiny
-
+from tests.unit.checkpoint import ckpt_dmp_model as tiny
 from tzrec.checkpoint.manager import CheckpointManager
 from tzrec.utils.dist import init_distributed
 

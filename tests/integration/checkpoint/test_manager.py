@@ -9,11 +9,11 @@ import shutil
 import subprocess
 import sys
 
-import ckpt_dmp_model as tiny
 import numpy as np
 import pytest
 import torch
 
+from tests.unit.checkpoint import ckpt_dmp_model as tiny
 from tzrec.checkpoint import _files
 from tzrec.checkpoint.best import best_step
 from tzrec.checkpoint.manager import (

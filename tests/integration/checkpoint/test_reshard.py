@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import os
 import pathlib
-import subprocess
-import sys
 
-import ckpt_dmp_model as tiny
 import pytest
 import torch
 
+from tests.cli import REPO, run_torchrun
+from tests.unit.checkpoint import ckpt_dmp_model as tiny
 from tzrec.checkpoint.manager import CheckpointManager
 
 HERE = pathlib.Path(__file__).resolve().parent
-ROOT = HERE.parents[1]
 
 
 def _same(actual: dict, expected: dict) -> None:
@@ -25,25 +23,14 @@ def _same(actual: dict, expected: dict) -> None:
 
 @pytest.mark.slow
 def test_two_process_checkpoint_restores_at_other_world_sizes(process_group, tmp_path):
+    # reshard_save.py imports tzrec and tests.unit.checkpoint from the repo.
     env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("MASTER_ADDR", "MASTER_PORT", "RANK", "WORLD_SIZE", "LOCAL_RANK")
+        "PYTHONPATH": os.pathsep.join(
+            filter(None, [str(REPO), os.environ.get("PYTHONPATH")])
+        )
     }
-    env["PYTHONPATH"] = os.pathsep.join(
-        filter(None, [str(ROOT), env.get("PYTHONPATH")])
-    )
-    cmd = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        "--nproc_per_node=2",
-        str(HERE / "reshard_save.py"),
-        str(tmp_path),
-    ]
-    run = subprocess.run(
-        cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=120
+    run = run_torchrun(
+        2, str(HERE / "reshard_save.py"), str(tmp_path), env=env, timeout=120
     )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-5000:]
 

@@ -1,12 +1,10 @@
 """Two real processes under torchrun (gloo, CPU) with sharded embedding tables."""
 
 import json
-import socket
-import sys
 
 import pytest
 
-from tests.conftest import REPO, run_cli, train_args
+from tests.cli import run_cli, run_torchrun, train_args
 
 pytestmark = pytest.mark.slow
 
@@ -28,27 +26,8 @@ def dist_data(tmp_path_factory):
     return out
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _torchrun(nproc: int, *args: str):
-    import subprocess
-
-    cmd = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        f"--nproc_per_node={nproc}",
-        "--master_addr=127.0.0.1",
-        f"--master_port={_free_port()}",
-        "-m",
-        "tzrec.train_eval",
-        *args,
-    ]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=REPO)
+    return run_torchrun(nproc, "-m", "tzrec.train_eval", *args)
 
 
 def _records(model_dir):

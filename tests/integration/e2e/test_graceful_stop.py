@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from tests.conftest import REPO, run_cli, train_args
+from tests.cli import REPO, run_cli, train_args
 
 pytestmark = pytest.mark.slow
 

@@ -14,13 +14,10 @@ import json
 import os
 import random
 import signal
-import socket
-import subprocess
-import sys
 
 import pytest
 
-from tests.conftest import REPO, run_cli, train_args
+from tests.cli import run_cli, run_torchrun, train_args
 
 pytestmark = pytest.mark.slow
 
@@ -169,28 +166,8 @@ def test_shuffle_changes_the_result(reference, tiny_data, tmp_path):
     assert shuffled["auc"] != ordered["auc"]
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _torchrun_cli(*args, env=None):
-    cmd = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--nproc_per_node=2",
-        "--master_addr=127.0.0.1",
-        f"--master_port={_free_port()}",
-        "-m",
-        "tzrec.train_eval",
-        *args,
-    ]
-    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
-    return subprocess.run(
-        cmd, capture_output=True, text=True, timeout=600, cwd=REPO, env=full_env
-    )
+    return run_torchrun(2, "-m", "tzrec.train_eval", *args, env=env)
 
 
 def test_two_ranks_stopped_at_an_odd_step_resume_bit_exact(tiny_data, tmp_path):

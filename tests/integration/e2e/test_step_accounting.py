@@ -11,7 +11,7 @@ import re
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from tests.conftest import run_cli, train_args
+from tests.cli import run_cli, train_args
 from tzrec.tools.runs.load import load_run
 
 pytestmark = pytest.mark.slow

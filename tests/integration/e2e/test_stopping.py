@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from tests.conftest import run_cli, train_args
+from tests.cli import run_cli, train_args
 
 pytestmark = pytest.mark.slow
 

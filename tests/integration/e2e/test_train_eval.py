@@ -5,7 +5,7 @@ import json
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from tests.conftest import run_cli, train_args
+from tests.cli import run_cli, train_args
 
 pytestmark = pytest.mark.slow
 

@@ -10,12 +10,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tests.hardening.helpers import (
+from tests.cli import run_cli
+from tests.integration.hardening.helpers import (
     COLUMNS,
     eval_steps,
     snapshot,
     train_flags,
-    tzrec_cli,
 )
 
 
@@ -23,7 +23,7 @@ from tests.hardening.helpers import (
 def protected_run(tiny_data, tmp_path_factory) -> Path:
     """A tiny run killed at step 15: checkpoint 10 and its evaluation."""
     model_dir = tmp_path_factory.mktemp("protected") / "md"
-    proc = tzrec_cli(
+    proc = run_cli(
         "tzrec.train_eval",
         *train_flags(tiny_data, model_dir),
         env={"TZREC_FAILPOINT": "after_step:15"},

@@ -14,16 +14,13 @@ import json
 import os
 import re
 import subprocess
-import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from tests.conftest import REPO
+from tests.cli import TINY_CONFIG, run_cli, train_args
 
-TINY_CONFIG = Path(__file__).resolve().parent / "tiny.config"
 # The columns the tiny config reads.
 COLUMNS = ["label", "int_0", "cat_4", "cat_5", "cat_13"]
 ERROR_LINE = re.compile(r"error: .+ \(.+\)(: .+)?")
@@ -34,28 +31,6 @@ _APPEND_ONLY = re.compile(
 # New files a failed attempt may leave: its logs and TensorBoard files.
 _MAY_APPEAR = re.compile(r"^(log/rank\d+\.log|(eval_val/)?events\.out\.tfevents\..*)$")
 _IGNORED = {".tzrec.lock"}
-_NOT_INHERITED = ("TZREC_DEBUG", "TZREC_FAILPOINT", "LOG_LEVEL")
-
-
-def tzrec_cli(
-    module: str,
-    *args: str,
-    env: dict | None = None,
-    timeout: float = 300,
-    preexec_fn: Callable[[], None] | None = None,
-) -> subprocess.CompletedProcess:
-    """Runs ``python -m <module> args`` without debug output; returns the result."""
-    quiet = {k: v for k, v in os.environ.items() if k not in _NOT_INHERITED}
-    full_env = {**quiet, "PYTHONUNBUFFERED": "1", **(env or {})}
-    return subprocess.run(
-        [sys.executable, "-m", module, *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=REPO,
-        env=full_env,
-        preexec_fn=preexec_fn,
-    )
 
 
 def train_flags(
@@ -66,18 +41,16 @@ def train_flags(
     train: Path | str | None = None,
     eval_: Path | str | None = None,
 ) -> list[str]:
-    """train_eval flags for ``config`` (default: the tiny one) on ``data``."""
-    return [
-        "--pipeline_config_path",
-        str(config),
-        "--model_dir",
-        str(model_dir),
-        "--train_input_path",
-        str(train or Path(data) / "train"),
-        "--eval_input_path",
-        str(eval_ or Path(data) / "eval"),
+    """train_eval flags for ``config`` (default: the tiny one) as written."""
+    return train_args(
+        data,
+        model_dir,
         *extra,
-    ]
+        config=config,
+        base_edits=None,
+        train=train,
+        eval_=eval_,
+    )
 
 
 def assert_one_error(proc: subprocess.CompletedProcess, *needles: str) -> str:
@@ -123,7 +96,7 @@ def check_edited_config(
     config.write_text(text.replace(old, new, 1))
     model_dir, before = run_copy
     flags = train_flags(data, model_dir, "--continue_train", config=config)
-    proc = tzrec_cli("tzrec.train_eval", *flags)
+    proc = run_cli("tzrec.train_eval", *flags)
     assert_one_error(proc, *needles)
     assert_intact(before, model_dir)
 

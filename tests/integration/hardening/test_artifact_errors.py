@@ -15,14 +15,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tests.hardening.helpers import (
-    TINY_CONFIG,
+from tests.cli import TINY_CONFIG, run_cli
+from tests.integration.hardening.helpers import (
     assert_intact,
     assert_one_error,
     record_line,
     snapshot,
     train_flags,
-    tzrec_cli,
 )
 
 CKPT = "model.ckpt-10"
@@ -40,16 +39,16 @@ def _config_flags(model_dir) -> list[str]:
 
 
 def _eval(model_dir, tiny_data, tmp_path):
-    return tzrec_cli("tzrec.eval", *_config_flags(model_dir))
+    return run_cli("tzrec.eval", *_config_flags(model_dir))
 
 
 def _export(model_dir, tiny_data, tmp_path):
     flags = [*_config_flags(model_dir), "--export_dir", str(tmp_path / "exp")]
-    return tzrec_cli("tzrec.export", *flags)
+    return run_cli("tzrec.export", *flags)
 
 
 def _predict(model_dir, tiny_data, tmp_path):
-    return tzrec_cli(
+    return run_cli(
         "tzrec.predict",
         *_config_flags(model_dir),
         "--predict_input_path",
@@ -61,11 +60,11 @@ def _predict(model_dir, tiny_data, tmp_path):
 
 def _resume(model_dir, tiny_data, tmp_path):
     flags = train_flags(tiny_data, model_dir, "--continue_train")
-    return tzrec_cli("tzrec.train_eval", *flags)
+    return run_cli("tzrec.train_eval", *flags)
 
 
 # (command, damaged file): every command once; every file kind is checked
-# in-process by tests/checkpoint/test_checksums.py (fine-tune there too).
+# in-process by tests/unit/checkpoint/test_checksums.py (fine-tune there too).
 CASES = {
     "eval_model_data": (_eval, "model/__0_0.distcp"),
     "export_optimizer_data": (_export, "optimizer/__0_0.distcp"),
@@ -113,7 +112,7 @@ def test_corrupt_export_file(exported, tiny_data, tmp_path):
     damaged = tmp_path / "exp"
     shutil.copytree(exported, damaged)
     _flip(damaged / "scripted_model.pt")
-    proc = tzrec_cli(
+    proc = run_cli(
         "tzrec.predict",
         "--scripted_model_path",
         str(damaged),
@@ -132,7 +131,7 @@ def test_missing_checkpoint_file(run_copy):
     model_dir, _ = run_copy
     (model_dir / CKPT / "model" / ".metadata").unlink()
     before = snapshot(model_dir)
-    proc = tzrec_cli("tzrec.eval", *_config_flags(model_dir))
+    proc = run_cli("tzrec.eval", *_config_flags(model_dir))
     assert_one_error(
         proc,
         "checkpoint file is missing",
@@ -147,7 +146,7 @@ def test_predict_output_is_its_input(exported, tiny_data, tmp_path):
     shutil.copytree(tiny_data / "eval", data)
     (source,) = data.glob("*.parquet")
     before = source.read_bytes()
-    proc = tzrec_cli(
+    proc = run_cli(
         "tzrec.predict",
         "--scripted_model_path",
         str(exported),
@@ -166,7 +165,7 @@ def test_predict_output_is_its_input(exported, tiny_data, tmp_path):
 def test_predict_output_exists(exported, tiny_data, tmp_path):
     out = tmp_path / "old.parquet"
     out.write_bytes(b"earlier predictions")
-    proc = tzrec_cli(
+    proc = run_cli(
         "tzrec.predict",
         "--scripted_model_path",
         str(exported),
@@ -187,7 +186,7 @@ def test_duplicate_column_name(train_table, tiny_data, tmp_path):
     data = tmp_path / "d"
     data.mkdir()
     pq.write_table(doubled, data / "part-0.parquet")
-    proc = tzrec_cli(
+    proc = run_cli(
         "tzrec.train_eval", *train_flags(tiny_data, tmp_path / "md", train=data)
     )
     assert_one_error(
@@ -200,7 +199,7 @@ def test_config_not_utf8(tiny_data, tmp_path):
     config = tmp_path / "c.config"
     config.write_bytes(TINY_CONFIG.read_bytes().replace(b"label", b"l\xe4bel", 1))
     flags = train_flags(tiny_data, tmp_path / "md", config=config)
-    proc = tzrec_cli("tzrec.train_eval", *flags)
+    proc = run_cli("tzrec.train_eval", *flags)
     assert_one_error(
         proc, "not UTF-8 text (byte 0xe4", "c.config", "save the file as UTF-8"
     )
@@ -209,21 +208,19 @@ def test_config_not_utf8(tiny_data, tmp_path):
 def test_fine_tune_checkpoint_missing(tiny_data, run_copy, tmp_path):
     model_dir, _ = run_copy
     flags = ["--fine_tune_checkpoint", str(model_dir / "model.ckpt-99")]
-    proc = tzrec_cli(
-        "tzrec.train_eval", *train_flags(tiny_data, tmp_path / "md"), *flags
-    )
+    proc = run_cli("tzrec.train_eval", *train_flags(tiny_data, tmp_path / "md"), *flags)
     assert_one_error(proc, "checkpoint path does not exist", "model.ckpt-99")
 
 
 def test_model_dir_flag_empty(tiny_data, tmp_path):
     flags = train_flags(tiny_data, tmp_path / "md")
     flags[flags.index("--model_dir") + 1] = ""
-    proc = tzrec_cli("tzrec.train_eval", *flags)
+    proc = run_cli("tzrec.train_eval", *flags)
     assert_one_error(proc, "--model_dir is empty", "command line")
 
 
 def test_sigterm_during_startup(tiny_data, tmp_path):
-    proc = tzrec_cli(
+    proc = run_cli(
         "tzrec.train_eval",
         *train_flags(tiny_data, tmp_path / "md"),
         env={"TZREC_FAILPOINT": "startup::term"},

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from tests.conftest import REPO
+from tests.cli import REPO
 
 HERE = Path(__file__).resolve().parent
 ROW = re.compile(r"^\| (\d+) \| [^|]+ \| .+ \| `(error: .+)` \| [^|]+ \| `([^`]+)` \|$")

@@ -10,13 +10,12 @@ from __future__ import annotations
 import json
 import shutil
 
-from tests.hardening.helpers import (
-    TINY_CONFIG,
+from tests.cli import TINY_CONFIG, run_cli
+from tests.integration.hardening.helpers import (
     assert_intact,
     assert_one_error,
     snapshot,
     train_flags,
-    tzrec_cli,
 )
 
 CKPT = "model.ckpt-10"
@@ -38,7 +37,7 @@ def _without_checksums(ckpt):
 
 def _resume(tiny_data, model_dir, config=TINY_CONFIG):
     flags = train_flags(tiny_data, model_dir, "--continue_train", config=config)
-    return tzrec_cli("tzrec.train_eval", *flags)
+    return run_cli("tzrec.train_eval", *flags)
 
 
 def test_corrupt_tensor_file(tiny_data, run_copy):
@@ -119,7 +118,7 @@ def test_eval_of_a_corrupt_checkpoint(run_copy):
     _without_checksums(model_dir / CKPT)
     _garble(model_dir / CKPT / "model" / ".metadata", start=50, count=500)
     before = snapshot(model_dir)
-    proc = tzrec_cli(
+    proc = run_cli(
         "tzrec.eval", "--pipeline_config_path", str(model_dir / "pipeline.config")
     )
     assert_one_error(proc, "cannot read checkpoint metadata", f"{CKPT}/model/.metadata")

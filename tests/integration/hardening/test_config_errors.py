@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import pytest
 
-from tests.hardening.helpers import (
-    TINY_CONFIG,
+from tests.cli import TINY_CONFIG, run_cli
+from tests.integration.hardening.helpers import (
     assert_intact,
     assert_one_error,
     check_edited_config,
     train_flags,
-    tzrec_cli,
 )
 
 TEXT = TINY_CONFIG.read_text()
@@ -80,7 +79,7 @@ def test_bad_config_flag(case, tiny_data, run_copy):
     if extra[0] == "--pipeline_config_path":
         flags[1] = extra[1]
         extra = []
-    proc = tzrec_cli("tzrec.train_eval", *flags, *extra)
+    proc = run_cli("tzrec.train_eval", *flags, *extra)
     assert_one_error(proc, *needles)
     assert_intact(before, model_dir)
 
@@ -92,7 +91,7 @@ def test_debug_shows_the_traceback(tiny_data, run_copy, tmp_path):
     flags = train_flags(
         tiny_data, model_dir, "--continue_train", "--debug", config=config
     )
-    proc = tzrec_cli("tzrec.train_eval", *flags)
+    proc = run_cli("tzrec.train_eval", *flags)
     assert proc.returncode == 2
     assert "Traceback" in proc.stderr
     assert proc.stderr.rstrip().splitlines()[-1].startswith("error: unknown field")

@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.hardening.helpers import (
-    TINY_CONFIG,
-    check_edited_config,
-)
+from tests.cli import TINY_CONFIG
+from tests.integration.hardening.helpers import check_edited_config
 
 TEXT = TINY_CONFIG.read_text()
 DUPLICATE = 'feature_configs { id_feature { feature_name: "cat_5" num_buckets: 9 } }'

@@ -12,13 +12,12 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 
-from tests.hardening.helpers import (
+from tests.cli import TINY_CONFIG, run_cli
+from tests.integration.hardening.helpers import (
     COLUMNS,
-    TINY_CONFIG,
     assert_intact,
     assert_one_error,
     train_flags,
-    tzrec_cli,
     write_parquet,
 )
 
@@ -56,7 +55,7 @@ def _resume(tiny_data, run_copy, train, config=TINY_CONFIG, eval_=None):
         train=train,
         eval_=eval_,
     )
-    return tzrec_cli("tzrec.train_eval", *flags), model_dir, before
+    return run_cli("tzrec.train_eval", *flags), model_dir, before
 
 
 def test_corrupt_parquet_pages(tiny_data, run_copy, train_table, tmp_path):

@@ -14,11 +14,11 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from tests.hardening.helpers import (
+from tests.cli import run_cli
+from tests.integration.hardening.helpers import (
     assert_intact,
     assert_one_error,
     train_flags,
-    tzrec_cli,
     write_parquet,
 )
 
@@ -44,7 +44,7 @@ def _with_value(table: pa.Table, column: str, value, as_type=None) -> pa.Table:
 def _resume(tiny_data, run_copy, train, *extra):
     model_dir, before = run_copy
     flags = train_flags(tiny_data, model_dir, "--continue_train", *extra, train=train)
-    return tzrec_cli("tzrec.train_eval", *flags), model_dir, before
+    return run_cli("tzrec.train_eval", *flags), model_dir, before
 
 
 CASES = {

@@ -21,14 +21,13 @@ import time
 
 import pytest
 
-from tests.conftest import REPO
-from tests.hardening.helpers import (
+from tests.cli import REPO, run_cli
+from tests.integration.hardening.helpers import (
     assert_intact,
     assert_one_error,
     eval_steps,
     snapshot,
     train_flags,
-    tzrec_cli,
 )
 
 pytestmark = pytest.mark.slow
@@ -45,7 +44,7 @@ def _flags(tiny_data, model_dir, *extra):
 @pytest.fixture(scope="module")
 def evaluated_run(tiny_data, tmp_path_factory):
     model_dir = tmp_path_factory.mktemp("disk") / "md"
-    proc = tzrec_cli(
+    proc = run_cli(
         "tzrec.train_eval",
         *_flags(tiny_data, model_dir),
         env={"TZREC_FAILPOINT": "after_step:15"},
@@ -76,7 +75,7 @@ def _limited(limit: int):
 
 def _resume_completes(tiny_data, model_dir):
     flags = _flags(tiny_data, model_dir, "--continue_train")
-    proc = tzrec_cli("tzrec.train_eval", *flags)
+    proc = run_cli("tzrec.train_eval", *flags)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert eval_steps(model_dir) == list(range(2, 21, 2))
     assert sorted(p.name for p in model_dir.glob("model.ckpt-*"))[-1] == "model.ckpt-20"
@@ -86,7 +85,7 @@ def _resume_completes(tiny_data, model_dir):
 def test_checkpoint_write_fails(tiny_data, run):
     before = snapshot(run)
     flags = _flags(tiny_data, run, "--continue_train")
-    proc = tzrec_cli("tzrec.train_eval", *flags, preexec_fn=_limited(20_000))
+    proc = run_cli("tzrec.train_eval", *flags, preexec_fn=_limited(20_000))
     assert_one_error(
         proc,
         "checkpoint write failed",

@@ -7,18 +7,15 @@ that report is the launcher's, so the checks are on what tzrec prints: one
 
 from __future__ import annotations
 
-import os
 import re
-import socket
 import subprocess
-import sys
 
 import numpy as np
 import pyarrow as pa
 import pytest
 
-from tests.conftest import REPO
-from tests.hardening.helpers import (
+from tests.cli import run_torchrun
+from tests.integration.hardening.helpers import (
     ERROR_LINE,
     assert_intact,
     record_line,
@@ -31,25 +28,8 @@ TZREC_FRAME = re.compile(r'File ".*/tzrec/')
 
 
 def _torchrun(nproc: int, *args: str) -> subprocess.CompletedProcess:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    cmd = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        f"--nproc_per_node={nproc}",
-        "--master_addr=127.0.0.1",
-        f"--master_port={port}",
-        "-m",
-        "tzrec.train_eval",
-        *args,
-    ]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TZREC_")}
     # A hang fails the test through the timeout instead of blocking the suite.
-    return subprocess.run(
-        cmd, capture_output=True, text=True, timeout=240, cwd=REPO, env=env
-    )
+    return run_torchrun(nproc, "-m", "tzrec.train_eval", *args, timeout=240)
 
 
 def _error_lines(proc: subprocess.CompletedProcess) -> list[str]:

@@ -10,7 +10,7 @@ import textwrap
 import torch
 from torch.utils.data import DataLoader, IterableDataset
 
-from tests.conftest import REPO
+from tests.cli import REPO
 from tzrec.utils import failures
 from tzrec.utils.errors import DataError
 
@@ -106,7 +106,7 @@ def test_log_file_that_cannot_grow_warns_once(tmp_path):
 
 
 def test_eval_data_equal_to_train_data_is_said(tiny_data, caplog):
-    from tests.hardening.helpers import train_flags
+    from tests.integration.hardening.helpers import train_flags
     from tzrec import train_eval
 
     train = str(tiny_data / "train")

@@ -13,41 +13,25 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
-import sys
 import time
 
 import psutil
 import pytest
 
-from tests.conftest import REPO
-from tests.hardening.helpers import ERROR_LINE, record_line, train_flags
+from tests.cli import REPO, child_env, torchrun_cmd
+from tests.integration.hardening.helpers import ERROR_LINE, record_line, train_flags
 
 pytestmark = pytest.mark.slow
 LONG_RUN = json.dumps({"train_config.num_steps": 100000, "data_config.num_workers": 1})
 
 
 def _start(model_dir, tiny_data, extra_env=None) -> subprocess.Popen:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    cmd = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--nproc_per_node=2",
-        "--master_addr=127.0.0.1",
-        f"--master_port={port}",
-        "-m",
-        "tzrec.train_eval",
-        *train_flags(tiny_data, model_dir, "--edit_config_json", LONG_RUN),
-    ]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TZREC_")}
+    flags = train_flags(tiny_data, model_dir, "--edit_config_json", LONG_RUN)
     return subprocess.Popen(
-        cmd,
+        torchrun_cmd(2, "-m", "tzrec.train_eval", *flags),
         cwd=REPO,
-        env={**env, "PYTHONUNBUFFERED": "1", **(extra_env or {})},
+        env=child_env(extra_env),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,

@@ -26,9 +26,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
-from tests.hardening.helpers import train_flags, tzrec_cli
-from tests.hardening.soak_checks import check_invariants
+from tests.cli import REPO, run_cli
+from tests.integration.hardening.helpers import train_flags
+from tests.integration.hardening.soak_checks import check_invariants
 
 pytestmark = pytest.mark.slow
 TRIALS = int(os.environ.get("TZREC_SOAK_TRIALS", "8"))
@@ -96,7 +96,7 @@ def _attempt(rng: random.Random, tiny_data, model_dir: Path, resume: bool) -> st
         if name == "mid_eval":
             where = rng.randint(1, 8)  # an eval batch of the next evaluation
         spec = f"{name}:{where}"
-        proc = tzrec_cli("tzrec.train_eval", *args, env={"TZREC_FAILPOINT": spec})
+        proc = run_cli("tzrec.train_eval", *args, env={"TZREC_FAILPOINT": spec})
         assert proc.returncode in (0, -signal.SIGKILL), proc.stderr[-3000:]
         return f"failpoint {spec} -> {proc.returncode}"
     sig = rng.choice([signal.SIGTERM, signal.SIGKILL])
@@ -110,7 +110,7 @@ def _attempt(rng: random.Random, tiny_data, model_dir: Path, resume: bool) -> st
 @pytest.fixture(scope="module")
 def reference(tiny_data, tmp_path_factory):
     model_dir = tmp_path_factory.mktemp("soak_ref") / "md"
-    proc = tzrec_cli("tzrec.train_eval", *_flags(tiny_data, model_dir, False))
+    proc = run_cli("tzrec.train_eval", *_flags(tiny_data, model_dir, False))
     assert proc.returncode == 0, proc.stderr[-3000:]
     return check_invariants(model_dir, finished=True)[-1]
 
@@ -124,7 +124,7 @@ def test_soak_kill_and_resume(tiny_data, reference, tmp_path):
             done = _attempt(rng, tiny_data, model_dir, resume=kill > 0)
             history.append(f"trial {trial}: {done}")
             check_invariants(model_dir, finished=False)
-        proc = tzrec_cli("tzrec.train_eval", *_flags(tiny_data, model_dir, True))
+        proc = run_cli("tzrec.train_eval", *_flags(tiny_data, model_dir, True))
         assert proc.returncode == 0, "\n".join(history) + proc.stderr[-3000:]
         final = check_invariants(model_dir, finished=True)[-1]
         for key in ("auc", "loss_binary_cross_entropy"):

@@ -17,7 +17,7 @@ import time
 import psutil
 import pytest
 
-from tests.hardening.test_rank_supervision import (
+from tests.integration.hardening.test_rank_supervision import (
     _lock_is_free,
     _ranks_after_first_checkpoint,
     _start,

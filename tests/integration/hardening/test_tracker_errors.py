@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.hardening.helpers import check_edited_config
+from tests.integration.hardening.helpers import check_edited_config
 
 
 def test_unknown_wandb_mode(tiny_data, run_copy, tmp_path):

@@ -9,7 +9,8 @@ from collections import Counter
 
 import pytest
 
-from tests.hardening.helpers import TINY_CONFIG, train_flags, tzrec_cli
+from tests.cli import TINY_CONFIG, run_cli
+from tests.integration.hardening.helpers import train_flags
 from tzrec.monitor.trackers import STATE_FILE, config_params
 from tzrec.monitor.wandb_files import history, run_ids
 
@@ -36,16 +37,16 @@ def test_kill_and_continue_train_log_every_step_once(tiny_data, tmp_path):
     model_dir, db = tmp_path / "md", str(tmp_path / "mlflow.db")
     flags = train_flags(tiny_data, model_dir, "--edit_config_json", edits(db))
     # Killed at step 27: evals at 10 and 20 done, train logged up to step 25.
-    killed = tzrec_cli(
+    killed = run_cli(
         "tzrec.train_eval", *flags, env={"TZREC_FAILPOINT": "after_step:27"}
     )
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
     state = json.loads((model_dir / STATE_FILE).read_text())
     assert state["mlflow"]["eval_step"] == 20 and state["mlflow"]["train_step"] == 25
-    resumed = tzrec_cli("tzrec.train_eval", *flags, "--continue_train")
+    resumed = run_cli("tzrec.train_eval", *flags, "--continue_train")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     export_dir = tmp_path / "export"
-    exported = tzrec_cli(
+    exported = run_cli(
         "tzrec.export",
         "--pipeline_config_path",
         str(model_dir / "pipeline.config"),

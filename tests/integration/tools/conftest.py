@@ -8,39 +8,26 @@ differences to align.
 from __future__ import annotations
 
 import dataclasses
-import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from runs_helpers import (
+
+from tests.cli import QUICKSTART_CONFIG, REPO, child_env, train_args
+from tests.unit.tools.runs_helpers import (
     BASE_EDITS,
     EDITS_A,
     EDITS_B,
-    QUICKSTART_CONFIG,
-    REPO,
     write_tiny_data,
 )
 
 
 def _train_cmd(data: Path, model_dir: Path, edits: dict) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "tzrec.train_eval",
-        "--pipeline_config_path",
-        str(QUICKSTART_CONFIG),
-        "--model_dir",
-        str(model_dir),
-        "--train_input_path",
-        str(data / "train"),
-        "--eval_input_path",
-        str(data / "eval"),
-        "--edit_config_json",
-        json.dumps({**BASE_EDITS, **edits}),
-    ]
+    flags = train_args(
+        data, model_dir, config=QUICKSTART_CONFIG, base_edits=BASE_EDITS, **edits
+    )
+    return [sys.executable, "-m", "tzrec.train_eval", *flags]
 
 
 @dataclasses.dataclass
@@ -56,7 +43,7 @@ def two_runs(tmp_path_factory) -> TwoRuns:
     root = tmp_path_factory.mktemp("runs")
     data = write_tiny_data(root / "data")
     dirs = {"a": root / "run_a", "b": root / "run_b"}
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
+    env = child_env({"OMP_NUM_THREADS": "1"})
     procs = {
         k: subprocess.Popen(
             _train_cmd(data, d, EDITS_A if k == "a" else EDITS_B),

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from tests.conftest import REPO
+from tests.cli import REPO
 
 pytestmark = pytest.mark.slow
 

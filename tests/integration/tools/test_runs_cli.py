@@ -8,8 +8,8 @@ import re
 import struct
 
 import pytest
-from runs_helpers import EDITS_A, EDITS_B, runs_cli, runs_inproc
 
+from tests.unit.tools.runs_helpers import EDITS_A, EDITS_B, runs_cli, runs_inproc
 from tzrec import config as config_lib
 from tzrec.checkpoint.manager import list_complete
 from tzrec.export import select_checkpoint

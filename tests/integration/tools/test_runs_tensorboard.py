@@ -16,8 +16,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from runs_helpers import REPO
 
+from tests.cli import REPO
 from tzrec.monitor import keys
 from tzrec.monitor.monitor import Monitor
 from tzrec.monitor.tb_layout import (

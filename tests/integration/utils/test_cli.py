@@ -11,10 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli import REPO
 from tzrec.utils.cli import make_parser, run_main
 from tzrec.utils.errors import ConfigError
-
-REPO = Path(__file__).resolve().parents[2]
 
 SCRIPT = textwrap.dedent(
     """

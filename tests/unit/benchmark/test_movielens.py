@@ -9,6 +9,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from tests.cli import REPO
 from tzrec.benchmark import movielens
 from tzrec.utils.errors import DataError
 
@@ -103,7 +104,7 @@ def test_missing_member_is_a_data_error(tmp_path: Path) -> None:
 def test_shipped_config_reads_every_prepared_field() -> None:
     from tzrec.config import load_pipeline_config
 
-    repo = Path(__file__).resolve().parents[2]
+    repo = REPO
     config = load_pipeline_config(str(repo / "experiments" / "deepfm_movielens.config"))
     names = [fc.id_feature.feature_name for fc in config.feature_configs]
     assert names == list(movielens.FIELDS)

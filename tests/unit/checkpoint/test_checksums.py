@@ -6,9 +6,9 @@ import json
 import os
 import shutil
 
-import ckpt_dmp_model as tiny
 import pytest
 
+from tests.unit.checkpoint import ckpt_dmp_model as tiny
 from tzrec.checkpoint import _files, artifacts
 from tzrec.checkpoint.manager import (
     CheckpointManager,

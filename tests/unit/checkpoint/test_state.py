@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 import torch
 
+from tests.cli import REPO
 from tzrec.checkpoint.state import capture_rng_state, check_plain, restore_rng_state
 from tzrec.utils.errors import CheckpointError
 
-PACKAGE = pathlib.Path(__file__).resolve().parents[2] / "tzrec"
+PACKAGE = REPO / "tzrec"
 
 
 def _draw() -> tuple:

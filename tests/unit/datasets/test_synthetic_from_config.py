@@ -7,7 +7,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tests.conftest import REPO
+from tests.cli import REPO
 from tzrec import config as config_lib
 from tzrec.datasets.batch import BatchBuilder
 from tzrec.datasets.synthetic_from_config import generate_from_config, oracle_auc

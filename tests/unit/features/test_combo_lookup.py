@@ -4,7 +4,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from tests.features.helpers import feature
+from tests.unit.features.helpers import feature
 from tzrec.features.hashing import hash_strings
 from tzrec.utils.errors import ConfigError, DataError
 

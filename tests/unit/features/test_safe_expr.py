@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import tzrec.features.safe_expr as safe_expr
-from tests.features.helpers import feature
+from tests.unit.features.helpers import feature
 from tzrec.features.normalizer import parse_normalizer
 from tzrec.features.safe_expr import Expression
 from tzrec.utils.errors import ConfigError

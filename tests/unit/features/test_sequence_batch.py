@@ -3,7 +3,7 @@
 import pyarrow as pa
 import pytest
 
-from tests.features.helpers import feature, features
+from tests.unit.features.helpers import feature, features
 from tzrec.datasets.batch import BatchBuilder
 from tzrec.utils.errors import ConfigError, DataError
 

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from tests.conftest import REPO
+from tests.cli import REPO
 from tzrec import config as config_lib
 from tzrec.utils.errors import ConfigError
 

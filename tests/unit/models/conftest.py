@@ -2,7 +2,7 @@
 
 Subprocess start-up (torch + torchrec imports, a process group) costs
 seconds per run, so model tests share one process group and call the
-TrainSession API directly; the CLI path is covered by tests/e2e.
+TrainSession API directly; the CLI path is covered by tests/integration/e2e.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import REPO
+from tests.cli import REPO
 
 # 20k rows: enough for every example to clearly beat a constant score
 # (AUC 0.5) in about a hundred steps, small enough to stay fast.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tests.models.conftest import example_config, train
+from tests.unit.models.conftest import example_config, train
 from tzrec.modules.din import DINAttention
 from tzrec.modules.mmoe import MMoE
 from tzrec.monitor.diagnostics import STORE, Diagnosable, entropy

@@ -7,7 +7,7 @@ to a handful (small tables) so a build takes a fraction of a second.
 import pytest
 import torch
 
-from tests.conftest import REPO
+from tests.cli import REPO
 from tzrec import config as config_lib
 from tzrec.export.inference_model import script_model, scripted_inputs
 from tzrec.export.self_check import synthetic_batch

@@ -7,7 +7,7 @@ constant prediction scores 0.5 (the data's oracle AUC is about 0.8).
 import pytest
 import torch
 
-from tests.models.conftest import example_config, train
+from tests.unit.models.conftest import example_config, train
 from tzrec.modules.din import DINAttention
 from tzrec.protos import module_pb2
 

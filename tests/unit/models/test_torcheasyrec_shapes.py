@@ -12,8 +12,8 @@ import math
 
 import pytest
 
-from tests.conftest import REPO
-from tests.models.conftest import train
+from tests.cli import REPO
+from tests.unit.models.conftest import train
 
 pytestmark = pytest.mark.slow
 

@@ -6,7 +6,7 @@ constant prediction scores 0.5).
 
 import pytest
 
-from tests.models.conftest import example_config, train
+from tests.unit.models.conftest import example_config, train
 
 pytestmark = pytest.mark.slow
 

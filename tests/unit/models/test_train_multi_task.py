@@ -8,7 +8,7 @@ import json
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from tests.models.conftest import example_config, train
+from tests.unit.models.conftest import example_config, train
 from tzrec.checkpoint.best import best_step
 
 pytestmark = pytest.mark.slow

@@ -9,7 +9,7 @@ import math
 import pyarrow.parquet as pq
 import pytest
 
-from tests.models.conftest import example_config, train
+from tests.unit.models.conftest import example_config, train
 
 pytestmark = pytest.mark.slow
 

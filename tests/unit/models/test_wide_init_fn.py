@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from tests.models.test_models import _model, shrunk_config
+from tests.unit.models.test_models import _model, shrunk_config
 from tzrec.utils.errors import ConfigError
 
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 from google.protobuf import text_format
 
-from tests.features.helpers import features
+from tests.unit.features.helpers import features
 from tzrec.modules.embedding import EmbeddingGroup
 from tzrec.modules.embedding_tables import default_init_std, init_fn_of
 from tzrec.protos import model_pb2

@@ -5,7 +5,7 @@ import pytest
 import torch
 from google.protobuf import text_format
 
-from tests.features.helpers import features
+from tests.unit.features.helpers import features
 from tzrec.datasets.batch import BatchBuilder
 from tzrec.modules.embedding import EmbeddingGroup
 from tzrec.modules.sequence_embedding import pad_jagged, pool_jagged

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from tests.hardening.helpers import TINY_CONFIG
+from tests.cli import TINY_CONFIG
 from tzrec.monitor.embedding_health import collision_share
 
 

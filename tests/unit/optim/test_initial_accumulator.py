@@ -9,7 +9,7 @@ from tzrec.protos import optimizer_pb2
 
 def _table_step(kind: str, initial: float) -> torch.Tensor:
     """Largest table change of one step on real fused (fbgemm) tables."""
-    from tests.models.test_models import shrunk_config
+    from tests.unit.models.test_models import shrunk_config
     from tzrec.export.self_check import synthetic_batch
     from tzrec.features.build import build_features
     from tzrec.models.build import build_model

@@ -63,7 +63,7 @@ def test_schedule_sets_lr_used_by_the_step():
 @pytest.mark.filterwarnings("ignore::FutureWarning")
 def test_sparse_schedule_reaches_the_fused_kernel(tmp_path):
     """Sparse lr 0.5 for two steps, then 0: tables move, then stop moving."""
-    from tests.models.test_models import shrunk_config
+    from tests.unit.models.test_models import shrunk_config
     from tzrec.export.self_check import synthetic_batch
     from tzrec.features.build import build_features
     from tzrec.models.build import build_model

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-REPO = Path(__file__).resolve().parents[2]
-QUICKSTART_CONFIG = REPO / "experiments" / "deepfm_synthetic.config"
+from tests.cli import QUICKSTART_CONFIG, run_cli
 
 BASE_EDITS = {
     "train_config.num_epochs": 0,
@@ -54,22 +51,9 @@ def write_tiny_data(root: Path, seed: int = 3) -> Path:
     return root
 
 
-def cli(module: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    """``python -m module args`` from the repo root."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    return subprocess.run(
-        [sys.executable, "-m", module, *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=REPO,
-        env=env,
-    )
-
-
 def runs_cli(*args: str) -> subprocess.CompletedProcess:
     """``python -m tzrec.tools.runs args``."""
-    return cli("tzrec.tools.runs", *args)
+    return run_cli("tzrec.tools.runs", *args, timeout=120)
 
 
 def runs_inproc(capsys, *args: str) -> tuple[int, str, str]:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from runs_helpers import QUICKSTART_CONFIG, fake_run
 
+from tests.cli import QUICKSTART_CONFIG
+from tests.unit.tools.runs_helpers import fake_run
 from tzrec import config as config_lib
 from tzrec.protos import pipeline_pb2
 from tzrec.tools.runs.compare import compare_data, compare_text

@@ -6,8 +6,8 @@ import os
 import time
 
 import pytest
-from runs_helpers import event, fake_run, runs_inproc
 
+from tests.unit.tools.runs_helpers import event, fake_run, runs_inproc
 from tzrec import config as config_lib
 from tzrec.export import select_checkpoint
 from tzrec.monitor import keys
