@@ -17,7 +17,6 @@ FIELDS_READ: tuple[str, ...] = (
     "EasyRecConfig.export_config",
     "ExportConfig.exporter_type",
     "ExportConfig.best_exporter_metric",
-    "ExportConfig.metric_larger_is_better",
     "EasyRecConfig.data_config",
     "DataConfig.fg_mode",
     "EasyRecConfig.feature_configs",
