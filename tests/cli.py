@@ -1,6 +1,7 @@
 """The one way tests start tzrec's CLIs: a subprocess runner, torchrun, flags.
 
-Both tiers import from here: ``run_cli`` (``python -m <module>``),
+Both tiers import from here: ``run_cli`` (``python -m <module>``, waited
+for) and ``start_cli`` (the same, in the background),
 ``torchrun_cmd``/``run_torchrun`` (``python -m torch.distributed.run`` on a
 free port) and ``train_args`` (``tzrec.train_eval`` flags for a config and a
 data folder). Children get the parent's environment without a rendezvous a
@@ -17,6 +18,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 QUICKSTART_CONFIG = REPO / "experiments" / "deepfm_synthetic.config"
@@ -62,6 +64,18 @@ def run_cli(
         cwd=REPO,
         env=child_env(env),
         preexec_fn=preexec_fn,
+    )
+
+
+def start_cli(
+    module: str, *args: str, env: Mapping[str, str] | None = None, **popen: Any
+) -> subprocess.Popen:
+    """Starts ``python -m <module> args`` from the repo root without waiting.
+
+    ``popen``: more ``subprocess.Popen`` arguments (``stdout``, ``text``, ...).
+    """
+    return subprocess.Popen(
+        [sys.executable, "-m", module, *args], cwd=REPO, env=child_env(env), **popen
     )
 
 

@@ -1,15 +1,13 @@
 """SIGTERM saves a checkpoint at the current step and exits cleanly; resume finishes."""
 
 import json
-import os
 import signal
 import subprocess
-import sys
 import time
 
 import pytest
 
-from tests.cli import REPO, run_cli, train_args
+from tests.cli import run_cli, start_cli, train_args
 
 pytestmark = pytest.mark.slow
 
@@ -25,13 +23,12 @@ def test_sigterm_saves_and_resumes(tiny_data, tmp_path):
             "train_config.save_checkpoints_steps": 100000,
         },
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tzrec.train_eval", *args],
-        cwd=REPO,
+    proc = start_cli(
+        "tzrec.train_eval",
+        *args,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     try:
         deadline = time.time() + 120

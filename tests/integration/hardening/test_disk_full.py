@@ -21,7 +21,7 @@ import time
 
 import pytest
 
-from tests.cli import REPO, run_cli
+from tests.cli import run_cli, start_cli
 from tests.integration.hardening.helpers import (
     assert_intact,
     assert_one_error,
@@ -115,11 +115,10 @@ def _wait_stopped(proc: subprocess.Popen) -> None:
 def test_eval_log_append_fails(tiny_data, run):
     log = run / "train_eval_result.jsonl"
     old_log = log.read_bytes()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tzrec.train_eval"]
-        + _flags(tiny_data, run, "--continue_train"),
-        cwd=REPO,
-        env={**os.environ, "TZREC_FAILPOINT": "mid_eval:2:stop"},
+    proc = start_cli(
+        "tzrec.train_eval",
+        *_flags(tiny_data, run, "--continue_train"),
+        env={"TZREC_FAILPOINT": "mid_eval:2:stop"},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -20,13 +20,12 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.cli import REPO, run_cli
+from tests.cli import run_cli, start_cli
 from tests.integration.hardening.helpers import train_flags
 from tests.integration.hardening.soak_checks import check_invariants
 
@@ -56,11 +55,9 @@ def _flags(tiny_data, model_dir, resume: bool) -> list[str]:
 
 def _kill_at_event(args: list[str], sig: int, event: str, step: int | None) -> int:
     """Runs train_eval; sends ``sig`` when ``event`` (at ``step``) is logged."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TZREC_")}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tzrec.train_eval", *args],
-        cwd=REPO,
-        env=env,
+    proc = start_cli(
+        "tzrec.train_eval",
+        *args,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import dataclasses
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.cli import QUICKSTART_CONFIG, REPO, child_env, train_args
+from tests.cli import QUICKSTART_CONFIG, start_cli, train_args
 from tests.unit.tools.runs_helpers import (
     BASE_EDITS,
     EDITS_A,
@@ -23,11 +22,10 @@ from tests.unit.tools.runs_helpers import (
 )
 
 
-def _train_cmd(data: Path, model_dir: Path, edits: dict) -> list[str]:
-    flags = train_args(
+def _train_flags(data: Path, model_dir: Path, edits: dict) -> list[str]:
+    return train_args(
         data, model_dir, config=QUICKSTART_CONFIG, base_edits=BASE_EDITS, **edits
     )
-    return [sys.executable, "-m", "tzrec.train_eval", *flags]
 
 
 @dataclasses.dataclass
@@ -43,12 +41,11 @@ def two_runs(tmp_path_factory) -> TwoRuns:
     root = tmp_path_factory.mktemp("runs")
     data = write_tiny_data(root / "data")
     dirs = {"a": root / "run_a", "b": root / "run_b"}
-    env = child_env({"OMP_NUM_THREADS": "1"})
     procs = {
-        k: subprocess.Popen(
-            _train_cmd(data, d, EDITS_A if k == "a" else EDITS_B),
-            cwd=REPO,
-            env=env,
+        k: start_cli(
+            "tzrec.train_eval",
+            *_train_flags(data, d, EDITS_A if k == "a" else EDITS_B),
+            env={"OMP_NUM_THREADS": "1"},
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
