@@ -59,7 +59,7 @@ class Row:
     seconds: float = 0.0
 
 
-def bucket_caps(config, max_buckets: int) -> dict[str, int]:  # noqa: ANN001
+def bucket_caps(config, max_buckets: int) -> dict[str, int]:
     """``--edit_config_json`` entries capping bucket counts above ``max_buckets``."""
     edits: dict[str, int] = {}
     for i, fc in enumerate(config.feature_configs):

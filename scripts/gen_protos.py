@@ -1,4 +1,7 @@
-"""Generates tzrec/protos/*_pb2.py from protos/*.proto (skips when up to date)."""
+"""Generates tzrec/protos/*_pb2.py and their .pyi stubs from protos/*.proto.
+
+Skips when up to date. The stubs let mypy see each message's fields.
+"""
 
 import os
 import pathlib
@@ -10,14 +13,14 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 
 def main() -> int:
-    """Runs protoc when any .proto is newer than its generated module."""
+    """Runs protoc when any .proto is newer than its generated module or stub."""
     sources = sorted((ROOT / "protos").glob("*.proto"))
     out_dir = ROOT / "tzrec" / "protos"
     stale = [
         s
         for s in sources
-        if not (out_dir / f"{s.stem}_pb2.py").exists()
-        or (out_dir / f"{s.stem}_pb2.py").stat().st_mtime < s.stat().st_mtime
+        for out in (out_dir / f"{s.stem}_pb2.py", out_dir / f"{s.stem}_pb2.pyi")
+        if not out.exists() or out.stat().st_mtime < s.stat().st_mtime
     ]
     if not stale:
         return 0
@@ -26,6 +29,7 @@ def main() -> int:
         "-Itzrec/protos=protos",
         f"-I{pathlib.Path(protoc.__file__).parent / '_proto'}",
         "--python_out=.",
+        "--pyi_out=.",
         *[f"tzrec/protos/{s.name}" for s in sources],
     ]
     os.chdir(ROOT)

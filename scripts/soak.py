@@ -1,6 +1,6 @@
 """Soak: many random kill/resume trials, each checked against an uninterrupted run.
 
-Not part of CI (tests/hardening/test_soak.py is the bounded version). Each
+Not part of CI (tests/integration/hardening/test_soak.py is the bounded version). Each
 trial draws, from a seed it prints:
 
 * the job: one process, or 2 ranks under a real torchrun (``--torchrun-share``);
@@ -47,7 +47,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tests.hardening.soak_checks import check_invariants  # noqa: E402
+from tests.integration.hardening.soak_checks import check_invariants  # noqa: E402
 
 CONFIG = REPO / "tests" / "hardening" / "tiny.config"
 NUM_STEPS = 24
@@ -302,7 +302,7 @@ def main() -> None:
                 history.append(f"differs from the uninterrupted run: {diff}")
             else:
                 shutil.rmtree(model_dir, ignore_errors=True)
-        except Exception as e:  # noqa: BLE001 -- a soak reports, then goes on
+        except Exception as e:  # a soak reports, then goes on
             outcome = "lost"
             history.append(f"{type(e).__name__}: {str(e)[-1500:]}")
             if not isinstance(e, AssertionError):

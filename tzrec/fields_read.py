@@ -13,7 +13,6 @@ FIELDS_READ: tuple[str, ...] = (
     "EasyRecConfig.export_config",
     "ExportConfig.exporter_type",
     "ExportConfig.best_exporter_metric",
-    "ExportConfig.metric_larger_is_better",
     "EasyRecConfig.data_config",
     "EasyRecConfig.feature_configs",
     "EasyRecConfig.model_config",

@@ -25,7 +25,7 @@ import json
 import logging
 import os
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -137,7 +137,7 @@ def _check_output_path(args: argparse.Namespace) -> None:
         return
     try:
         inputs = list_files(args.predict_input_path, (".parquet", ".csv", ".txt"))
-    except Exception:  # noqa: BLE001 -- a bad input path is reported later
+    except Exception:  # a bad input path is reported later
         inputs = []
     if os.path.isfile(args.predict_input_path):
         inputs.append(args.predict_input_path)
@@ -197,17 +197,17 @@ def load_scripted(
     """The exported TorchScript model and its config's features."""
     from tzrec import config as config_lib
     from tzrec.checkpoint.files import validate_checkpoint
-    from tzrec.export import META_FILE, SCRIPTED_FILE
-    from tzrec.export_model import scripted_inputs
+    from tzrec.export.exporter import META_FILE, SCRIPTED_FILE
+    from tzrec.export.inference_model import scripted_inputs
     from tzrec.features.build import build_features
 
     model_file = os.path.join(export_dir, SCRIPTED_FILE)
     meta_file = os.path.join(export_dir, META_FILE)
-    for f in (model_file, meta_file, os.path.join(export_dir, names.MARKER)):
-        if not os.path.isfile(f):
+    for path in (model_file, meta_file, os.path.join(export_dir, names.MARKER)):
+        if not os.path.isfile(path):
             raise ConfigError(
                 "not an export directory (file missing)",
-                f,
+                path,
                 "pass a directory written by python -m tzrec.export",
             )
     validate_checkpoint(export_dir)
@@ -254,7 +254,7 @@ def load_checkpoint_model(
     """The eager model of a pipeline config, loaded from a checkpoint."""
     from tzrec import config as config_lib
     from tzrec.checkpoint.manager import resolve_checkpoint_path
-    from tzrec.inference.eager import load_eager_model
+    from tzrec.export.eager import load_eager_model
 
     config = config_lib.load_pipeline_config(config_path, edit_config_json)
     config_lib.validate(config)
@@ -269,7 +269,7 @@ def load_checkpoint_model(
 
 def _encoded(
     tables: Iterator[Any], build: Callable[[Any], Any], threads: int
-) -> Iterator[tuple[Any, Any]]:
+) -> Generator[tuple[Any, Any], None, None]:
     """``(table, build(table))`` in input order; ``threads`` encode ahead."""
     if threads == 0:
         for table in tables:
@@ -297,7 +297,7 @@ def predict(args: argparse.Namespace, predictor: Predictor, device: Any) -> int:
     import torch
 
     from tzrec.datasets.batch import BatchBuilder
-    from tzrec.inference import predict_io
+    from tzrec.export import predict_io
 
     reserved, outputs = _split(args.reserved_columns), _split(args.output_columns)
     outputs = outputs or [o for o in predictor.outputs if o.startswith("probs")]
@@ -413,12 +413,10 @@ def main(args: argparse.Namespace) -> int:
             args.edit_config_json,
         )
     _logger.info("[predict] model %s on %s", predictor.source, device)
-    profile = contextlib.nullcontext()
-    if args.is_profiling:
-        profile = torch.profiler.profile(record_shapes=False)
-    with profile as prof:
+    prof = torch.profiler.profile(record_shapes=False) if args.is_profiling else None
+    with prof if prof is not None else contextlib.nullcontext():
         rows = predict(args, predictor, device)
-    if args.is_profiling:
+    if prof is not None:
         trace = args.predict_output_path + ".trace.json"
         prof.export_chrome_trace(trace)
         table = prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=15)

@@ -53,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def load_resolved_config(args: argparse.Namespace):  # noqa: ANN201
+def load_resolved_config(args: argparse.Namespace):
     """Loads the config and applies the CLI overrides, then validates it."""
     config = config_lib.load_pipeline_config(
         args.pipeline_config_path, args.edit_config_json
@@ -77,7 +77,7 @@ def load_resolved_config(args: argparse.Namespace):  # noqa: ANN201
     return config
 
 
-def _warn_same_train_and_eval(config) -> None:  # noqa: ANN001
+def _warn_same_train_and_eval(config) -> None:
     """Evaluating on the training data is allowed (a smoke test) but said."""
     train, evl = config.train_input_path, config.eval_input_path
     if os.environ.get("RANK", "0") != "0":
@@ -165,7 +165,7 @@ def main(args: argparse.Namespace) -> int:
 
 
 @contextlib.contextmanager
-def _resolved_config_saved(config, is_rank0: bool) -> Iterator[None]:  # noqa: ANN001
+def _resolved_config_saved(config, is_rank0: bool) -> Iterator[None]:
     """Writes ``model_dir/pipeline.config``; undone if the run saves nothing.
 
     A run that fails before writing a checkpoint (bad data found at the first

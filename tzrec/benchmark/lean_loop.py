@@ -14,6 +14,7 @@ from __future__ import annotations
 import gc
 import itertools
 import time
+from typing import cast
 
 import torch
 from torchrec.optim.keyed import CombinedOptimizer, KeyedOptimizerWrapper
@@ -26,7 +27,7 @@ from tzrec.train.setup import build_dataset, build_model_parts, loader_for
 from tzrec.utils.dist import DistInfo
 
 
-def lean_optimizer(dmp: torch.nn.Module, dense_config) -> CombinedOptimizer:  # noqa: ANN001
+def lean_optimizer(dmp: torch.nn.Module, dense_config) -> CombinedOptimizer:
     """The fused sparse optimizer plus the dense one, nothing around them."""
     dense = {
         name: p
@@ -49,7 +50,7 @@ def prebuilt_batches(
     parts,
     dist_info: DistInfo,
     batch_size: int,
-    count: int,  # noqa: ANN001
+    count: int,
 ) -> list[Batch]:
     """The first ``count`` batches of the train loader, on the device.
 
@@ -82,7 +83,7 @@ def run_lean(
             sync(dist_info.device)
             t0, cpu0 = time.perf_counter(), cpu_seconds()
         preds = dmp(batch)
-        loss = sum(model.loss(preds, batch).values())
+        loss = cast(torch.Tensor, sum(model.loss(preds, batch).values()))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

@@ -26,6 +26,7 @@ from tzrec.benchmark.train_bench import cpu_seconds, sync
 from tzrec.benchmark.workload import Workload
 from tzrec.datasets.batch import Batch
 from tzrec.optim.build import dense_optimizer_factory
+from tzrec.protos import pipeline_pb2
 from tzrec.train.setup import build_dataset, loader_for
 from tzrec.utils.dist import DistInfo
 from tzrec.utils.errors import ConfigError
@@ -33,7 +34,7 @@ from tzrec.utils.errors import ConfigError
 MODELS = ("deepfm", "dlrm", "dcn_v2", "wide_and_deep")
 
 
-def _hidden(mlp_config, where: str) -> tuple[int, ...]:  # noqa: ANN001
+def _hidden(mlp_config, where: str) -> tuple[int, ...]:
     """An MLP proto's widths; options the reference does not model are refused."""
     if mlp_config.use_bn or mlp_config.use_ln or any(mlp_config.dropout_ratio):
         raise ConfigError(
@@ -47,7 +48,7 @@ def _hidden(mlp_config, where: str) -> tuple[int, ...]:  # noqa: ANN001
 
 
 def build_reference(
-    config,  # noqa: ANN001 - EasyRecConfig
+    config: pipeline_pb2.EasyRecConfig,
     sparse: list[ref.SparseFeature],
     num_dense: int,
 ) -> nn.Module:
@@ -121,15 +122,15 @@ class BatchAdapter:
         group = parts.model.embedding_group
         by_name = {f.name: f for f in parts.features}
         self.sparse_keys = list(group.sparse_groups["deep"])
-        self.features = [
-            ref.SparseFeature(
-                n,
-                by_name[n].table.num_embeddings,
-                by_name[n].table.embedding_dim,
-                by_name[n].table.pooling,
+        self.features = []
+        for n in self.sparse_keys:
+            table = by_name[n].table
+            assert table is not None, f"sparse feature {n} has no embedding table"
+            self.features.append(
+                ref.SparseFeature(
+                    n, table.num_embeddings, table.embedding_dim, table.pooling
+                )
             )
-            for n in self.sparse_keys
-        ]
         seen: list[str] = []
         for names in group.groups.values():
             seen += [n for n in names if n in group.dense_dims and n not in seen]

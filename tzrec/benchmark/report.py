@@ -82,7 +82,8 @@ def build_result(runs: Runs, meta: dict[str, Any], primary: int, workers: int) -
     default, off = runs.get(f"train/{primary}"), runs.get(f"train_off/{primary}")
     overhead = None
     if default and off:  # (t_default - t_off) / t_off, t = 1 / rate
-        overhead = 100.0 * (paired_ratio(off, default, "samples_per_s") - 1.0)
+        ratio = paired_ratio(off, default, "samples_per_s")
+        overhead = None if ratio is None else 100.0 * (ratio - 1.0)
     data = {
         k.removeprefix("data/"): case_summary(v, "rows_per_s")
         for k, v in runs.items()

@@ -65,7 +65,8 @@ class StepClock:
 
     def __init__(self, first: int, last: int, device: torch.device) -> None:
         self.first, self.last, self.device = first, last, device
-        self.t0 = self.t1 = None
+        self.t0: float | None = None
+        self.t1: float | None = None
         self.cpu0 = self.cpu1 = 0.0
         self.phases = [0.0, 0.0, 0.0]  # data wait, forward+backward, optimizer
         self.eval_seconds: float | None = None

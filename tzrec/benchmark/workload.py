@@ -15,6 +15,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
+from google.protobuf.message import Message
 
 from tzrec import config as config_lib
 from tzrec.datasets import synthetic
@@ -173,7 +174,7 @@ class Workload:
         return ModelParts(features, model, model, None)
 
 
-def _clear_train_metrics(msg) -> None:  # noqa: ANN001 - any proto message
+def _clear_train_metrics(msg: Message) -> None:
     """Removes every ``train_metrics`` list in ``msg`` (task towers too)."""
     for fd, value in msg.ListFields():
         if fd.name == "train_metrics":

@@ -91,7 +91,7 @@ def read_metadata(ckpt_dir: str) -> Metadata:
             metadata = _MetadataUnpickler(f).load()
         if not isinstance(metadata, Metadata):
             raise pickle.UnpicklingError(f"found {type(metadata).__name__}")
-    except Exception as e:  # noqa: BLE001 -- any failure here means corruption
+    except Exception as e:  # any failure here means corruption
         raise CheckpointError(
             f"cannot read checkpoint metadata ({type(e).__name__}: {e})",
             path,

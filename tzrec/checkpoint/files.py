@@ -162,7 +162,7 @@ def load_weights_only(file: str, missing_ok: bool = False) -> Any:
         return None
     try:
         return torch.load(file, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001 -- any unpickling failure is corruption
+    except Exception as e:  # any unpickling failure is corruption
         if isinstance(e, pickle.UnpicklingError):
             # torch's own text suggests weights_only=False: never for a user.
             why = "holds objects a weights-only load refuses, or is corrupt"

@@ -179,7 +179,8 @@ _reject_everywhere(
 _DATA_CHANGE = "changes which rows a batch holds; " + _NOT_IMPL
 UNSUPPORTED.update(
     {
-        "train_config.is_profiling": "profile with scripts/profile_train.py",
+        "train_config.is_profiling": "profile with python -m "
+        "tzrec.benchmark.profile_train",
         "train_config.delta_embedding_dump_config": _NOT_IMPL,
         "eval_config.evaluator_type": "evaluation during training uses the "
         "latest checkpoint; export_config.exporter_type picks the best",

@@ -269,7 +269,7 @@ def _aligned_sets(
     """Name lists whose sequence lengths must agree (per sequence, and given)."""
     by_sequence: dict[str, list[str]] = {}
     for f in features:
-        if f.is_sequence:
+        if f.sequence is not None:
             by_sequence.setdefault(f.sequence.name, []).append(f.name)
     sets = [names for names in by_sequence.values() if len(names) > 1]
     return sets + [list(g) for g in sequence_groups if len(g) > 1]

@@ -128,6 +128,7 @@ class TzrecDataset(IterableDataset):
         self.seed = seed
         self.shuffle_buffer_size = shuffle_buffer_size
         kind = data_config.dataset_type
+        self.reader: ParquetReader | CsvReader
         if kind == data_pb2.ParquetDataset:
             self.reader = ParquetReader(
                 list_files(input_path, (".parquet",)), builder.columns
@@ -223,6 +224,8 @@ class TzrecDataset(IterableDataset):
             else None
         )
         start, end = share_range(self.total_rows, share)
+        # rows: the batch's row positions (shuffled) or its first position.
+        tables: Iterator[tuple[pa.Table, np.ndarray | int]]
         if self.shuffle and self.shuffle_buffer_size > 0:
             tables = self._mixed(share, start, end, skip, counts[worker], order)
         else:

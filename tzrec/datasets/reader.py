@@ -199,7 +199,8 @@ class ParquetReader:
         """Rows ``[lo, hi)`` of the consecutive row groups ``groups`` of a file."""
         pf = pq.ParquetFile(path)
         md = pf.metadata
-        keep, first_row, row = [], 0, 0
+        keep: list[int] = []
+        first_row, row = 0, 0
         for g in groups:
             n = md.row_group(g).num_rows
             if row + n > lo and row < hi:

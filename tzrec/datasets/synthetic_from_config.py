@@ -97,7 +97,7 @@ def plan_columns(config: pipeline_pb2.EasyRecConfig) -> tuple[list[Column], list
 
     for fc in config.feature_configs:
         kind = fc.WhichOneof("feature")
-        cfg = getattr(fc, kind) if kind else None
+        cfg: Any = getattr(fc, kind) if kind else None
         if kind in ("id_feature", "sequence_id_feature"):
             seq = kind == "sequence_id_feature"
             add(_id_column(cfg, _col(cfg), seq, cfg.feature_name, cfg))

@@ -252,6 +252,7 @@ def head_logit(h: Head, t: Truth, rows: Rows) -> np.ndarray:
 
 def probabilities(t: Truth, rows: Rows) -> tuple[np.ndarray, np.ndarray]:
     """P(click) and P(conversion | click) of each row."""
+    assert t.click is not None and t.cvr is not None, "heads are drawn by draw_truth"
     p = sigmoid(t.click.bias + t.click.scale * head_logit(t.click, t, rows))
     q = sigmoid(t.cvr.bias + t.cvr.scale * head_logit(t.cvr, t, rows))
     return p, q

@@ -84,7 +84,7 @@ class Bucketizer:
 
     """
 
-    def __init__(self, config, where: str) -> None:  # noqa: ANN001
+    def __init__(self, config, where: str) -> None:
         fields = config.DESCRIPTOR.fields_by_name
         self.mode = ""
         self.size = 0
@@ -145,7 +145,7 @@ class Bucketizer:
         return tokens
 
     @staticmethod
-    def _vocab(config, fields, where: str) -> tuple[list[str], np.ndarray]:  # noqa: ANN001
+    def _vocab(config, fields, where: str) -> tuple[list[str], np.ndarray]:
         if "vocab_list" in fields and len(config.vocab_list):
             tokens = list(config.vocab_list)
             _check_unique(tokens, f"{where}.vocab_list")

@@ -71,7 +71,7 @@ def _length(n: int, where: str) -> int:
     return int(n)
 
 
-def _sequence_features(fc, where: str) -> list[BaseFeature]:  # noqa: ANN001
+def _sequence_features(fc, where: str) -> list[BaseFeature]:
     seq = fc.sequence_feature
     spec = SequenceSpec(
         name=seq.sequence_name,
@@ -91,7 +91,7 @@ def _sequence_features(fc, where: str) -> list[BaseFeature]:  # noqa: ANN001
     return out
 
 
-def build_features(feature_configs) -> list[BaseFeature]:  # noqa: ANN001
+def build_features(feature_configs) -> list[BaseFeature]:
     """Feature objects for ``feature_configs``, in config order (sequences expanded)."""
     features: list[BaseFeature] = []
     for i, fc in enumerate(feature_configs):

@@ -53,7 +53,7 @@ class ComboFeature(BaseFeature):
 
     is_sparse = True
 
-    def __init__(self, config) -> None:  # noqa: ANN001
+    def __init__(self, config) -> None:
         super().__init__(config)
         where = f"feature {self.name}"
         if len(config.expression) < 2:

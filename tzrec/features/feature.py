@@ -108,7 +108,7 @@ class BaseFeature:
     is_sparse: bool = True
     is_weighted: bool = False
 
-    def __init__(self, config, sequence: SequenceSpec | None = None) -> None:  # noqa: ANN001
+    def __init__(self, config, sequence: SequenceSpec | None = None) -> None:
         self.config = config
         self.sequence = sequence
         prefix = sequence.prefix if sequence else ""
@@ -168,6 +168,12 @@ class BaseFeature:
 
     def encode_dense(self, columns: dict[str, pa.Array]) -> np.ndarray:
         """Encodes a batch to float32 [B, output_dim] ([B, L, dim] for sequences)."""
+        raise NotImplementedError
+
+    def encode_sequence_dense(
+        self, columns: dict[str, pa.Array]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """A dense sequence: float32 [B, L, dim] and the lengths [B]."""
         raise NotImplementedError
 
     def column(self, columns: dict[str, pa.Array], name: str | None = None) -> pa.Array:

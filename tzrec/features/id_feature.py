@@ -54,7 +54,7 @@ class IdFeature(BaseFeature):
 
     is_sparse = True
 
-    def __init__(self, config, sequence: SequenceSpec | None = None) -> None:  # noqa: ANN001
+    def __init__(self, config, sequence: SequenceSpec | None = None) -> None:
         super().__init__(config, sequence)
         where = f"feature {self.name}"
         self.bucketizer = Bucketizer(config, where)

@@ -54,7 +54,7 @@ _MAP_SEP = "\x1d"
 class LookupFeature(BaseFeature):
     """A map lookup by key, combined (dense / bucketized) or as ids."""
 
-    def __init__(self, config) -> None:  # noqa: ANN001
+    def __init__(self, config) -> None:
         super().__init__(config)
         where = f"feature {self.name}"
         self.discrete = bool(config.need_discrete or config.need_key)

@@ -40,7 +40,7 @@ from tzrec.utils.errors import ConfigError, DataError
 class RawFeature(BaseFeature):
     """A dense numeric feature, optionally bucketized or per sequence position."""
 
-    def __init__(self, config, sequence: SequenceSpec | None = None) -> None:  # noqa: ANN001
+    def __init__(self, config, sequence: SequenceSpec | None = None) -> None:
         super().__init__(config, sequence)
         where = f"feature {self.name}"
         self.boundaries = np.asarray(list(config.boundaries), dtype=np.float32)

@@ -69,7 +69,7 @@ class DBMTLHead(nn.Module):
 class DBMTL(RankModel):
     """Multi-task DBMTL on torchrec embeddings."""
 
-    def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
+    def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         cfg, where = self.model_config.dbmtl, "model_config.dbmtl"
         group = self.only_group(where)
@@ -109,7 +109,7 @@ class DBMTL(RankModel):
         self.head = DBMTLHead(group, bottom, split, task_mlps, relation, outputs, names)
 
     @staticmethod
-    def _bottom(cfg, where: str, width: int) -> tuple[nn.Module, int]:  # noqa: ANN001
+    def _bottom(cfg, where: str, width: int) -> tuple[nn.Module, int]:
         layers: list[nn.Module] = []
         if cfg.HasField("mask_net"):
             masknet = MaskNetModule(width, cfg.mask_net, f"{where}.mask_net")
@@ -121,7 +121,7 @@ class DBMTL(RankModel):
             width = bottom.output_dim
         return nn.Sequential(*layers) if layers else nn.Identity(), width
 
-    def _relations(self, cfg) -> list[list[int]]:  # noqa: ANN001
+    def _relations(self, cfg) -> list[list[int]]:
         """Per task, the indices of the earlier towers its relation reads."""
         index = {t.name: i for i, t in enumerate(self.tasks)}
         out = []

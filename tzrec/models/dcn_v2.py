@@ -51,7 +51,7 @@ class DCNV2Head(nn.Module):
 class DCNV2(RankModel):
     """DCN-V2 on torchrec embeddings."""
 
-    def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
+    def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         cfg, where = self.model_config.dcn_v2, "model_config.dcn_v2"
         group = self.only_group(where)

@@ -70,7 +70,7 @@ class DeepFM(RankModel):
         """``deepfm.wide_embedding_dim`` (default 4)."""
         return self.model_config.deepfm.wide_embedding_dim or 4
 
-    def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
+    def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         cfg = self.model_config.deepfm
         for g in ("wide", "deep"):

@@ -62,7 +62,7 @@ class DLRMHead(nn.Module):
 class DLRM(RankModel):
     """DLRM on torchrec embeddings."""
 
-    def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
+    def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         cfg, where = self.model_config.dlrm, "model_config.dlrm"
         groups = list(self.embedding_group.groups)

@@ -30,7 +30,7 @@ class MaskNetHead(nn.Module):
 class MaskNet(RankModel):
     """MaskNet on torchrec embeddings (``mask_net.mask_net_module``)."""
 
-    def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
+    def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         where = "model_config.mask_net.mask_net_module"
         group = self.only_group("model_config.mask_net")

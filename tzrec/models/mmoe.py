@@ -31,7 +31,7 @@ class MMoEHead(nn.Module):
 class MMoE(RankModel):
     """Multi-task MMoE on torchrec embeddings."""
 
-    def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
+    def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         cfg, where = self.model_config.mmoe, "model_config.mmoe"
         group = self.only_group(where)

@@ -39,7 +39,7 @@ class MultiTowerHead(nn.Module):
 class MultiTower(RankModel):
     """MultiTower on torchrec embeddings; ``towers[i].input`` names a group."""
 
-    def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
+    def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         cfg, where = self.model_config.multi_tower, "model_config.multi_tower"
         if not cfg.towers:

@@ -56,7 +56,7 @@ class MultiTowerDINHead(nn.Module):
 class MultiTowerDIN(RankModel):
     """Multi-tower model with DIN attention towers (TorchEasyRec's multi_tower_din)."""
 
-    def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
+    def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         cfg = self.model_config.multi_tower_din
         if not cfg.towers and not cfg.din_towers:

@@ -69,7 +69,7 @@ class PEPNetHead(nn.Module):
 class PEPNet(RankModel):
     """Multi-task PEPNet on torchrec embeddings."""
 
-    def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
+    def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         cfg = self.model_config.pepnet
         if cfg.HasField("domain_input_name"):

@@ -41,7 +41,7 @@ class PLEHead(nn.Module):
 class PLE(RankModel):
     """Multi-task PLE on torchrec embeddings."""
 
-    def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
+    def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         cfg, where = self.model_config.ple, "model_config.ple"
         group = self.only_group(where)

@@ -32,7 +32,7 @@ _WHERE = "model_config.rocket_launching"
 HINT_LOSS = "hint_l2_loss"
 
 
-def layerwise_mlp(in_features: int, config, where: str) -> nn.ModuleList:  # noqa: ANN001
+def layerwise_mlp(in_features: int, config, where: str) -> nn.ModuleList:
     """The MLP ``config`` as one single-layer MLP per hidden layer."""
     ratios = list(config.dropout_ratio)
     if len(ratios) not in (0, 1, len(config.hidden_units)):
@@ -105,7 +105,7 @@ class RocketLaunchingHead(nn.Module):
 class RocketLaunching(RankModel):
     """Booster and light nets with hint (and feature) distillation."""
 
-    def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
+    def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         cfg = self.model_config.rocket_launching
         group = self.only_group(_WHERE)

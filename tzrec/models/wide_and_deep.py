@@ -46,7 +46,7 @@ class WideAndDeep(RankModel):
         """``wide_and_deep.wide_embedding_dim`` (default 4)."""
         return self.model_config.wide_and_deep.wide_embedding_dim or 4
 
-    def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
+    def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         cfg = self.model_config.wide_and_deep
         for g in ("wide", "deep"):

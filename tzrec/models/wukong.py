@@ -62,7 +62,7 @@ class WuKongHead(nn.Module):
 class WuKong(RankModel):
     """WuKong ranking model on torchrec embeddings."""
 
-    def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
+    def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         cfg = self.model_config.wukong
         # One group: it is the sparse one (as TorchEasyRec).

@@ -36,7 +36,7 @@ class DINAttention(nn.Module, Diagnosable):
         self,
         query_dim: int,
         sequence_dim: int,
-        attn_mlp,  # noqa: ANN001
+        attn_mlp,
         where: str = "attn_mlp",
         name: str = "din",
     ) -> None:

@@ -117,7 +117,7 @@ class EmbeddingGroup(nn.Module):
     def __init__(
         self,
         features: list[BaseFeature],
-        feature_groups,  # noqa: ANN001
+        feature_groups,
         wide_embedding_dim: int = 4,
         device: torch.device | None = None,
     ) -> None:
@@ -184,7 +184,7 @@ class EmbeddingGroup(nn.Module):
     def _read_groups(
         self,
         feature_groups,
-        by_name: dict[str, BaseFeature],  # noqa: ANN001
+        by_name: dict[str, BaseFeature],
     ) -> tuple[list[str], list[str]]:
         """Fills the group tables; returns the deep and the wide feature names."""
         deep_feats: list[str] = []
@@ -217,7 +217,7 @@ class EmbeddingGroup(nn.Module):
 
     def _members(
         self, g, by_name: dict[str, BaseFeature], where: str
-    ) -> list[BaseFeature]:  # noqa: ANN001
+    ) -> list[BaseFeature]:
         """The group's features, after the checks that need the feature objects."""
         if g.group_type == model_pb2.JAGGED_SEQUENCE:
             raise ConfigError(

@@ -27,7 +27,7 @@ def default_init_std(num_embeddings: int) -> float:
     return min(DEFAULT_INIT_MAX_STD, math.sqrt(1.0 / (3.0 * max(1, num_embeddings))))
 
 
-def init_fn_of(spec: str, num_embeddings: int, where: str = "init_fn"):  # noqa: ANN201
+def init_fn_of(spec: str, num_embeddings: int, where: str = "init_fn"):
     """An init function from ``nn.init.normal_,std=0.01``-style text.
 
     Empty: tzrec's default (:func:`default_init_std`); ``"torchrec"``:

@@ -15,7 +15,7 @@ from tzrec.modules.mlp import MLP
 from tzrec.utils.errors import ConfigError
 
 
-def _experts(n: int, in_features: int, config, where: str) -> nn.ModuleList:  # noqa: ANN001
+def _experts(n: int, in_features: int, config, where: str) -> nn.ModuleList:
     return nn.ModuleList([MLP(in_features, config, where) for _ in range(n)])
 
 
@@ -54,7 +54,7 @@ class ExtractionNet(nn.Module):
         task_in: int,
         share_in: int,
         num_task: int,
-        config,  # noqa: ANN001
+        config,
         final: bool,
         where: str,
     ) -> None:

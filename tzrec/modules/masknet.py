@@ -48,7 +48,7 @@ class MaskNetModule(nn.Module):
         where: config path for errors.
     """
 
-    def __init__(self, feature_dim: int, config, where: str) -> None:  # noqa: ANN001
+    def __init__(self, feature_dim: int, config, where: str) -> None:
         super().__init__()
         block = config.mask_block
         if not config.n_mask_blocks or not block.hidden_dim:
@@ -87,7 +87,7 @@ class MaskNetModule(nn.Module):
         return self.top_mlp(hidden)
 
 
-def _aggregation_dim(block, input_dim: int) -> int:  # noqa: ANN001
+def _aggregation_dim(block, input_dim: int) -> int:
     """``aggregation_dim`` unless ``reduction_ratio`` is set (TorchEasyRec's rule)."""
     if block.HasField("reduction_ratio") or not block.aggregation_dim:
         return max(1, int(input_dim * block.reduction_ratio))

@@ -43,7 +43,7 @@ class MLP(nn.Sequential):
 
     """
 
-    def __init__(self, in_features: int, config, where: str = "mlp") -> None:  # noqa: ANN001
+    def __init__(self, in_features: int, config, where: str = "mlp") -> None:
         layers: list[nn.Module] = []
         units = list(config.hidden_units)
         if not units:

@@ -32,10 +32,10 @@ class MMoE(nn.Module, Diagnosable):
     def __init__(
         self,
         in_features: int,
-        expert_mlp,  # noqa: ANN001
+        expert_mlp,
         num_expert: int,
         num_task: int,
-        gate_mlp=None,  # noqa: ANN001
+        gate_mlp=None,
         where: str = "mmoe",
         task_names: list[str] | None = None,
     ) -> None:

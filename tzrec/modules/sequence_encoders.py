@@ -56,7 +56,7 @@ class _QueryProjection(nn.Module):
 class DINEncoder(nn.Module):
     """``din_encoder``: target attention with a scoring MLP."""
 
-    def __init__(self, query_dim: int, sequence_dim: int, attn_mlp, where: str) -> None:  # noqa: ANN001
+    def __init__(self, query_dim: int, sequence_dim: int, attn_mlp, where: str) -> None:
         super().__init__()
         if query_dim == 0:
             raise ConfigError(
@@ -131,7 +131,7 @@ class MultiWindowDINEncoder(nn.Module):
         self,
         query_dim: int,
         sequence_dim: int,
-        attn_mlp,  # noqa: ANN001
+        attn_mlp,
         windows_len: list[int],
         where: str,
     ) -> None:
@@ -210,7 +210,7 @@ class SelfAttentionEncoder(nn.Module):
 
 
 def build_encoder(
-    config,  # noqa: ANN001
+    config,
     query_dim: int,
     sequence_dim: int,
     where: str,

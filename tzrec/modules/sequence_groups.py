@@ -35,7 +35,7 @@ class SequenceGroupEncoders(nn.Module):
     parents: list[str]
     inputs: list[str]
 
-    def __init__(self, feature_groups, specs: dict[str, SequenceGroupSpec]) -> None:  # noqa: ANN001
+    def __init__(self, feature_groups, specs: dict[str, SequenceGroupSpec]) -> None:
         super().__init__()
         self.parents, self.inputs = [], []
         self.extra_dims: dict[str, int] = {}
@@ -67,7 +67,7 @@ class SequenceGroupEncoders(nn.Module):
         self.encoders = nn.ModuleList(encoders)
 
     @staticmethod
-    def _input(enc, names: list[str], at: str) -> str:  # noqa: ANN001
+    def _input(enc, names: list[str], at: str) -> str:
         kind = enc.WhichOneof("seq_module")
         name = getattr(enc, kind).input if kind else ""
         if not names:

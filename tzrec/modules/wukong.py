@@ -32,7 +32,7 @@ class WuKongLayer(nn.Module):
     fmb: int
     dim: int
 
-    def __init__(self, num_fields: int, dim: int, config, where: str) -> None:  # noqa: ANN001
+    def __init__(self, num_fields: int, dim: int, config, where: str) -> None:
         super().__init__()
         self.lcb, self.fmb, self.dim = (
             int(config.lcb_feature_num),

@@ -152,8 +152,8 @@ class EmbeddingHealth:
             self._last[table] = (mean, top)
         return self._finish(out)
 
-    def _layout(self, coll: str, kjt_keys: list[str]) -> dict[str, Tensor] | None:
-        """Per-collection lookup tensors, built once for the KJT's key order."""
+    def _layout(self, coll: str, kjt_keys: list[str]) -> dict[str, Any] | None:
+        """Per-collection lookup tensors (and table names), built once per key order."""
         cache_key = (coll, tuple(kjt_keys))
         if cache_key in self._layouts:
             return self._layouts[cache_key]
@@ -196,7 +196,7 @@ class EmbeddingHealth:
         if layout is None:
             return
         values, device = kjt.values(), kjt.values().device
-        lay = {
+        lay: dict[str, Any] = {
             k: v.to(device) if isinstance(v, Tensor) else v for k, v in layout.items()
         }
         n_tables = len(lay["tables"])
@@ -261,7 +261,7 @@ def _facts(feature: Any, num_embeddings: int) -> dict[str, Any]:
     if bucketizer is not None and default is not None:
         try:
             special.append(int(bucketizer.token_id(default, feature.name)))
-        except Exception:  # noqa: BLE001 - the config was validated at build
+        except Exception:  # the config was validated at build
             pass
     return {
         "hashed": getattr(bucketizer, "mode", "") == "hash",

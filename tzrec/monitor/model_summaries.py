@@ -7,6 +7,8 @@ materialise, are skipped, so ``global_gradient_norm`` covers the dense part.
 
 from __future__ import annotations
 
+from typing import TypeGuard
+
 import torch
 from torch import Tensor, nn
 
@@ -14,7 +16,7 @@ from tzrec.monitor import keys
 from tzrec.monitor.sinks import Sink
 
 
-def is_plain(t: Tensor | None) -> bool:
+def is_plain(t: Tensor | None) -> TypeGuard[Tensor]:
     """A dense local tensor (not None, not a ShardedTensor or DTensor)."""
     return type(t) in (Tensor, nn.Parameter)
 

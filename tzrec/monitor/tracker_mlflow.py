@@ -85,7 +85,8 @@ class MlflowTracker(Tracker):
     def _finish(self, status: str | None) -> None:
         for path, folder in artifact_files(self.model_dir):
             self.client.log_artifact(self.run_id, path, folder or None)
-        self.client.set_terminated(self.run_id, MLFLOW_STATUS.get(status, "KILLED"))
+        mlflow_status = MLFLOW_STATUS.get(status or "", "KILLED")
+        self.client.set_terminated(self.run_id, mlflow_status)
 
 
 def _artifact_root(uri: str | None) -> str | None:

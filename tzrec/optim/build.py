@@ -133,7 +133,7 @@ def init_sparse_accumulators(
                 local.fill_(value)
 
 
-def build_optimizer(dmp: nn.Module, train_config) -> TrainOptimizer:  # noqa: ANN001
+def build_optimizer(dmp: nn.Module, train_config) -> TrainOptimizer:
     """The fused sparse optimizer and the dense ones, as one keyed optimizer.
 
     Wrapped in a :class:`TrainOptimizer` for learning-rate schedules,

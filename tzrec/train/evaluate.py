@@ -20,7 +20,7 @@ def evaluate(
     update_metrics: Callable[[dict, dict[str, torch.Tensor], Batch], None],
     device: torch.device,
     max_steps: int = 0,
-    on_progress: Callable[[int], None] | None = None,
+    on_progress: Callable[[int], object] | None = None,
 ) -> tuple[dict[str, float], int, float]:
     """Runs the model over ``batches`` and computes ``metrics``.
 

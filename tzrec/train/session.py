@@ -71,7 +71,7 @@ class _StopFlag:
         for sig in (signal.SIGTERM, signal.SIGINT):
             self._previous[sig] = signal.signal(sig, self._handle)
 
-    def _handle(self, signum: int, frame: Any) -> None:  # noqa: ARG002
+    def _handle(self, signum: int, frame: Any) -> None:
         if self.reason is not None and signum == signal.SIGINT:
             raise KeyboardInterrupt  # a second Ctrl-C stops without saving
         self.reason = f"signal {signal.Signals(signum).name}"
@@ -297,12 +297,12 @@ class TrainSession:
 
     # ---- the loop's hooks ----
 
-    def _batches(self, epoch: int, skip: int):  # noqa: ANN202
+    def _batches(self, epoch: int, skip: int):
         self.train_ds.skip_batches = skip
         self.train_ds.epoch = epoch
         return loader_for(self.train_ds, self.config)
 
-    def _on_step(self, state: TrainState, out) -> None:  # noqa: ANN001
+    def _on_step(self, state: TrainState, out) -> None:
         self._track_nonfinite(out.total_loss)
         if self.monitor.should_log(state.step):
             self._raise_if_nonfinite()
@@ -318,7 +318,7 @@ class TrainSession:
         )
         self._batch = None
 
-    def _update_train_metrics(self, preds, batch) -> None:  # noqa: ANN001
+    def _update_train_metrics(self, preds, batch) -> None:
         self._update_metrics(self.train_metrics, preds, batch)
         self._batch = batch  # embedding health reads it on log steps
 
@@ -425,7 +425,7 @@ class TrainSession:
                 "the last good checkpoint is kept as the latest",
             )
 
-    def _check_weights_finite(self, state: TrainState) -> None:  # noqa: ARG002
+    def _check_weights_finite(self, state: TrainState) -> None:
         self._raise_if_nonfinite()
 
     def _best_for_prune(self) -> int | None:
@@ -439,7 +439,7 @@ class TrainSession:
             return None
         return found[0] if found else None
 
-    def _gradient_hook(self, step: int):  # noqa: ANN202
+    def _gradient_hook(self, step: int):
         # Called before each step's forward: the monitor arms diagnostics.
         self.monitor.before_step(step)
         if not self.monitor.wants_gradients(step):

@@ -95,6 +95,6 @@ def build_dataset(
     )
 
 
-def loader_for(dataset: TzrecDataset, config: pipeline_pb2.EasyRecConfig):  # noqa: ANN201
+def loader_for(dataset: TzrecDataset, config: pipeline_pb2.EasyRecConfig):
     """A DataLoader with the configured pinning."""
     return create_dataloader(dataset, pin_memory=config.data_config.pin_memory)

@@ -27,7 +27,7 @@ def train_step(
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
     batch: Batch,
-    loss_fn,  # noqa: ANN001 - (preds, batch) -> dict of scalar losses
+    loss_fn,  # (preds, batch) -> dict of scalar losses
     data_wait: float,
     before_update: Callable[[], None] | None = None,
 ) -> StepOutput:

@@ -8,6 +8,7 @@ traceback.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 # torch's DataLoader re-raises a worker's exception in the main process as
 # ``type(message)``, the message holding the worker's whole traceback.
@@ -61,9 +62,9 @@ class ConfigError(TzrecError):
         what: str,
         where: str = "",
         fix: str = "",
-        problems: list[TzrecError] | None = None,
+        problems: Sequence[TzrecError] | None = None,
     ) -> None:
-        self.problems = problems or []
+        self.problems: list[TzrecError] = list(problems or [])
         super().__init__(what, where, fix)
 
     def one_line(self) -> str:

@@ -84,7 +84,7 @@ class _FileHandler(logging.FileHandler):
     full disk as one error line.
     """
 
-    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802
+    def handleError(self, record: logging.LogRecord) -> None:
         if self.level > logging.CRITICAL:
             return
         self.setLevel(logging.CRITICAL + 1)  # drop every later record

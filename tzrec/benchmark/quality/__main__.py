@@ -76,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _prepare(dataset: str, args: argparse.Namespace):  # noqa: ANN202
+def _prepare(dataset: str, args: argparse.Namespace):
     """The dataset's config with its data paths set (data prepared once)."""
     from tzrec import config as config_lib
 
@@ -112,7 +112,7 @@ def _prepare(dataset: str, args: argparse.Namespace):  # noqa: ANN202
     return config, oracle
 
 
-def _run(system: str, dataset: str, seed: int, config, ctx: dict, args) -> dict:  # noqa: ANN001
+def _run(system: str, dataset: str, seed: int, config, ctx: dict, args) -> dict:
     from tzrec.benchmark.quality import systems
 
     work = Path(args.work_dir) / "runs" / f"{dataset}{args.tag and '-' + args.tag}"

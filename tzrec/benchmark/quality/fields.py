@@ -77,7 +77,7 @@ def _read(path: str, columns: list[str]) -> pa.Table:
     return pa.concat_tables(tables).combine_chunks()
 
 
-def _id_field(column: pa.ChunkedArray, cfg, num_buckets: int) -> np.ndarray:  # noqa: ANN001
+def _id_field(column: pa.ChunkedArray, cfg, num_buckets: int) -> np.ndarray:
     """Ids in ``[0, num_buckets]`` (``num_buckets``: missing), padded if multi."""
     arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
     if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
@@ -108,14 +108,14 @@ def _clean(values: pa.Array, num_buckets: int) -> np.ndarray:
     return np.where(bad, num_buckets, ids).astype(np.int64)
 
 
-def _raw_bucket(column: pa.ChunkedArray, cfg) -> np.ndarray:  # noqa: ANN001
+def _raw_bucket(column: pa.ChunkedArray, cfg) -> np.ndarray:
     default = float(cfg.default_value or 0)
     x = pc.fill_null(pc.cast(column, pa.float64()), default).to_numpy()
     x = np.where(np.isnan(x), default, x)
     return np.searchsorted(np.asarray(cfg.boundaries), x, side="right")
 
 
-def load_rows(config, split: str) -> Rows:  # noqa: ANN001
+def load_rows(config, split: str) -> Rows:
     """``split`` ("train" or "eval") of a DeepFM config as id fields."""
     path = config.train_input_path if split == "train" else config.eval_input_path
     specs = []

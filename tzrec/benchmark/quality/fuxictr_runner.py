@@ -54,7 +54,7 @@ DEFAULTS = {  # FuxiCTR's DeepFM_default template
 class DeepFM(BaseModel):
     """DeepFM from FuxiCTR's layers; records every evaluation."""
 
-    def __init__(self, feature_map: FeatureMap, **kwargs) -> None:  # noqa: ANN003
+    def __init__(self, feature_map: FeatureMap, **kwargs) -> None:
         super().__init__(feature_map, model_id="DeepFM", **kwargs)
         dim = kwargs["embedding_dim"]
         self.embedding_layer = FeatureEmbedding(feature_map, dim)
@@ -78,7 +78,7 @@ class DeepFM(BaseModel):
         logit = self.fm(x, emb) + self.mlp(emb.flatten(start_dim=1))
         return {"y_pred": self.output_activation(logit)}
 
-    def evaluate(self, data_generator, metrics=None) -> dict:  # noqa: ANN001
+    def evaluate(self, data_generator, metrics=None) -> dict:
         """FuxiCTR's evaluation, plus a full record (AUC and logloss) of each."""
         logs = super().evaluate(data_generator, metrics=["AUC", "logloss"])
         self.history.append({k: float(v) for k, v in logs.items()})
@@ -104,7 +104,7 @@ class Batches:
     def __len__(self) -> int:
         return -(-self.rows // self.batch_size)
 
-    def __iter__(self):  # noqa: ANN204
+    def __iter__(self):
         order = (
             torch.from_numpy(self.rng.permutation(self.rows))
             if self.shuffle
@@ -136,7 +136,7 @@ def _feature_map(fields: list[dict], embedding_dim: int, root: str) -> FeatureMa
     return fmap
 
 
-def _columns(data, split: str, fields: list[dict]) -> dict[str, np.ndarray]:  # noqa: ANN001
+def _columns(data, split: str, fields: list[dict]) -> dict[str, np.ndarray]:
     cols = {"label": data[f"{split}_label"].astype(np.float32)}
     for i, f in enumerate(fields):
         ids = data[f"{split}_{i}"]

@@ -17,7 +17,7 @@ import torch
 from tzrec.benchmark.quality.fields import PAD, Field, Rows
 
 
-def _kjt(fields: list[Field], rows: np.ndarray):  # noqa: ANN202
+def _kjt(fields: list[Field], rows: np.ndarray):
     from torchrec import KeyedJaggedTensor
 
     values, lengths = [], []
@@ -50,7 +50,7 @@ def _batches(data: Rows, order: np.ndarray, batch_size: int) -> list:
     ]
 
 
-def _model(config, train: Rows):  # noqa: ANN001, ANN202
+def _model(config, train: Rows):
     from tzrec.benchmark.reference import ReferenceDeepFM, SparseFeature
 
     configs = [getattr(fc, fc.WhichOneof("feature")) for fc in config.feature_configs]
@@ -70,7 +70,7 @@ def _model(config, train: Rows):  # noqa: ANN001, ANN202
 
 
 def run(
-    config,  # noqa: ANN001
+    config,
     rows: tuple[Rows, Rows],
     seed: int,
     threads: int = 1,

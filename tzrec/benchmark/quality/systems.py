@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -125,7 +126,11 @@ def fuxictr_python(venv: str) -> str:
 
 def write_fields(train: Rows, evaluation: Rows, path: str) -> list[dict]:
     """The id fields of both splits as one npz; returns the fields' specs."""
-    arrays = {"train_label": train.labels, "eval_label": evaluation.labels}
+    # Any: np.savez's stub reads a ``**dict`` as maybe its allow_pickle flag.
+    arrays: dict[str, Any] = {
+        "train_label": train.labels,
+        "eval_label": evaluation.labels,
+    }
     specs = []
     for i, (ft, fe) in enumerate(zip(train.fields, evaluation.fields, strict=True)):
         arrays[f"train_{i}"] = ft.ids
@@ -154,6 +159,7 @@ def run_fuxictr(
 ) -> tuple[list[dict], float]:
     """FuxiCTR's DeepFM (fuxictr_runner.py in its venv); evaluations, seconds."""
     os.makedirs(work_dir, exist_ok=True)
+    output = os.path.join(work_dir, f"fuxictr_seed{seed}.json")
     spec = {
         "data": data_path,
         "seed": seed,
@@ -161,7 +167,7 @@ def run_fuxictr(
         "epochs": epochs,
         "fields": fields,
         "threads": threads,
-        "output": os.path.join(work_dir, f"fuxictr_seed{seed}.json"),
+        "output": output,
     }
     spec_path = os.path.join(work_dir, f"fuxictr_seed{seed}.spec.json")
     with open(spec_path, "w") as f:
@@ -175,7 +181,7 @@ def run_fuxictr(
             stderr=subprocess.STDOUT,
             env=_child_env(threads),
         )
-    with open(spec["output"]) as f:
+    with open(output) as f:
         result = json.load(f)
     evals = [{"auc": e["AUC"], "logloss": e["logloss"]} for e in result["evals"]]
     return evals, result["seconds"]

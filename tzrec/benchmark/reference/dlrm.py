@@ -33,6 +33,8 @@ class ReferenceDLRM(nn.Module):
         device: where tables are created (``meta`` for DMP to materialise).
     """
 
+    pairs: Tensor  # a buffer: the flat indices of the upper-triangle pairs
+
     def __init__(
         self,
         features: Sequence[SparseFeature],

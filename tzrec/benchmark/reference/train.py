@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -169,7 +170,7 @@ def evaluate_auc(trainer: ReferenceTrainer, batches: Sequence[ReferenceBatch]) -
     """ROC AUC over ``batches`` (all ranks' rows when distributed)."""
     probs, labels = predict(trainer, batches)
     if dist.is_initialized() and dist.get_world_size() > 1:
-        gathered = [None] * dist.get_world_size()
+        gathered: list[Any] = [None] * dist.get_world_size()
         dist.all_gather_object(gathered, (probs.cpu(), labels.cpu()))
         probs = torch.cat([g[0] for g in gathered])
         labels = torch.cat([g[1] for g in gathered])

@@ -1,1 +1,0 @@
-"""Inference: the unsharded model from a checkpoint, streaming prediction I/O."""
