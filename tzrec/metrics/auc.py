@@ -65,7 +65,7 @@ class AUC(TzrecMetric):
         self.num_thresholds = thresholds
         self.add_sum_state("counts", torch.zeros(2, thresholds, dtype=F64))
 
-    def update(  # type: ignore[override]
+    def update(
         self,
         preds: Tensor,
         target: Tensor,
@@ -152,7 +152,7 @@ class MulticlassAUC(TzrecMetric):
         self.average = average
         self.add_sum_state("counts", torch.zeros(num_classes, 2, thresholds, dtype=F64))
 
-    def update(  # type: ignore[override]
+    def update(
         self,
         preds: Tensor,
         target: Tensor,

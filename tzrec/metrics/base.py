@@ -83,7 +83,7 @@ class TzrecMetric(Metric):
             kwargs["dist_sync_fn"] = dist_sync_fn
         super()._sync_dist(**kwargs)
 
-    def update(  # type: ignore[override]
+    def update(
         self,
         preds: Tensor,
         target: Tensor,
@@ -121,7 +121,7 @@ class SumMetric(TzrecMetric):
         """The metric from the sums: by default ``sums[0] / sums[1]``."""
         return sums[0] / sums[1]
 
-    def update(  # type: ignore[override]
+    def update(
         self,
         preds: Tensor,
         target: Tensor,

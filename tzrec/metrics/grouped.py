@@ -79,7 +79,7 @@ class GroupedRows(TzrecMetric):
         self.add_row_state("labels", F64)
         self.add_row_state("groups", torch.long)
 
-    def update(  # type: ignore[override]
+    def update(
         self,
         preds: Tensor,
         target: Tensor,

@@ -74,7 +74,7 @@ class TrainMetricWrapper(Metric):
         if dist_active():  # alone there is nothing to sum (see TzrecMetric)
             super()._sync_dist(dist_sync_fn or gather_all_tensors, process_group)
 
-    def update(  # type: ignore[override]
+    def update(
         self,
         preds: Tensor,
         target: Tensor,

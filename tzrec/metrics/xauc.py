@@ -117,7 +117,7 @@ class XAUC(GroupedRows):
         # in_batch: sum of batch XAUCs and number of batches scored
         self.add_sum_state("batch_sums", torch.zeros(2, dtype=F64))
 
-    def update(  # type: ignore[override]
+    def update(
         self,
         preds: Tensor,
         target: Tensor,

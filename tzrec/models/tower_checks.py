@@ -11,9 +11,14 @@ from tzrec.utils.errors import ConfigError
 class _ParetoTask(Protocol):
     """What the Pareto check reads of a ``tzrec.models.tasks.Task``."""
 
-    where: str
-    pareto_min_weight: float
-    losses: Sequence[Any]
+    @property
+    def where(self) -> str: ...  # noqa: D102
+
+    @property
+    def pareto_min_weight(self) -> float: ...  # noqa: D102
+
+    @property
+    def losses(self) -> Sequence[Any]: ...  # noqa: D102
 
 
 def pareto_problems(tasks: Sequence[_ParetoTask]) -> list[ConfigError]:
