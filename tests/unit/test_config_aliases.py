@@ -7,7 +7,7 @@ import pytest
 from tzrec.config import load_pipeline_config, validate
 from tzrec.utils.errors import ConfigError
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 DLRM = (REPO / "experiments" / "dlrm_synthetic.config").read_text()
 
 
@@ -34,3 +34,21 @@ def test_alias_and_its_field_together_are_an_error(tmp_path):
         load_pipeline_config(_write(tmp_path, text))
     assert e.value.where == "model_config.dlrm.top_mlp"
     assert "keep only final" in str(e.value)
+
+
+MASKNET = (REPO / "experiments" / "mask_net_synthetic.config").read_text()
+
+
+def test_mask_net_fields_set_on_mask_net_move_into_its_module(tmp_path):
+    text = MASKNET.replace("    mask_net_module {\n", "").replace(
+        "      use_parallel: true\n    }\n", "      use_parallel: true\n"
+    )
+    assert "mask_net_module" not in text
+    want = load_pipeline_config(
+        str(REPO / "experiments" / "mask_net_synthetic.config")
+    ).model_config.mask_net.mask_net_module
+    config = load_pipeline_config(_write(tmp_path, text))
+    got = config.model_config.mask_net
+    assert got.mask_net_module == want
+    assert not got.HasField("n_mask_blocks") and not got.HasField("top_mlp")
+    validate(config)

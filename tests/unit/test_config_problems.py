@@ -11,7 +11,7 @@ from tzrec import config as config_lib
 from tzrec.config.problems import Problems, choices
 from tzrec.utils.errors import ConfigError
 
-DEEPFM = Path(__file__).parent / "configs" / "deepfm_tzrec_style.config"
+DEEPFM = Path(__file__).resolve().parents[1] / "configs" / "deepfm_tzrec_style.config"
 
 
 def test_collects_every_problem_with_where_and_fix() -> None:

@@ -18,7 +18,7 @@ from tzrec.config.settings import (
 from tzrec.protos import pipeline_pb2
 from tzrec.utils.errors import ConfigError
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 DEEPFM = REPO / "tests" / "configs" / "deepfm_tzrec_style.config"
 PLE = REPO / "experiments" / "ple_synthetic.config"
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-TZREC = Path(__file__).resolve().parent.parent / "tzrec"
+TZREC = Path(__file__).resolve().parents[2] / "tzrec"
 
 
 def _module_names() -> dict[str, Path]:

@@ -1,19 +1,25 @@
 """Field names TorchEasyRec's own examples use that its schema spells otherwise.
 
-TorchEasyRec's ``examples/dlrm_criteo.config`` has, at some commits, EasyRec's
-DLRM names ``bot_mlp`` / ``top_mlp`` where TorchEasyRec's schema and model read
-``dense_mlp`` / ``final``. tzrec accepts both spellings and moves the EasyRec
-ones to TorchEasyRec's fields right after parsing, so everything downstream
-(validation, the model, the saved ``pipeline.config``) sees one spelling.
+At some commits TorchEasyRec's examples use shapes its schema (as tzrec has
+it) spells otherwise: ``examples/dlrm_criteo.config`` has EasyRec's DLRM names
+``bot_mlp`` / ``top_mlp`` for ``dense_mlp`` / ``final``, and
+``examples/masknet_criteo.config`` sets ``n_mask_blocks``, ``mask_block``,
+``top_mlp`` and ``use_parallel`` on ``mask_net`` itself rather than in its
+``mask_net_module``. tzrec accepts both and moves the first spelling to the
+second right after parsing, so everything downstream (validation, the model,
+the saved ``pipeline.config``) sees one.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from tzrec.protos import pipeline_pb2
 from tzrec.utils.errors import ConfigError
 
 # (alias, TorchEasyRec's field)
 _DLRM_ALIASES = (("bot_mlp", "dense_mlp"), ("top_mlp", "final"))
+_MASKNET_MODULE_FIELDS = ("n_mask_blocks", "mask_block", "top_mlp", "use_parallel")
 
 
 def resolve_aliases(config: pipeline_pb2.EasyRecConfig) -> None:
@@ -23,6 +29,8 @@ def resolve_aliases(config: pipeline_pb2.EasyRecConfig) -> None:
         ConfigError: both an alias and its TorchEasyRec field are set.
     """
     mc = config.model_config
+    if mc.WhichOneof("model") == "mask_net":
+        _masknet_module(mc.mask_net)
     if mc.WhichOneof("model") != "dlrm":
         return
     dlrm = mc.dlrm
@@ -38,3 +46,24 @@ def resolve_aliases(config: pipeline_pb2.EasyRecConfig) -> None:
             )
         getattr(dlrm, field).CopyFrom(getattr(dlrm, alias))
         dlrm.ClearField(alias)
+
+
+def _masknet_module(masknet: Any) -> None:
+    """``mask_net { n_mask_blocks ... }`` -> ``mask_net { mask_net_module {...} }``."""
+    flat = [f for f in _MASKNET_MODULE_FIELDS if masknet.HasField(f)]
+    if not flat:
+        return
+    if masknet.HasField("mask_net_module"):
+        raise ConfigError(
+            f"both mask_net.{flat[0]} and mask_net.mask_net_module are set",
+            f"model_config.mask_net.{flat[0]}",
+            "set the fields inside mask_net_module only",
+        )
+    module = masknet.mask_net_module
+    for name in flat:
+        value = getattr(masknet, name)
+        if name in ("mask_block", "top_mlp"):
+            getattr(module, name).CopyFrom(value)
+        else:
+            setattr(module, name, value)
+        masknet.ClearField(name)

@@ -8,6 +8,10 @@ Add a field here in the change that makes this package read it.
 FIELDS_READ: tuple[str, ...] = (
     "DLRM.bot_mlp",
     "DLRM.top_mlp",
+    "MaskNet.n_mask_blocks",
+    "MaskNet.mask_block",
+    "MaskNet.top_mlp",
+    "MaskNet.use_parallel",
     "TrainConfig.mixed_precision",
     "TrainConfig.gradient_accumulation_steps",
     "TrainConfig.grad_clipping",
@@ -21,6 +25,7 @@ FIELDS_READ: tuple[str, ...] = (
     "DataConfig.in_order",
     "SequenceFeature.sequence_pk",
     "EasyRecConfig.eval_config",
+    "EasyRecConfig.model_config",
     "TrainConfig.log_step_count_steps",
     "TrainConfig.use_tensorboard",
     "TrainConfig.tensorboard_summaries",
