@@ -82,19 +82,3 @@ class EarlyStopper:
                 f"(best {self.best:.6g} at step {self.best_step})"
             )
         return self.reason
-
-    def state_dict(self) -> dict[str, Any]:
-        """What a checkpoint keeps."""
-        return {
-            "best": self.best,
-            "best_step": self.best_step,
-            "bad_evals": self.bad_evals,
-            "reason": self.reason or "",
-        }
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restores :meth:`state_dict` output."""
-        self.best = float(state.get("best", math.nan))
-        self.best_step = int(state.get("best_step", -1))
-        self.bad_evals = int(state.get("bad_evals", 0))
-        self.reason = state.get("reason") or None
