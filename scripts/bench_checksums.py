@@ -25,8 +25,9 @@ def main() -> None:
     """Prints the figures."""
     import ckpt_dmp_model as tiny
 
-    from tzrec.checkpoint import _files
+    from tzrec.checkpoint import files
     from tzrec.checkpoint.manager import CheckpointManager
+    from tzrec.run_dir import marker
     from tzrec.utils.dist import init_distributed
 
     p = argparse.ArgumentParser()
@@ -44,15 +45,15 @@ def main() -> None:
             result = manager.save(step, dmp, opt, {"step": step})
             manager.prune()
             start = time.perf_counter()
-            for rel in _files.list_files(result.path):
-                _files.file_checksum(os.path.join(result.path, rel))
+            for rel in marker.list_files(result.path):
+                marker.file_checksum(os.path.join(result.path, rel))
             hashes.append(time.perf_counter() - start)
             saves.append(result.seconds)
             order = [(verified, True), (unverified, False)]
             for timings, verify in order if step % 2 else order[::-1]:
-                _files._VERIFIED.clear()
+                files._VERIFIED.clear()
                 if not verify:
-                    _files.validate_checkpoint(result.path)  # cached: not re-hashed
+                    files.validate_checkpoint(result.path)  # cached: not re-hashed
                 start = time.perf_counter()
                 manager.restore(result.path, dmp, opt)
                 timings.append(time.perf_counter() - start)

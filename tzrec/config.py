@@ -12,7 +12,6 @@ import difflib
 import hashlib
 import json
 import logging
-import os
 import re
 from collections.abc import Iterator
 
@@ -467,28 +466,9 @@ def save_pipeline_config(config: pipeline_pb2.EasyRecConfig, path: str) -> None:
         path: destination; its folder is created if missing.
 
     """
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    tmp = f"{path}.tmp.{os.getpid()}"
-    try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(_to_text(config))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    try:  # make the rename itself durable; not possible on every platform
-        dir_fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dir_fd)
-    except OSError:
-        pass
-    finally:
-        os.close(dir_fd)
+    from tzrec.run_dir.atomic import atomic_write
+
+    atomic_write(path, _to_text(config))
 
 
 def config_hash(config: pipeline_pb2.EasyRecConfig) -> str:

@@ -156,15 +156,17 @@ def write_eval_result(
 
     """
     from tzrec.monitor import keys
-    from tzrec.monitor.events import JsonlEvalLog
     from tzrec.monitor.sinks import TensorBoardSink
+    from tzrec.run_dir import names
+    from tzrec.run_dir.eval_log import EvalLog
 
     scalars = {keys.eval_tag(k): v for k, v in values.items() if math.isfinite(v)}
-    with TensorBoardSink(os.path.join(model_dir, keys.EVAL_DIR), eval_run=True) as sink:
+    eval_dir = os.path.join(model_dir, names.EVAL_DIR)
+    with TensorBoardSink(eval_dir, eval_run=True) as sink:
         sink.scalars(step, scalars)
     path = os.path.join(model_dir, result_filename)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    return JsonlEvalLog(path).append(step, values, epoch=epoch, wall_time=time.time())
+    return EvalLog(path).append(step, values, epoch=epoch, wall_time=time.time())
 
 
 def main(args: argparse.Namespace) -> int:

@@ -38,6 +38,9 @@ from typing import Any
 
 from tzrec import config as config_lib
 from tzrec.protos import pipeline_pb2
+from tzrec.run_dir import names
+from tzrec.run_dir.atomic import fsync_dir, fsync_file
+from tzrec.run_dir.marker import write_marker
 from tzrec.utils.cli import make_parser, run_main
 from tzrec.utils.errors import CheckpointError, ConfigError
 
@@ -45,7 +48,7 @@ _logger = logging.getLogger("tzrec")
 
 SCRIPTED_FILE = "scripted_model.pt"
 META_FILE = "meta.json"
-CONFIG_FILE = "pipeline.config"
+CONFIG_FILE = names.PIPELINE_CONFIG
 _BEST, _LATEST = "best", ("final", "latest")
 
 
@@ -151,8 +154,8 @@ def select_checkpoint(
 
     """
     from tzrec.checkpoint.best import best_step
-    from tzrec.checkpoint.manager import list_complete, resolve_checkpoint_path
-    from tzrec.monitor import keys
+    from tzrec.checkpoint.files import list_complete, resolve_checkpoint_path
+    from tzrec.run_dir.eval_log import eval_log_path
 
     if checkpoint_path:
         step, path = resolve_checkpoint_path(checkpoint_path)
@@ -169,7 +172,7 @@ def select_checkpoint(
             'use "best", "final" or "latest"',
         )
     complete = dict(list_complete(config.model_dir))
-    log = os.path.join(config.model_dir, keys.EVAL_RESULT_FILE)
+    log = eval_log_path(config.model_dir)
     metric = ec.best_exporter_metric or "auc"
     found = best_step(log, metric, ec.metric_larger_is_better, set(complete))
     if found is None:
@@ -232,17 +235,18 @@ def export(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    _fsync(parent)
+    fsync_dir(parent)
     _record(config.model_dir, os.path.abspath(export_dir))
     return meta
 
 
 def _record(model_dir: str, export_dir: str) -> None:
     """Adds the export to ``model_dir/artifacts.json`` (when model_dir exists)."""
-    from tzrec.checkpoint import _files, artifacts
+    from tzrec.checkpoint import artifacts
+    from tzrec.run_dir.marker import read_marker
 
     if model_dir and os.path.isdir(model_dir):
-        marker = _files.read_marker(export_dir)
+        marker = read_marker(export_dir)
         artifacts.refresh(model_dir, artifacts.entry(export_dir, "export", marker))
 
 
@@ -255,7 +259,6 @@ def _write_export(
     import torch
 
     import tzrec
-    from tzrec.checkpoint import _files
     from tzrec.export_model import input_layout, script_model
     from tzrec.inference.eager import load_eager_model
     from tzrec.inference.self_check import check_finite, check_scripted
@@ -293,20 +296,10 @@ def _write_export(
         json.dump(meta, f, indent=2)
         f.write("\n")
     for name in os.listdir(out):
-        with open(os.path.join(out, name), "rb") as f:
-            os.fsync(f.fileno())
-    marker = _files.build_marker(out, step=selection.step, time=time.time())
-    _files.write_durable(json.dumps(marker).encode(), os.path.join(out, _files.MARKER))
-    _fsync(out)
+        fsync_file(os.path.join(out, name))
+    write_marker(out, step=selection.step, time=time.time())
+    fsync_dir(out)
     return meta
-
-
-def _fsync(folder: str) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def main(args: argparse.Namespace) -> int:

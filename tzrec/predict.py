@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
+from tzrec.run_dir import names
 from tzrec.utils.cli import make_parser, run_main
 from tzrec.utils.errors import ConfigError
 
@@ -195,25 +196,25 @@ def load_scripted(
 ) -> Predictor:
     """The exported TorchScript model and its config's features."""
     from tzrec import config as config_lib
-    from tzrec.checkpoint import _files
+    from tzrec.checkpoint.files import validate_checkpoint
     from tzrec.export import META_FILE, SCRIPTED_FILE
     from tzrec.export_model import scripted_inputs
     from tzrec.features.build import build_features
 
     model_file = os.path.join(export_dir, SCRIPTED_FILE)
     meta_file = os.path.join(export_dir, META_FILE)
-    for f in (model_file, meta_file, os.path.join(export_dir, _files.MARKER)):
+    for f in (model_file, meta_file, os.path.join(export_dir, names.MARKER)):
         if not os.path.isfile(f):
             raise ConfigError(
                 "not an export directory (file missing)",
                 f,
                 "pass a directory written by python -m tzrec.export",
             )
-    _files.validate_checkpoint(export_dir)
+    validate_checkpoint(export_dir)
     with open(meta_file, encoding="utf-8") as f:
         meta = json.load(f)
     config = config_lib.load_pipeline_config(
-        os.path.join(export_dir, "pipeline.config"), edit_config_json
+        os.path.join(export_dir, names.PIPELINE_CONFIG), edit_config_json
     )
     model = _jit_load(model_file, device)
 

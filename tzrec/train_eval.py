@@ -158,13 +158,12 @@ def main(args: argparse.Namespace) -> int:
         if lock is not None:
             lock.release()
     if dist_info.is_rank0:
+        from tzrec.run_dir.eval_log import eval_log_path
+
         _logger.info(
             "[done] %s; TensorBoard: tensorboard --logdir %s", reason, config.model_dir
         )
-        _logger.info(
-            "[done] eval log: %s",
-            os.path.join(config.model_dir, "train_eval_result.jsonl"),
-        )
+        _logger.info("[done] eval log: %s", eval_log_path(config.model_dir))
     return 0
 
 
@@ -177,12 +176,13 @@ def _resolved_config_saved(config, is_rank0: bool) -> Iterator[None]:  # noqa: A
     of the checkpoints already there keep using the config that wrote them.
     """
     from tzrec.checkpoint.manager import list_complete
+    from tzrec.run_dir import names
 
     if not is_rank0:
         yield
         return
-    path = os.path.join(config.model_dir, "pipeline.config")
-    previous = os.path.join(config.model_dir, ".pipeline.config.previous")
+    path = os.path.join(config.model_dir, names.PIPELINE_CONFIG)
+    previous = os.path.join(config.model_dir, names.PIPELINE_CONFIG_PREVIOUS)
     with contextlib.suppress(FileNotFoundError):
         os.unlink(previous)
     had = os.path.exists(path)

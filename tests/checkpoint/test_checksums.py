@@ -9,13 +9,14 @@ import shutil
 import ckpt_dmp_model as tiny
 import pytest
 
-from tzrec.checkpoint import _files, artifacts
+from tzrec.checkpoint import artifacts
 from tzrec.checkpoint.manager import (
     CheckpointManager,
     load_model_weights,
     resolve_checkpoint_path,
     validate_checkpoint,
 )
+from tzrec.run_dir import marker as run_marker
 from tzrec.utils.errors import CheckpointError
 
 
@@ -47,18 +48,18 @@ def _copy_run(run: str, tmp_path) -> str:
 
 
 def test_marker_records_a_checksum_per_file(run):
-    marker = _files.read_marker(os.path.join(run, "model.ckpt-4"))
+    marker = run_marker.read_marker(os.path.join(run, "model.ckpt-4"))
     assert marker["checksum"] == "xxh3_64"
     assert sorted(marker["checksums"]) == sorted(marker["files"])
     kinds = {rel.split("/")[0] for rel in marker["files"]}
     assert {"model", "optimizer", "rng", "train_state.pt", "plan.txt"} <= kinds
     for rel, digest in marker["checksums"].items():
         path = os.path.join(run, "model.ckpt-4", rel)
-        assert _files.file_checksum(path) == digest and len(digest) == 16
+        assert run_marker.file_checksum(path) == digest and len(digest) == 16
 
 
 def _kinds(run: str) -> list[str]:
-    return sorted(_files.read_marker(os.path.join(run, "model.ckpt-4"))["files"])
+    return sorted(run_marker.read_marker(os.path.join(run, "model.ckpt-4"))["files"])
 
 
 def test_a_byte_flip_in_any_file_is_refused_naming_it(run, tmp_path):
@@ -103,7 +104,7 @@ def test_marker_without_checksums_is_checked_by_size(run, tmp_path):
     """Checkpoints written before checksums still restore."""
     model_dir = _copy_run(run, tmp_path)
     ckpt = os.path.join(model_dir, "model.ckpt-4")
-    marker = _files.read_marker(ckpt)
+    marker = run_marker.read_marker(ckpt)
     del marker["checksums"], marker["checksum"]
     with open(os.path.join(ckpt, "DONE"), "w") as f:
         json.dump(marker, f)
@@ -127,9 +128,9 @@ def test_artifacts_json_lists_the_complete_checkpoints(run):
         ("checkpoint", "model.ckpt-4", 4),
     ]
     for e in entries:
-        marker = _files.read_marker(os.path.join(run, e["path"]))
+        marker = run_marker.read_marker(os.path.join(run, e["path"]))
         assert e["bytes"] == sum(marker["files"].values())
-        assert e["checksum"] == _files.digest_of(marker)
+        assert e["checksum"] == run_marker.digest_of(marker)
         assert e["created"].startswith("20")
 
 

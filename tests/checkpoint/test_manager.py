@@ -14,13 +14,13 @@ import numpy as np
 import pytest
 import torch
 
-from tzrec.checkpoint import _files
 from tzrec.checkpoint.best import best_step
 from tzrec.checkpoint.manager import (
     CheckpointManager,
     load_model_weights,
     resolve_checkpoint_path,
 )
+from tzrec.run_dir import marker as run_marker
 from tzrec.utils.errors import CheckpointError
 
 TRAIN_STATE = {"step": 3, "epoch": 0, "pos": {"file": "a.parquet", "row": 17}}
@@ -62,7 +62,7 @@ def _refresh_marker(ckpt: str) -> None:
     with open(os.path.join(ckpt, "DONE")) as f:
         marker = json.load(f)
     os.remove(os.path.join(ckpt, "DONE"))
-    fresh = _files.build_marker(ckpt)
+    fresh = run_marker.build_marker(ckpt)
     marker["files"], marker["checksums"] = fresh["files"], fresh["checksums"]
     with open(os.path.join(ckpt, "DONE"), "w") as f:
         json.dump(marker, f)
@@ -113,7 +113,7 @@ def test_layout_marker_and_result(saved):
         marker["files"]
     )
     assert marker["files"] == {
-        k: v for k, v in _files.list_files(result.path).items() if k != "DONE"
+        k: v for k, v in run_marker.list_files(result.path).items() if k != "DONE"
     }
     assert result.nbytes == sum(marker["files"].values()) and result.seconds > 0
     with open(os.path.join(result.path, "plan.txt")) as f:

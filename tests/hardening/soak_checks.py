@@ -6,8 +6,8 @@ import json
 import math
 from pathlib import Path
 
-from tzrec.checkpoint._files import list_complete, validate_checkpoint
 from tzrec.checkpoint.best import best_step
+from tzrec.checkpoint.files import list_complete, validate_checkpoint
 
 
 def _records(model_dir: Path, allow_torn_last: bool) -> list[dict]:

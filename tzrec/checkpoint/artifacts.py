@@ -21,9 +21,12 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
-from tzrec.checkpoint import _files
+from tzrec.checkpoint.files import list_complete
+from tzrec.run_dir import names
+from tzrec.run_dir.atomic import atomic_write
+from tzrec.run_dir.marker import digest_of, marker_or_none
 
-MANIFEST = "artifacts.json"
+MANIFEST = names.ARTIFACTS_FILE
 _logger = logging.getLogger("tzrec")
 
 
@@ -40,7 +43,7 @@ def entry(path: str, kind: str, marker: dict[str, Any]) -> dict[str, Any]:
         "path": path,
         "kind": kind,
         "bytes": sum(marker["files"].values()),
-        "checksum": _files.digest_of(marker),
+        "checksum": digest_of(marker),
         "step": marker.get("step"),
         "created": _iso(marker.get("time")),
     }
@@ -74,8 +77,8 @@ def refresh(model_dir: str, export: dict[str, Any] | None = None) -> None:
                 exports = [e for e in exports if e["path"] != export["path"]]
                 exports.append(export)
             entries = []
-            for _, path in _files.list_complete(model_dir):
-                marker = _files.marker_or_none(path)
+            for _, path in list_complete(model_dir):
+                marker = marker_or_none(path)
                 if marker is not None:
                     entries.append(entry(os.path.basename(path), "checkpoint", marker))
             _write(model_dir, entries + exports)
@@ -94,13 +97,5 @@ def _locked(model_dir: str) -> Iterator[None]:
 
 
 def _write(model_dir: str, entries: list[dict[str, Any]]) -> None:
-    path = os.path.join(model_dir, MANIFEST)
-    tmp = f"{path}.tmp-{os.getpid()}"
     data = json.dumps({"artifacts": entries}, indent=1).encode() + b"\n"
-    try:
-        _files.write_durable(data, tmp)
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-    _files.fsync_dir(model_dir)
+    atomic_write(os.path.join(model_dir, MANIFEST), data)

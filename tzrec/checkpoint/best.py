@@ -1,17 +1,19 @@
-"""Best checkpoint step from the eval log (``train_eval_result.jsonl``).
+"""The best checkpoint by the eval log (``train_eval_result.jsonl``).
 
-The eval log is the only source: one JSON object per evaluation, ``global_step``
-first, NaN/inf written as ``null``. A killed run may leave a torn last line, so
-unreadable lines are skipped with a warning instead of failing the export.
+The eval log is the only source; ranking is :class:`tzrec.run_dir.best.BestSoFar`
+(NaN, null, inf and a missing metric never win; ties go to the earliest step;
+a step evaluated twice counts with its last line). A killed run may leave a
+torn last line: it is skipped with a warning instead of failing the export.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 from typing import Any
 
-from tzrec.monitor import events
+from tzrec.run_dir.best import BestSoFar
+from tzrec.run_dir.eval_log import read_records
+from tzrec.run_dir.jsonl import read_jsonl as _read_jsonl
 from tzrec.utils.errors import CheckpointError
 
 logger = logging.getLogger("tzrec")
@@ -21,17 +23,9 @@ def read_jsonl(path: str) -> list[dict[str, Any]]:
     """The JSON objects of a JSONL file; torn lines skipped with a warning.
 
     Kept for callers of this module; the reading itself is
-    :func:`tzrec.monitor.events.read_jsonl`, shared with the writer's side.
+    :func:`tzrec.run_dir.jsonl.read_jsonl`, shared with the writer's side.
     """
-    return events.read_jsonl(path)
-
-
-def _score(value: Any) -> float | None:
-    """Returns the metric as a finite float, or None when it ranks worst."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    value = float(value)
-    return value if math.isfinite(value) else None
+    return _read_jsonl(path)
 
 
 def best_step(
@@ -41,9 +35,6 @@ def best_step(
     complete_steps: set[int] | None = None,
 ) -> tuple[int, float] | None:
     """Finds the evaluated step with the best value of ``metric``.
-
-    NaN, null, inf and a missing metric rank worst and never win; ties go to
-    the earliest step; when a step was evaluated twice its last line counts.
 
     Args:
         eval_log_path: path of ``train_eval_result.jsonl``.
@@ -61,32 +52,36 @@ def best_step(
             them; the message lists the metric names that do appear.
 
     """
-    scores: dict[int, float | None] = {}
-    names: set[str] = set()
-    seen_metric = False
-    for record in events.read_records(eval_log_path):
-        step = record["global_step"]
-        names.update(k for k in record if k != "global_step")
-        seen_metric = seen_metric or metric in record
-        scores[step] = _score(record.get(metric))
-    if not scores:
+    records = read_records(eval_log_path)
+    if not records:
         return None
-    if not seen_metric:
-        raise CheckpointError(
-            f'metric "{metric}" is in no evaluation',
-            eval_log_path,
-            "set export_config.best_exporter_metric to one of: "
-            + (", ".join(sorted(names)) or "(no metrics logged)"),
-        )
-    best: tuple[int, float] | None = None
-    for step in sorted(scores):
-        value = scores[step]
-        if value is None or (complete_steps is not None and step not in complete_steps):
-            continue
-        if best is None or (value > best[1] if larger_is_better else value < best[1]):
-            best = (step, value)
-    if best is None:
+    check_metric_logged(records, metric, eval_log_path)
+    best = BestSoFar.from_records(
+        metric, larger_is_better, records, steps=complete_steps
+    )
+    if best.step is None or best.value is None:
         logger.warning(
             'no qualifying evaluation has a finite "%s" in %s', metric, eval_log_path
         )
-    return best
+        return None
+    return best.step, best.value
+
+
+def check_metric_logged(
+    records: list[dict[str, Any]], metric: str, eval_log_path: str
+) -> None:
+    """Raises unless some record has ``metric`` (a misspelt export metric).
+
+    Raises:
+        CheckpointError: listing the metric names the log does have.
+
+    """
+    if any(metric in rec for rec in records):
+        return
+    names = {k for rec in records for k in rec if k != "global_step"}
+    raise CheckpointError(
+        f'metric "{metric}" is in no evaluation',
+        eval_log_path,
+        "set export_config.best_exporter_metric to one of: "
+        + (", ".join(sorted(names)) or "(no metrics logged)"),
+    )

@@ -25,7 +25,6 @@ prune.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import os
 import shutil
@@ -36,16 +35,29 @@ from typing import Any
 import torch.distributed as dist
 from torch import nn
 
-from tzrec.checkpoint import _dcp, _files, artifacts
-from tzrec.checkpoint._files import (  # noqa: F401 -- re-exported
+from tzrec.checkpoint import _dcp, artifacts, files
+from tzrec.checkpoint.files import (
     list_complete,
     resolve_checkpoint_path,
     validate_checkpoint,
 )
 from tzrec.checkpoint.state import capture_rng_state, check_plain
+from tzrec.run_dir import names
+from tzrec.run_dir.atomic import fsync_dir, save_durable, write_durable
+from tzrec.run_dir.marker import marker_or_none, read_marker, write_marker
 from tzrec.utils.dist import get_dist_info
 from tzrec.utils.errors import CheckpointError, TzrecError
 from tzrec.utils.failpoints import failpoint
+
+__all__ = [
+    "CheckpointManager",
+    "SaveResult",
+    "list_complete",
+    "load_model_weights",
+    "resolve_checkpoint_path",
+    "saved_model_keys",
+    "validate_checkpoint",
+]
 
 logger = logging.getLogger("tzrec")
 
@@ -75,7 +87,9 @@ class CheckpointManager:
     Args:
         model_dir: the run's directory.
         keep_max: newest complete checkpoints to keep in ``prune`` (0 = all).
-        best_fn: returns the best step to protect from pruning, or None.
+        best_fn: returns the best step to protect from pruning, or None;
+            ``tzrec.run_dir.best.EvalLogBest(...).best_step`` follows the eval
+            log reading each line once.
 
     """
 
@@ -123,26 +137,26 @@ class CheckpointManager:
 
         """
         start = time.perf_counter()
-        final = os.path.join(self.model_dir, f"model.ckpt-{step}")
+        final = os.path.join(self.model_dir, names.checkpoint_name(step))
         tmp = self._tmp_path(step)
         if self._rank == 0:  # every rank writes into rank 0's temp dir
             err = _attempt(lambda: check_plain(train_state))
-            err = err or _attempt(lambda: _files.fresh_dir(tmp))
+            err = err or _attempt(lambda: files.fresh_dir(tmp))
         tmp, err = self._broadcast((tmp, err) if self._rank == 0 else None)
         self._raise_if(err, tmp)
         _WRITING.add(tmp)
         try:
             model_extra = _dcp.save_tensors(
-                model.state_dict(), os.path.join(tmp, _files.MODEL_SUBDIR)
+                model.state_dict(), os.path.join(tmp, names.MODEL_SUBDIR)
             )
             failpoint("checkpoint_mid_write", step)
             optim_extra: dict[str, Any] = {}
             if optimizer is not None:
                 optim_extra = _dcp.save_tensors(
-                    optimizer.state_dict(), os.path.join(tmp, _files.OPTIM_SUBDIR)
+                    optimizer.state_dict(), os.path.join(tmp, names.OPTIM_SUBDIR)
                 )
-            rng_path = os.path.join(tmp, "rng", f"rank-{self._rank}.pt")
-            rng = _attempt(lambda: _files.save_durable(capture_rng_state(), rng_path))
+            rng_path = os.path.join(tmp, names.rng_file(self._rank))
+            rng = _attempt(lambda: save_durable(capture_rng_state(), rng_path))
             self._raise_if(self._any(rng), tmp)
             if self._rank == 0:
                 extra = {"model": model_extra, "optimizer": optim_extra}
@@ -156,7 +170,7 @@ class CheckpointManager:
             raise CheckpointError(e.what, final, _WRITE_FIX) from e
         finally:
             _WRITING.discard(tmp)
-        nbytes = sum(_files.read_marker(final)["files"].values())
+        nbytes = sum(read_marker(final)["files"].values())
         return SaveResult(final, nbytes, time.perf_counter() - start)
 
     def _finish(
@@ -169,20 +183,15 @@ class CheckpointManager:
         plan: Any,
     ) -> None:
         """Rank 0: small files, marker last, fsync, rename into place."""
-        _files.save_durable(train_state, os.path.join(tmp, _files.TRAIN_STATE))
+        save_durable(train_state, os.path.join(tmp, names.TRAIN_STATE))
         if extra["model"] or extra["optimizer"]:
             check_plain(extra, "non-tensor state_dict entries")
-            _files.save_durable(extra, os.path.join(tmp, _files.EXTRA_STATE))
+            save_durable(extra, os.path.join(tmp, names.EXTRA_STATE))
         if plan is not None:
-            _files.write_durable(str(plan).encode(), os.path.join(tmp, _files.PLAN))
-        marker = _files.build_marker(
-            tmp, step=step, time=time.time(), world_size=self._world_size
-        )
-        _files.write_durable(
-            json.dumps(marker).encode(), os.path.join(tmp, _files.MARKER)
-        )
+            write_durable(str(plan).encode(), os.path.join(tmp, names.PLAN))
+        write_marker(tmp, step=step, time=time.time(), world_size=self._world_size)
         for root, _, _ in os.walk(tmp):
-            _files.fsync_dir(root)
+            fsync_dir(root)
         failpoint("checkpoint_before_rename", step)
         if os.path.exists(final):
             # Replace an existing checkpoint of the same step: move it aside
@@ -192,7 +201,7 @@ class CheckpointManager:
             shutil.rmtree(aside, ignore_errors=True)
         else:
             os.rename(tmp, final)
-        _files.fsync_dir(self.model_dir)
+        fsync_dir(self.model_dir)
         artifacts.refresh(self.model_dir)
         logger.debug("saved checkpoint %s", final)
 
@@ -232,7 +241,7 @@ class CheckpointManager:
                 deleted.append(path)
                 logger.info("pruned checkpoint %s", path)
         if deleted:
-            _files.fsync_dir(self.model_dir)
+            fsync_dir(self.model_dir)
             artifacts.refresh(self.model_dir)
         return deleted
 
@@ -252,14 +261,12 @@ class CheckpointManager:
         removed = []
         for name in sorted(os.listdir(self.model_dir)):
             path = os.path.join(self.model_dir, name)
-            tmp_match = _files.TMP_RE.match(name)
+            tmp_match = names.TMP_RE.match(name)
             if tmp_match:
                 pid = int(tmp_match.group(3))
-                if path in _WRITING or (pid != os.getpid() and _files.pid_alive(pid)):
+                if path in _WRITING or (pid != os.getpid() and files.pid_alive(pid)):
                     continue
-            elif not (
-                _files.CKPT_RE.match(name) and _files.marker_or_none(path) is None
-            ):
+            elif not (names.CKPT_RE.match(name) and marker_or_none(path) is None):
                 continue
             if os.path.isdir(path):
                 shutil.rmtree(path, ignore_errors=True)
@@ -294,16 +301,16 @@ class CheckpointManager:
         """
         marker = validate_checkpoint(path)
         # Read and check everything before touching the model.
-        train_state = _files.load_weights_only(os.path.join(path, _files.TRAIN_STATE))
+        train_state = files.load_weights_only(os.path.join(path, names.TRAIN_STATE))
         if not isinstance(train_state, dict):
             raise CheckpointError(
-                "train state is not a dict", os.path.join(path, _files.TRAIN_STATE)
+                "train state is not a dict", os.path.join(path, names.TRAIN_STATE)
             )
-        extra = _files.load_weights_only(
-            os.path.join(path, _files.EXTRA_STATE), missing_ok=True
+        extra = files.load_weights_only(
+            os.path.join(path, names.EXTRA_STATE), missing_ok=True
         ) or {"model": {}, "optimizer": {}}
         model_sd = model.state_dict()
-        model_dir = os.path.join(path, _files.MODEL_SUBDIR)
+        model_dir = os.path.join(path, names.MODEL_SUBDIR)
         _dcp.check_match(model_sd, model_dir, "model", True, self._multi)
         optim_sd = None
         if optimizer is not None:
@@ -311,7 +318,7 @@ class CheckpointManager:
         _dcp.load_tensors(model_sd, model_dir, extra["model"])
         model.load_state_dict(model_sd)
         if optimizer is not None:
-            optim_dir = os.path.join(path, _files.OPTIM_SUBDIR)
+            optim_dir = os.path.join(path, names.OPTIM_SUBDIR)
             _dcp.load_tensors(optim_sd, optim_dir, extra["optimizer"])
             optimizer.load_state_dict(optim_sd)
         self._attach_rng(path, marker, train_state)
@@ -325,7 +332,7 @@ class CheckpointManager:
         when the checkpoint has state the live optimizer lacks, so a checkpoint
         saved before the first step still restores.
         """
-        optim_dir = os.path.join(path, _files.OPTIM_SUBDIR)
+        optim_dir = os.path.join(path, names.OPTIM_SUBDIR)
         if not os.path.isdir(optim_dir):
             raise CheckpointError(
                 "missing optimizer state",
@@ -345,8 +352,8 @@ class CheckpointManager:
 
     def _attach_rng(self, path: str, marker: dict, train_state: dict) -> None:
         if marker.get("world_size") == self._world_size:
-            rng_path = os.path.join(path, "rng", f"rank-{self._rank}.pt")
-            train_state["rng"] = _files.load_weights_only(rng_path)
+            rng_path = os.path.join(path, names.rng_file(self._rank))
+            train_state["rng"] = files.load_weights_only(rng_path)
         elif self._rank == 0:
             logger.warning(
                 "checkpoint %s was saved at world size %s, now %d: per-rank RNG "
@@ -366,7 +373,9 @@ class CheckpointManager:
         return aside
 
     def _tmp_path(self, step: int, kind: str = "tmp") -> str:
-        return os.path.join(self.model_dir, f".{kind}-model.ckpt-{step}-{os.getpid()}")
+        return os.path.join(
+            self.model_dir, names.temp_checkpoint_name(step, os.getpid(), kind)
+        )
 
     def _any(self, error: str | None) -> str | None:
         """The first rank's error, on every rank (all ranks must call)."""
@@ -421,11 +430,11 @@ def load_model_weights(
     """
     _, path = resolve_checkpoint_path(path)
     model_sd = model.state_dict()
-    model_dir = os.path.join(path, _files.MODEL_SUBDIR)
+    model_dir = os.path.join(path, names.MODEL_SUBDIR)
     multi = get_dist_info().world_size > 1
     missing, unexpected = _dcp.check_match(model_sd, model_dir, "model", strict, multi)
-    extra = _files.load_weights_only(
-        os.path.join(path, _files.EXTRA_STATE), missing_ok=True
+    extra = files.load_weights_only(
+        os.path.join(path, names.EXTRA_STATE), missing_ok=True
     )
     _dcp.load_tensors(model_sd, model_dir, (extra or {}).get("model"), skip=missing)
     model.load_state_dict(model_sd)
@@ -439,3 +448,14 @@ def load_model_weights(
             ", ".join(unexpected),
         )
     return missing, unexpected
+
+
+def saved_model_keys(path: str) -> set[str]:
+    """Tensor keys of the model state saved in checkpoint ``path`` (metadata only).
+
+    Args:
+        path: a ``model.ckpt-STEP`` directory.
+
+    """
+    metadata = _dcp.read_metadata(os.path.join(path, names.MODEL_SUBDIR))
+    return set(metadata.state_dict_metadata)

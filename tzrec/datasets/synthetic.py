@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -59,6 +58,7 @@ from tzrec.datasets.synthetic_truth import (
     draw_truth,
     probabilities,
 )
+from tzrec.run_dir.atomic import atomic_write, replace_durably, temp_sibling
 from tzrec.utils.errors import ConfigError, DataError
 
 __all__ = [
@@ -152,7 +152,7 @@ def _chunks(t: Truth, seed: int, split: int, index: int, rows: int, stats: list)
 
 def _write_file(path: Path, fmt: str, tables: Iterator[pa.Table]) -> None:
     """Writes to a hidden temporary sibling, then renames it into place."""
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp = temp_sibling(str(path))
     if fmt == "parquet":
         writer = pq.ParquetWriter(tmp, SCHEMA)
     else:
@@ -160,9 +160,7 @@ def _write_file(path: Path, fmt: str, tables: Iterator[pa.Table]) -> None:
     with writer:
         for table in tables:
             writer.write_table(table)
-    with open(tmp, "rb") as f:
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    replace_durably(tmp, str(path))
 
 
 def _write_train(t: Truth, out: Path, seed: int, rows: int, files: int, fmt: str):
@@ -314,9 +312,7 @@ def generate(
         "train_files": [f"train/part-{i:05d}.{fmt}" for i in range(num_files)],
         "eval_files": [f"eval/part-00000.{fmt}"],
     }
-    tmp = out / f".meta.json.tmp{os.getpid()}"
-    tmp.write_text(json.dumps(meta, indent=2) + "\n")
-    os.replace(tmp, out / "meta.json")
+    atomic_write(str(out / "meta.json"), json.dumps(meta, indent=2) + "\n")
     return meta
 
 

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +43,7 @@ import pyarrow.parquet as pq
 
 from tzrec.features.feature import column_of
 from tzrec.protos import pipeline_pb2
+from tzrec.run_dir.atomic import replace_durably, temp_sibling
 from tzrec.utils.errors import ConfigError
 
 MAX_IDS = 50
@@ -432,9 +432,10 @@ def generate_from_config(
         table, stats, fit = _table(config, columns, gen, n, rng, fit)
         folder = Path(output_dir) / split
         folder.mkdir(parents=True, exist_ok=True)
-        tmp = folder / ".part-0.parquet.tmp"
+        final = str(folder / "part-0.parquet")
+        tmp = temp_sibling(final)
         pq.write_table(table, tmp)
-        os.replace(tmp, folder / "part-0.parquet")
+        replace_durably(tmp, final)
         meta[split] = {"num_rows": n, "labels": stats}
     meta["columns"] = {f.name: str(f.type) for f in table.schema}
     (Path(output_dir) / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")

@@ -32,11 +32,9 @@ _WRAPPER_PREFIXES = (
 
 def saved_model_keys(ckpt_path: str) -> set[str]:
     """Tensor keys of the model state saved in a checkpoint (metadata only)."""
-    from tzrec.checkpoint import _dcp
+    from tzrec.checkpoint.manager import saved_model_keys as saved_keys
 
-    # The checkpoint layout (tzrec.checkpoint.manager): model/ is the DCP dir.
-    metadata = _dcp.read_metadata(os.path.join(ckpt_path, "model"))
-    return set(metadata.state_dict_metadata)
+    return saved_keys(ckpt_path)
 
 
 def key_prefix(live: set[str], saved: set[str]) -> str:

@@ -22,6 +22,7 @@ from tzrec.datasets.reader import CsvReader, ParquetReader, list_files, rebatch
 from tzrec.monitor.cadence import Clock, Throttle
 from tzrec.monitor.progress import format_count, format_duration
 from tzrec.protos import data_pb2
+from tzrec.run_dir.atomic import replace_durably, temp_sibling
 from tzrec.utils.errors import ConfigError, DataError
 
 _logger = logging.getLogger("tzrec")
@@ -137,7 +138,7 @@ class PredictionWriter:
         self.empty_schema = empty_schema
         folder = os.path.dirname(os.path.abspath(path))
         os.makedirs(folder, exist_ok=True)
-        self.tmp = os.path.join(folder, f".tmp-{os.path.basename(path)}-{os.getpid()}")
+        self.tmp = temp_sibling(path)
         self.rows = 0
         self._writer: pq.ParquetWriter | pacsv.CSVWriter | None = None
         self._schema: pa.Schema | None = None
@@ -187,9 +188,7 @@ class PredictionWriter:
         self._flush()
         assert self._writer is not None
         self._writer.close()
-        with open(self.tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(self.tmp, self.path)
+        replace_durably(self.tmp, self.path)
 
     def abort(self) -> None:
         """Closes and removes the temporary file."""

@@ -1,4 +1,4 @@
-"""Every name the monitor writes: TensorBoard tags, folders, files, events.
+"""Every name the monitor writes: TensorBoard tags, summaries, events.
 
 Nothing else in tzrec spells a tag; dashboards, tests and tools import these.
 
@@ -26,16 +26,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from tzrec.run_dir import names
 from tzrec.utils.errors import ConfigError
 
-# ---- model_dir layout ----
-EVAL_VAL_DIR = "eval_val"  # eval during training, overlaid with train curves
-EVAL_DIR = "eval"  # standalone eval
-LOG_DIR = "log"
-EVAL_RESULT_FILE = "train_eval_result.jsonl"
-EVENTS_FILE = "events.jsonl"
-RUN_INFO_FILE = "run.json"
-VERSION_FILE = "version"
+# ---- model_dir layout: defined in tzrec.run_dir.names, named here for the
+# monitor's callers ----
+EVAL_VAL_DIR = names.EVAL_VAL_DIR
+EVAL_DIR = names.EVAL_DIR
+LOG_DIR = names.LOG_DIR
+EVAL_RESULT_FILE = names.EVAL_RESULT_FILE
+EVENTS_FILE = names.EVENTS_FILE
+RUN_INFO_FILE = names.RUN_INFO_FILE
+VERSION_FILE = names.VERSION_FILE
 
 # ---- train_config.tensorboard_summaries ----
 SUMMARY_LOSS = "loss"
@@ -86,7 +88,7 @@ LOSS_TOTAL = "loss/total"
 PERF_EVAL_SAMPLES_PER_SEC = "perf/eval_samples_per_sec"
 BEST_STEP = "run/best_step"
 # ---- text tags ----
-TEXT_PIPELINE_CONFIG = "config/pipeline.config"
+TEXT_PIPELINE_CONFIG = f"config/{names.PIPELINE_CONFIG}"
 TEXT_RUN_INFO = "config/run.json"
 TEXT_BEST = "run/best"
 GLOBAL_GRADIENT_NORM = "global_gradient_norm"

@@ -37,6 +37,7 @@ from tzrec.monitor.sinks import FanOut, NullSink, Sink, TensorBoardSink
 from tzrec.monitor.tb_layout import BestSoFar, custom_scalars_layout
 from tzrec.monitor.trackers import Tracker
 from tzrec.monitor.train_window import StepTimings, TrainWindow
+from tzrec.run_dir import names
 from tzrec.utils.errors import ConfigError
 
 _logger = logging.getLogger("tzrec")
@@ -149,9 +150,9 @@ class Monitor:
         self._events = self._eval_log = None
         if is_rank0:
             os.makedirs(model_dir, exist_ok=True)
-            self._events = EventLog(os.path.join(model_dir, keys.EVENTS_FILE))
+            self._events = EventLog(os.path.join(model_dir, names.EVENTS_FILE))
             self._eval_log = JsonlEvalLog(
-                os.path.join(model_dir, keys.EVAL_RESULT_FILE)
+                os.path.join(model_dir, names.EVAL_RESULT_FILE)
             )
             if start_step > 0:
                 # Evals after the restored step belong to the lost future.
@@ -177,7 +178,7 @@ class Monitor:
             return NullSink(), NullSink()
         purge = self.start_step + 1 if self.start_step > 0 else None
         train = TensorBoardSink(self.model_dir, purge_step=purge)
-        eval_dir = os.path.join(self.model_dir, keys.EVAL_VAL_DIR)
+        eval_dir = os.path.join(self.model_dir, names.EVAL_VAL_DIR)
         return train, TensorBoardSink(eval_dir, purge_step=purge, eval_run=True)
 
     def __enter__(self) -> Monitor:

@@ -14,7 +14,8 @@ from typing import Any
 import torch
 
 import tzrec
-from tzrec.monitor import keys
+from tzrec.run_dir import names
+from tzrec.run_dir.atomic import atomic_write
 
 
 def git_revision(path: str | None = None) -> str | None:
@@ -79,17 +80,8 @@ def write_run_info(model_dir: str, config_hash: str, world_size: int) -> dict[st
     """
     os.makedirs(model_dir, exist_ok=True)
     info = collect_run_info(config_hash, world_size)
-    _write_atomic(
-        os.path.join(model_dir, keys.RUN_INFO_FILE), json.dumps(info, indent=2) + "\n"
+    atomic_write(
+        os.path.join(model_dir, names.RUN_INFO_FILE), json.dumps(info, indent=2) + "\n"
     )
-    _write_atomic(os.path.join(model_dir, keys.VERSION_FILE), f"{tzrec.__version__}\n")
+    atomic_write(os.path.join(model_dir, names.VERSION_FILE), f"{tzrec.__version__}\n")
     return info
-
-
-def _write_atomic(path: str, text: str) -> None:
-    tmp = f"{path}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)

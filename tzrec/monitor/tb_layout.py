@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from tzrec.monitor import keys
+from tzrec.run_dir import best
 
 Layout = dict[str, dict[str, list[Any]]]
 
@@ -69,8 +70,11 @@ def custom_scalars_layout(
     return layout
 
 
-class BestSoFar:
-    """The best value of one eval metric so far (NaN/None never wins).
+class BestSoFar(best.BestSoFar):
+    """The best eval value so far, shown in TensorBoard (``run/best_*``, text).
+
+    Ranking is :class:`tzrec.run_dir.best.BestSoFar`'s; this adds only how the
+    best is drawn.
 
     Args:
         metric: eval-log key, e.g. ``auc``.
@@ -84,37 +88,9 @@ class BestSoFar:
         larger_is_better: bool = True,
         records: Iterable[Mapping[str, Any]] = (),
     ) -> None:
-        self.metric = metric
-        self.larger_is_better = larger_is_better
-        self.value: float | None = None
-        self.step: int | None = None
-        self.record: Mapping[str, Any] = {}
+        super().__init__(metric, larger_is_better)
         for rec in records:
-            self.update(rec.get("global_step"), rec.get(metric), rec)
-
-    def update(
-        self, step: Any, value: Any, record: Mapping[str, Any] | None = None
-    ) -> bool:
-        """Takes one evaluation; returns whether it is the new best.
-
-        ``record`` (every metric of that evaluation) is kept with the best.
-        """
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            return False
-        value = float(value)
-        if not math.isfinite(value):
-            return False
-        if self.value is not None and not (
-            value > self.value if self.larger_is_better else value < self.value
-        ):
-            return False
-        self.value, self.step = value, step if isinstance(step, int) else None
-        self.record = {
-            k: v
-            for k, v in (record or {}).items()
-            if k not in ("global_step", "epoch", "wall_time")
-        }
-        return True
+            self.update_record(rec)
 
     def scalars(self) -> dict[str, float]:
         """``run/best_step`` and every finite metric of the best evaluation."""
@@ -126,7 +102,7 @@ class BestSoFar:
 
     def markdown(self) -> str:
         """The best step and its metrics, as a markdown table."""
-        better = "larger" if self.larger_is_better else "smaller"
+        better = "larger" if self.higher_is_better else "smaller"
         rows = "\n".join(
             f"| {k} | {v:.6g} |" if isinstance(v, int | float) else f"| {k} | - |"
             for k, v in self.record.items()

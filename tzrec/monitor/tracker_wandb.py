@@ -60,8 +60,9 @@ class WandbTracker(Tracker):
         self.run_id = run_id
 
     def _resume_from_disk(self, wandb_dir: str, run_id: str, start_step: int) -> None:
-        from tzrec.monitor.events import read_records
         from tzrec.monitor.wandb_files import history, offline_folders
+        from tzrec.run_dir import names
+        from tzrec.run_dir.eval_log import read_records
 
         rows = [r for d in offline_folders(wandb_dir, run_id) for r in history(d)]
         evals = {r["_step"] for r in rows if any(k.startswith(EVAL_PREFIX) for k in r)}
@@ -71,7 +72,7 @@ class WandbTracker(Tracker):
             if any(not k.startswith(("_", EVAL_PREFIX)) for k in r)
         ]
         self._done["train"] = max(trains, default=0)
-        log = os.path.join(self.model_dir, keys.EVAL_RESULT_FILE)
+        log = os.path.join(self.model_dir, names.EVAL_RESULT_FILE)
         for rec in read_records(log):
             step = rec["global_step"]
             if step <= start_step and step not in evals:

@@ -24,11 +24,12 @@ from typing import Any
 
 import torch
 
-from tzrec.monitor import keys
+from tzrec.run_dir import names
+from tzrec.run_dir.atomic import atomic_write
 from tzrec.utils.errors import ConfigError
 
-STATE_FILE = "trackers.json"
-EVAL_PREFIX = f"{keys.EVAL_VAL_DIR}/"
+STATE_FILE = names.TRACKERS_FILE
+EVAL_PREFIX = f"{names.EVAL_VAL_DIR}/"
 WANDB_MODES = ("offline", "online", "disabled")
 MLFLOW_STATUS = {"ok": "FINISHED", "stopped": "FINISHED", "failed": "FAILED"}
 # Packages each tracker needs (MLflow's sqlite store needs sqlalchemy+alembic).
@@ -102,10 +103,7 @@ class TrackerState:
         """Replaces the file atomically, keeping the other trackers' entries."""
         everything = self._read()
         everything[self.name] = self.data
-        tmp = f"{self.path}.tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(everything, f, indent=2)
-        os.replace(tmp, self.path)
+        atomic_write(self.path, json.dumps(everything, indent=2))
 
 
 class Tracker:
@@ -224,11 +222,11 @@ def run_name(model_dir: str, name: str) -> str:
 def artifact_files(model_dir: str) -> list[tuple[str, str]]:
     """``(path, artifact folder)``: config, eval log, events, TensorBoard files."""
     out = []
-    for name in ("pipeline.config", keys.EVAL_RESULT_FILE, keys.EVENTS_FILE):
+    for name in (names.PIPELINE_CONFIG, names.EVAL_RESULT_FILE, names.EVENTS_FILE):
         path = os.path.join(model_dir, name)
         if os.path.exists(path):
             out.append((path, ""))
-    for sub in ("", keys.EVAL_VAL_DIR):
+    for sub in ("", names.EVAL_VAL_DIR):
         pattern = os.path.join(model_dir, sub, "events.out.tfevents.*")
         folder = f"tensorboard/{sub}" if sub else "tensorboard"
         out.extend((p, folder) for p in glob.glob(pattern))

@@ -20,6 +20,7 @@ from typing import Any
 from tzrec.checkpoint.best import best_step, read_jsonl
 from tzrec.checkpoint.manager import list_complete
 from tzrec.monitor import keys
+from tzrec.run_dir import names
 from tzrec.tools.runs_timeline import Timeline, build_timeline, run_status
 from tzrec.utils.errors import ConfigError, TzrecError
 
@@ -28,7 +29,7 @@ RECORD_FIELDS = ("global_step", "epoch", "wall_time", "samples")
 # A run without run_finished whose events.jsonl changed this recently is alive.
 RUNNING_WINDOW_SECS = 600.0
 # A checkpoint's completion marker (model_dir contract).
-MARKER = "DONE"
+MARKER = names.MARKER
 _LARGER = ("auc", "grouped_auc", "gauc", "xauc", "accuracy", "recall", "precision")
 _SMALLER = (
     keys.EVAL_LOSS_PREFIX,
@@ -138,16 +139,16 @@ class Run:
 def is_run_dir(path: str) -> bool:
     """Whether ``path`` holds any file a train_eval run writes."""
     # A run killed during start-up leaves only its lock, run.json or log/.
-    names = (
-        "pipeline.config",
-        keys.EVENTS_FILE,
-        keys.EVAL_RESULT_FILE,
-        keys.RUN_INFO_FILE,
-        ".tzrec.lock",
+    files = (
+        names.PIPELINE_CONFIG,
+        names.EVENTS_FILE,
+        names.EVAL_RESULT_FILE,
+        names.RUN_INFO_FILE,
+        names.LOCK_FILE,
     )
     return os.path.isdir(path) and (
-        any(os.path.isfile(os.path.join(path, n)) for n in names)
-        or os.path.isdir(os.path.join(path, keys.LOG_DIR))
+        any(os.path.isfile(os.path.join(path, n)) for n in files)
+        or os.path.isdir(os.path.join(path, names.LOG_DIR))
     )
 
 
@@ -171,18 +172,18 @@ def load_run(path: str, require_evals: bool = True) -> Run:
             "(it holds pipeline.config, events.jsonl, train_eval_result.jsonl)",
         )
     config, note = _load_config(path)
-    events = list(read_jsonl(os.path.join(path, keys.EVENTS_FILE)))
+    events = list(read_jsonl(os.path.join(path, names.EVENTS_FILE)))
     status = run_status(events, _events_age(path), RUNNING_WINDOW_SECS)
     evals = _read_evals(path)
     if require_evals and not evals:
         raise RunError(
             f"no evaluations yet (run {status['state']}, "
             f"step {status.get('step') or 0})",
-            os.path.join(path, keys.EVAL_RESULT_FILE),
+            os.path.join(path, names.EVAL_RESULT_FILE),
             "wait for the first checkpoint's evaluation "
             "(train_config.save_checkpoints_steps)",
         )
-    info = _read_json(os.path.join(path, keys.RUN_INFO_FILE))
+    info = _read_json(os.path.join(path, names.RUN_INFO_FILE))
     ckpts = _checkpoints(path)
     run = Run(
         path=path,
@@ -205,7 +206,7 @@ def load_run(path: str, require_evals: bool = True) -> Run:
 def _load_config(path: str) -> tuple[Any, str]:
     from tzrec import config as config_lib
 
-    file = os.path.join(path, "pipeline.config")
+    file = os.path.join(path, names.PIPELINE_CONFIG)
     if not os.path.isfile(file):
         return None, "no pipeline.config"
     try:
@@ -216,7 +217,7 @@ def _load_config(path: str) -> tuple[Any, str]:
 
 def _events_age(path: str) -> float | None:
     try:
-        return time.time() - os.path.getmtime(os.path.join(path, keys.EVENTS_FILE))
+        return time.time() - os.path.getmtime(os.path.join(path, names.EVENTS_FILE))
     except OSError:
         return None
 
@@ -224,7 +225,7 @@ def _events_age(path: str) -> float | None:
 def _read_evals(path: str) -> list[dict[str, Any]]:
     """Eval records by step, a re-evaluated step keeping its last line."""
     by_step: dict[int, dict[str, Any]] = {}
-    for rec in read_jsonl(os.path.join(path, keys.EVAL_RESULT_FILE)):
+    for rec in read_jsonl(os.path.join(path, names.EVAL_RESULT_FILE)):
         step = rec.get("global_step")
         if isinstance(step, int) and not isinstance(step, bool):
             by_step[step] = rec
@@ -265,7 +266,7 @@ def _best(path: str, config: Any, ckpts: list[Checkpoint]) -> Best:
     ec = config.export_config if config is not None else None
     metric = (ec.best_exporter_metric if ec else "") or "auc"
     larger = ec.metric_larger_is_better if ec else True
-    log = os.path.join(path, keys.EVAL_RESULT_FILE)
+    log = os.path.join(path, names.EVAL_RESULT_FILE)
     quiet = logging.getLogger("tzrec")
     level = quiet.level
     quiet.setLevel(logging.ERROR)  # torn lines are reported once, by _read_evals

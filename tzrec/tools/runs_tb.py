@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from tzrec.monitor import keys
+from tzrec.run_dir import names
 
 
 def read_scalars(log_dir: str) -> dict[str, list[tuple[int, float]]]:
@@ -37,7 +38,7 @@ def run_scalars(
 ) -> tuple[dict[str, list[tuple[int, float]]], dict[str, list[tuple[int, float]]]]:
     """``(train, eval)`` scalars: ``model_dir/`` and ``model_dir/eval_val/``."""
     return read_scalars(model_dir), read_scalars(
-        os.path.join(model_dir, keys.EVAL_VAL_DIR)
+        os.path.join(model_dir, names.EVAL_VAL_DIR)
     )
 
 

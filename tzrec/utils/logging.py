@@ -6,7 +6,7 @@ import logging
 import os
 import sys
 
-from tzrec.monitor.keys import LOG_DIR
+from tzrec.run_dir.names import LOG_DIR
 from tzrec.utils.errors import ConfigError
 
 LOGGER_NAME = "tzrec"

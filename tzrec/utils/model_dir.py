@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+from tzrec.run_dir.names import CHECKPOINT_PREFIX
 from tzrec.utils.errors import ConfigError
 
 
@@ -16,7 +17,7 @@ def check_model_dir(model_dir: str, continue_train: bool) -> None:
     if os.path.exists(model_dir) and not os.path.isdir(model_dir):
         raise ConfigError("model_dir is a file", model_dir, "pass a directory path")
     has_ckpt = os.path.isdir(model_dir) and any(
-        n.startswith("model.ckpt-") for n in os.listdir(model_dir)
+        n.startswith(CHECKPOINT_PREFIX) for n in os.listdir(model_dir)
     )
     if has_ckpt and not continue_train:
         raise ConfigError(

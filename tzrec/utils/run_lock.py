@@ -15,9 +15,10 @@ import os
 import socket
 import time
 
+from tzrec.run_dir.names import LOCK_FILE
 from tzrec.utils.errors import ConfigError
 
-LOCK_FILE = ".tzrec.lock"
+__all__ = ["LOCK_FILE", "RunLock"]
 _logger = logging.getLogger("tzrec")
 
 

@@ -207,7 +207,7 @@ def _take_note(peer: Peer) -> bool:
 
 def resume_hint(model_dir: str | None = None) -> str:
     """``--continue_train resumes from step N`` for the newest checkpoint."""
-    from tzrec.checkpoint._files import list_complete
+    from tzrec.checkpoint.files import list_complete
 
     model_dir = _MODEL_DIR if model_dir is None else model_dir
     found = list_complete(model_dir) if model_dir else []

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from tzrec.benchmark.quality.fields import Rows
+from tzrec.run_dir.eval_log import eval_log_path
 
 FUXICTR = "fuxictr==2.3.10"
 _RUNNER = Path(__file__).with_name("fuxictr_runner.py")
@@ -92,7 +93,7 @@ def run_tzrec(
         )
     seconds = time.perf_counter() - start
     evals = []
-    with open(os.path.join(model_dir, "train_eval_result.jsonl")) as f:
+    with open(eval_log_path(model_dir)) as f:
         for line in f:
             if line.strip():
                 e = json.loads(line)

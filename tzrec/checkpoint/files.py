@@ -1,6 +1,7 @@
-"""Checkpoint directory layout: names, listing, markers, durable writes.
+"""Complete checkpoints of a model_dir: listed, resolved, validated, loaded.
 
-Shared by the manager and the CLIs. ``model.ckpt-STEP`` counts only with a
+Shared by the manager and the CLIs; the names are :mod:`tzrec.run_dir.names`'s,
+the marker :mod:`tzrec.run_dir.marker`'s. ``model.ckpt-STEP`` counts only with a
 parseable ``DONE`` marker; every file the marker lists must be present at its
 recorded size and, when used (restore, eval, export, fine-tune, predict), hash
 to its recorded xxh3_64 checksum. Export directories carry the same marker.
@@ -8,28 +9,17 @@ to its recorded xxh3_64 checksum. Export directories carry the same marker.
 
 from __future__ import annotations
 
-import json
-import mmap
 import os
 import pickle
-import re
 import shutil
 from typing import Any
 
 import torch
-import xxhash
 
+from tzrec.run_dir import names
+from tzrec.run_dir.marker import CHECKSUM_ALGO, first_changed_file, marker_or_none
 from tzrec.utils.errors import CheckpointError
 
-MARKER = "DONE"
-TRAIN_STATE = "train_state.pt"
-EXTRA_STATE = "extra_state.pt"
-PLAN = "plan.txt"
-MODEL_SUBDIR = "model"
-OPTIM_SUBDIR = "optimizer"
-CKPT_RE = re.compile(r"^model\.ckpt-(\d+)$")
-TMP_RE = re.compile(r"^\.(tmp|del)-model\.ckpt-(\d+)-(\d+)$")
-CHECKSUM_ALGO = "xxh3_64"
 # Checkpoints already verified by this process: path -> marker (mtime, size).
 _VERIFIED: dict[str, tuple[int, int]] = {}
 
@@ -40,7 +30,7 @@ def list_complete(model_dir: str) -> list[tuple[int, str]]:
         return []
     found = []
     for name in os.listdir(model_dir):
-        match = CKPT_RE.match(name)
+        match = names.CKPT_RE.match(name)
         path = os.path.join(model_dir, name)
         if match and marker_or_none(path) is not None:
             found.append((int(match.group(1)), path))
@@ -62,7 +52,7 @@ def resolve_checkpoint_path(model_dir_or_ckpt: str) -> tuple[int, str]:
 
     """
     path = os.path.normpath(model_dir_or_ckpt)
-    match = CKPT_RE.match(os.path.basename(path))
+    match = names.CKPT_RE.match(os.path.basename(path))
     if match and os.path.isdir(path):
         validate_checkpoint(path)
         return int(match.group(1)), path
@@ -99,7 +89,7 @@ def validate_checkpoint(path: str, verify: bool = True) -> dict[str, Any]:
     if marker is None:
         raise CheckpointError(
             "checkpoint is incomplete (no valid DONE marker)",
-            os.path.join(path, MARKER),
+            os.path.join(path, names.MARKER),
             "it was interrupted while being written; use an earlier checkpoint",
         )
     for rel, size in marker["files"].items():
@@ -127,30 +117,28 @@ def verify_checksums(path: str, marker: dict[str, Any]) -> None:
         CheckpointError: naming the first file whose bytes changed.
 
     """
-    sums = marker.get("checksums")
-    if not isinstance(sums, dict):
+    if not isinstance(marker.get("checksums"), dict):
         return
-    stat = os.stat(os.path.join(path, MARKER))
+    stat = os.stat(os.path.join(path, names.MARKER))
     key = os.path.abspath(path)
     if _VERIFIED.get(key) == (stat.st_mtime_ns, stat.st_size):
         return
-    for rel in marker["files"]:
-        file, want = os.path.join(path, rel), sums.get(rel)
-        got = file_checksum(file)
-        if got != want:
-            kind = "checkpoint" if CKPT_RE.match(os.path.basename(key)) else "export"
-            raise CheckpointError(
-                f"{kind} file is corrupt ({CHECKSUM_ALGO} {got}, its DONE marker "
-                f"says {want})",
-                file,
-                _changed_fix(path),
-            )
+    changed = first_changed_file(path, marker)
+    if changed is not None:
+        file, got, want = changed
+        kind = "checkpoint" if names.CKPT_RE.match(os.path.basename(key)) else "export"
+        raise CheckpointError(
+            f"{kind} file is corrupt ({CHECKSUM_ALGO} {got}, its DONE marker "
+            f"says {want})",
+            file,
+            _changed_fix(path),
+        )
     _VERIFIED[key] = (stat.st_mtime_ns, stat.st_size)
 
 
 def _changed_fix(path: str) -> str:
     """How to go on when ``path``'s files changed: its previous checkpoint."""
-    match = CKPT_RE.match(os.path.basename(os.path.normpath(path)))
+    match = names.CKPT_RE.match(os.path.basename(os.path.normpath(path)))
     if not match:
         return "it was changed after it was written; export the checkpoint again"
     step = int(match.group(1))
@@ -166,51 +154,6 @@ def _changed_fix(path: str) -> str:
         f"use the previous complete checkpoint {earlier[-1]} (--checkpoint_path); "
         f"to resume from it, move {name} out of model_dir and run --continue_train"
     )
-
-
-def file_checksum(file: str) -> str:
-    """The hex xxh3_64 digest of a file's bytes."""
-    with open(file, "rb") as f:
-        if os.fstat(f.fileno()).st_size == 0:
-            return xxhash.xxh3_64().hexdigest()
-        # mmap: no copies into Python buffers (3-4x faster than read()).
-        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
-            return xxhash.xxh3_64(data).hexdigest()
-
-
-def build_marker(root: str, **fields: Any) -> dict[str, Any]:
-    """A marker for every file under ``root``: sizes and checksums.
-
-    Args:
-        root: the finished directory (the marker itself not yet written).
-        **fields: ``step``, ``time`` and the like, stored first.
-
-    """
-    files = list_files(root)
-    sums = {rel: file_checksum(os.path.join(root, rel)) for rel in files}
-    return {**fields, "files": files, "checksum": CHECKSUM_ALGO, "checksums": sums}
-
-
-def digest_of(marker: dict[str, Any]) -> str:
-    """One checksum for a whole checkpoint or export: of its files' checksums."""
-    sums = marker.get("checksums") or marker["files"]
-    text = "\n".join(f"{rel} {sums[rel]}" for rel in sorted(sums))
-    return xxhash.xxh3_64(text.encode()).hexdigest()
-
-
-def marker_or_none(path: str) -> dict[str, Any] | None:
-    try:
-        return read_marker(path)
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-
-
-def read_marker(path: str) -> dict[str, Any]:
-    with open(os.path.join(path, MARKER), encoding="utf-8") as f:
-        marker = json.load(f)
-    if not isinstance(marker["step"], int) or not isinstance(marker["files"], dict):
-        raise ValueError("bad marker")
-    return marker
 
 
 def load_weights_only(file: str, missing_ok: bool = False) -> Any:
@@ -240,40 +183,8 @@ def fresh_dir(path: str) -> None:
     os.makedirs(path)
 
 
-def save_durable(obj: Any, file: str) -> None:
-    """torch.save + fsync; creates the parent directory."""
-    os.makedirs(os.path.dirname(file), exist_ok=True)
-    with open(file, "wb") as f:
-        torch.save(obj, f)
-        f.flush()
-        os.fsync(f.fileno())
-
-
-def write_durable(data: bytes, file: str) -> None:
-    with open(file, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-
-
-def fsync_dir(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def list_files(root: str) -> dict[str, int]:
-    files = {}
-    for dirpath, _, names in os.walk(root):
-        for name in names:
-            full = os.path.join(dirpath, name)
-            files[os.path.relpath(full, root)] = os.path.getsize(full)
-    return dict(sorted(files.items()))
-
-
 def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (on this host)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
