@@ -17,7 +17,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-import os
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -27,7 +26,6 @@ from google.protobuf import text_format
 from torch import nn
 
 from tzrec import config as config_lib
-from tzrec.checkpoint.best import best_step
 from tzrec.checkpoint.manager import (
     CheckpointManager,
     load_model_weights,
@@ -37,15 +35,16 @@ from tzrec.datasets.batch import Batch
 from tzrec.datasets.dataset import TzrecDataset
 from tzrec.monitor import keys
 from tzrec.monitor.embedding_health import EmbeddingHealth
-from tzrec.monitor.events import read_records
 from tzrec.monitor.monitor import Monitor
 from tzrec.monitor.run_info import collect_run_info
 from tzrec.monitor.trackers import build_trackers, check_trackers
 from tzrec.monitor.train_window import StepTimings
 from tzrec.optim.train_optimizer import TrainOptimizer
 from tzrec.protos import pipeline_pb2
+from tzrec.run_dir.best import BestSoFar
+from tzrec.run_dir.eval_log import eval_log_path, read_records
 from tzrec.train.checkpointer import Checkpointer, SaveCadence
-from tzrec.train.early_stop import BestTracker, EarlyStopper
+from tzrec.train.early_stop import EarlyStopper
 from tzrec.train.eval_metrics_feed import (
     build_eval_metric_set,
     build_train_metric_set,
@@ -121,7 +120,7 @@ class Trainer:
         self.state: TrainState = self.checkpointed.progress
         self.checkpointer = Checkpointer(
             CheckpointManager(
-                self.model_dir, tc.keep_checkpoint_max, self._best_for_prune
+                self.model_dir, tc.keep_checkpoint_max, lambda: self.best.step
             ),
             SaveCadence(tc.save_checkpoints_steps, tc.save_checkpoints_epochs),
             self.model,
@@ -143,7 +142,8 @@ class Trainer:
         self.stop = StopSignal(dist_info.world_size)
         self.nonfinite = NonFiniteLoss(self.state.step)
         export = config.export_config
-        self.best = BestTracker(
+        # The best evaluation (export metric): reported, and kept from pruning.
+        self.best = BestSoFar(
             export.best_exporter_metric or "auc", export.metric_larger_is_better
         )
         self.early_stopper: EarlyStopper | None = None
@@ -316,7 +316,7 @@ class Trainer:
         if self.eval_ds.total_rows:
             rows = min(rows, self.eval_ds.total_rows)
         self.monitor.on_eval(state.step, state.epoch, values, seconds, rows)
-        if self.best.update(state.step, values):
+        if self.best.update(state.step, values.get(self.best.metric), values):
             self.monitor.on_event(
                 keys.EVENT_BEST_CHANGED,
                 step=state.step,
@@ -405,16 +405,16 @@ class Trainer:
         """
         if self.state.step == 0:
             return False
-        path = os.path.join(self.model_dir, keys.EVAL_RESULT_FILE)
-        evaluated = False
-        for rec in read_records(path):
-            if rec["global_step"] > self.state.step:
-                break
-            self.best.update(rec["global_step"], rec)
-            if self.early_stopper is not None:
-                self.early_stopper.update(rec["global_step"], rec)
-            evaluated = evaluated or rec["global_step"] == self.state.step
-        return not evaluated
+        records = [
+            rec
+            for rec in read_records(eval_log_path(self.model_dir))
+            if rec["global_step"] <= self.state.step
+        ]
+        for rec in records:
+            self.best.update_record(rec)
+        if self.early_stopper is not None:
+            self.early_stopper.replay(records)
+        return not any(rec["global_step"] == self.state.step for rec in records)
 
     # ---- helpers ------------------------------------------------------------------
 
@@ -428,21 +428,6 @@ class Trainer:
         """Training rows read by all ranks up to ``state`` (resumes included)."""
         ds = self.train_ds
         return state.epoch * ds.total_rows + ds.rows_read(state.batch_in_epoch)
-
-    def _best_for_prune(self) -> int | None:
-        export = self.config.export_config
-        path = os.path.join(self.model_dir, keys.EVAL_RESULT_FILE)
-        if not os.path.exists(path):
-            return None
-        try:
-            found = best_step(
-                path,
-                export.best_exporter_metric or "auc",
-                export.metric_larger_is_better,
-            )
-        except TzrecError:
-            return None
-        return found[0] if found else None
 
 
 def train_step(
