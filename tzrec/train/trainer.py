@@ -54,7 +54,12 @@ from tzrec.train.eval_metrics_feed import (
 )
 from tzrec.train.evaluate import evaluate
 from tzrec.train.guards import NonFiniteLoss, StopSignal
-from tzrec.train.setup import build_dataset, build_model_parts, loader_for
+from tzrec.train.setup import (
+    ModelParts,
+    build_dataset,
+    build_model_parts,
+    loader_for,
+)
 from tzrec.train.sharding import plan_summary
 from tzrec.train.state import CheckpointedState, MetricSetState, TrainState
 from tzrec.utils.dist import DistInfo
@@ -198,7 +203,7 @@ class Trainer:
                 if out is None:
                     break  # the epoch's data is used up
                 steps_this_pass += 1
-                self._after_step(out)
+                self._monitor_step(out)  # train metrics, NaN check, Monitor.on_step
                 if self.checkpointer.due():
                     self.save_and_evaluate()
                 if reason := self._stop_reason():
@@ -252,7 +257,7 @@ class Trainer:
         failpoint("after_step", step)
         return out
 
-    def _after_step(self, out: StepOutput) -> None:
+    def _monitor_step(self, out: StepOutput) -> None:
         """Train metrics, the non-finite check and the Monitor (every rank)."""
         step = self.state.step
         self._update_train_metrics(self.train_metrics, out.preds, out.batch)
@@ -507,7 +512,7 @@ def warn_if_layout_changed(state: TrainState, dataset: TzrecDataset, path: str) 
 def _build_monitor(
     config: pipeline_pb2.EasyRecConfig,
     dist_info: DistInfo,
-    parts: Any,
+    parts: ModelParts,
     start_step: int,
     train_ds: TzrecDataset,
     eval_metric_names: list[str],
