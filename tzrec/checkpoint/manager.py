@@ -317,7 +317,7 @@ class CheckpointManager:
             optim_sd = self._live_optimizer_state(optimizer, path)
         _dcp.load_tensors(model_sd, model_dir, extra["model"])
         model.load_state_dict(model_sd)
-        if optimizer is not None:
+        if optim_sd is not None:
             optim_dir = os.path.join(path, names.OPTIM_SUBDIR)
             _dcp.load_tensors(optim_sd, optim_dir, extra["optimizer"])
             optimizer.load_state_dict(optim_sd)

@@ -12,13 +12,15 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, BinaryIO
 
 from tzrec.run_dir import names
 from tzrec.run_dir.atomic import atomic_write
 from tzrec.run_dir.jsonl import append_json_line, json_safe, parse_line, read_lines
 
 _logger = logging.getLogger("tzrec")
+# How many of the last bytes read EvalLogTail checks for an in-place rewrite.
+_TAIL_CHECK_BYTES = 256
 
 
 def eval_log_path(model_dir: str) -> str:
@@ -109,8 +111,9 @@ class EvalLogTail:
 
     A reader that keeps up with a growing log reads each byte once. Only
     whole lines are taken (a line still being written, or torn, waits). When
-    the file was replaced or shrunk (:meth:`EvalLog.truncate_after`), the next
-    read starts over and says so.
+    the file was replaced or shrunk (:meth:`EvalLog.truncate_after`), or the
+    last line read changed (rewritten in place), the next read starts over
+    and says so.
 
     Args:
         path: the eval log.
@@ -121,6 +124,8 @@ class EvalLogTail:
         self._offset = 0
         self._lineno = 0
         self._identity: tuple[int, int] | None = None
+        # The last bytes read: if they change, the file was rewritten in place.
+        self._seen_tail = b""
 
     def read_new(self) -> tuple[list[dict[str, Any]], bool]:
         """Records appended since the last call.
@@ -136,15 +141,16 @@ class EvalLogTail:
                 st = os.fstat(f.fileno())
                 identity = (st.st_dev, st.st_ino)
                 replaced = self._identity is not None and self._identity != identity
-                restarted = replaced or st.st_size < self._offset
+                restarted = replaced or not self._still_there(f, st.st_size)
                 if restarted:
-                    self._offset, self._lineno = 0, 0
+                    self._offset, self._lineno, self._seen_tail = 0, 0, b""
                 self._identity = identity
                 f.seek(self._offset)
                 chunk = f.read(st.st_size - self._offset)
         except FileNotFoundError:
             restarted = self._offset > 0
             self._offset, self._lineno, self._identity = 0, 0, None
+            self._seen_tail = b""
             return [], restarted
         end = chunk.rfind(b"\n") + 1  # whole lines only
         records = []
@@ -155,4 +161,13 @@ class EvalLogTail:
             if rec is not None and has_step(rec, self.path):
                 records.append(rec)
         self._offset += end
+        self._seen_tail = (self._seen_tail + chunk[:end])[-_TAIL_CHECK_BYTES:]
         return records, restarted
+
+    def _still_there(self, f: BinaryIO, size: int) -> bool:
+        """Whether the bytes read last are still where they were."""
+        if size < self._offset:
+            return False
+        n = len(self._seen_tail)
+        f.seek(self._offset - n)
+        return f.read(n) == self._seen_tail

@@ -13,6 +13,7 @@ import logging
 import math
 import numbers
 import os
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,9 +22,9 @@ _logger = logging.getLogger("tzrec")
 
 def json_safe(value: Any) -> Any:
     """A JSON-ready copy: NaN/inf -> None, tensors and numpy scalars -> numbers."""
-    import torch
-
-    if isinstance(value, torch.Tensor):
+    # No tensor can exist before torch is imported: don't import it for one.
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(value, torch.Tensor):
         value = value.item() if value.numel() == 1 else value.tolist()
     if isinstance(value, Mapping):
         return {str(k): json_safe(v) for k, v in value.items()}

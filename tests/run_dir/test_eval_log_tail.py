@@ -28,3 +28,13 @@ def test_tail_starts_over_when_the_log_is_replaced(tmp_path):
     log.truncate_after(1)
     records, restarted = tail.read_new()
     assert restarted and [r["global_step"] for r in records] == [1]
+
+
+def test_tail_starts_over_when_the_log_is_rewritten_in_place(tmp_path):
+    path = tmp_path / "train_eval_result.jsonl"
+    path.write_text('{"global_step": 1, "auc": 0.5}\n')
+    tail = EvalLogTail(str(path))
+    assert len(tail.read_new()[0]) == 1
+    path.write_text('{"global_step": 1, "auc": 0.9}\n{"global_step": 2, "auc": 0.8}\n')
+    records, restarted = tail.read_new()
+    assert restarted and [r["auc"] for r in records] == [0.9, 0.8]
