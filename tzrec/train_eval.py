@@ -109,6 +109,8 @@ def main(args: argparse.Namespace) -> int:
     _check_fine_tune_path(config.train_config.fine_tune_checkpoint)
     check_inputs(config, [config.train_input_path, config.eval_input_path])
     check_event_time_column(config, config.train_input_path)
+    # Checked here so a mistake answers in a second, before the heavy imports,
+    # and once more below under the run lock.
     check_model_dir(config.model_dir, args.continue_train)
     make_model_dir(config.model_dir)
     # Rank 0 alone holds the lock; it is decided before the process group
@@ -125,7 +127,7 @@ def main(args: argparse.Namespace) -> int:
     # Heavy imports after the config, data files and model_dir are known good:
     # a mistake there answers in a second.
     from tzrec.datasets.labels import check_labels
-    from tzrec.train.session import TrainSession
+    from tzrec.train.trainer import Trainer
     from tzrec.utils.dist import init_distributed
     from tzrec.utils.logging import setup_logging
     from tzrec.utils.malloc import keep_freed_memory
@@ -133,6 +135,8 @@ def main(args: argparse.Namespace) -> int:
     from tzrec.utils.tf32 import apply_tf32
 
     try:
+        # Again, now that rank 0 holds the lock: a run that ended between the
+        # first check and taking the lock may have left checkpoints here.
         check_model_dir(config.model_dir, args.continue_train)
         keep_freed_memory()
         dist_info = init_distributed()
@@ -147,10 +151,10 @@ def main(args: argparse.Namespace) -> int:
         )
         # Data, model and checkpoint are checked here, before the resolved
         # config replaces the one a previous run left in model_dir.
-        session = TrainSession(config, dist_info, args.continue_train)
-        check_labels([session.train_ds, session.eval_ds], config)
+        trainer = Trainer(config, dist_info, args.continue_train)
+        check_labels([trainer.train_ds, trainer.eval_ds], config)
         with _resolved_config_saved(config, dist_info.is_rank0):
-            reason = session.run()
+            reason = trainer.train()
     finally:
         if lock is not None:
             lock.release()

@@ -4,7 +4,7 @@ On generated Criteo-like data (1M train rows, 100k eval rows; generated once
 into ``--data_dir`` and reused) it measures, interleaved in one run so that
 machine drift weighs on every case alike:
 
-(a) ``train``: the real ``train_eval`` session (TrainSession, the loop,
+(a) ``train``: the real ``train_eval`` session (the Trainer,
     DataLoader workers, Monitor with TensorBoard and the configured train
     metrics, logging every 100 steps), samples/s over the steps after the
     warm-up; the final checkpoint and evaluation stay out of the window;

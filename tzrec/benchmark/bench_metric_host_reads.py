@@ -129,10 +129,10 @@ def main() -> None:
         config.model_dir = str(Path(tmp) / "run")
         config_lib.validate(config)
         # the session imports the feed functions by name: wrap before importing
-        from tzrec.train.session import TrainSession
+        from tzrec.train.trainer import Trainer
 
         t0, c0 = time.perf_counter(), time.process_time()
-        TrainSession(config, init_distributed(), False).run()
+        Trainer(config, init_distributed(), False).train()
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     steps = counter.calls.get("train_metrics_update", 0)
     print(

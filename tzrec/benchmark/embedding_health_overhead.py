@@ -1,6 +1,6 @@
 """Embedding-health overhead on the quickstart config at batch 4096.
 
-Runs short real trainings (TrainSession, the quickstart data) alternating
+Runs short real trainings (the Trainer, the quickstart data) alternating
 health on and off, and prints (a) the time of EmbeddingHealth.compute per log
 step against the mean step time of the same run (the direct share) and (b)
 the steady-state step time with health on vs off (A/B, interleaved, noisy on
@@ -21,7 +21,7 @@ from typing import Any
 
 from tzrec import config as config_lib
 from tzrec.monitor import embedding_health
-from tzrec.train.session import TrainSession
+from tzrec.train.trainer import Trainer
 from tzrec.utils.dist import init_distributed
 
 EDITS = {
@@ -43,8 +43,8 @@ def one_run(steps: int, health: bool, dist_info, timings: list[float]) -> float:
     with tempfile.TemporaryDirectory() as d:
         config.model_dir = d
         config_lib.validate(config)
-        session = TrainSession(config, dist_info, False)
-        session.run()
+        session = Trainer(config, dist_info, False)
+        session.train()
         from tzrec.tools.runs.tb import read_scalars
 
         total = read_scalars(d)["perf/step_time_ms/total"]

@@ -18,6 +18,7 @@ from typing import cast
 
 import torch
 from torchrec.optim.keyed import CombinedOptimizer, KeyedOptimizerWrapper
+from torchrec.optim.optimizers import in_backward_optimizer_filter
 
 from tzrec.benchmark.train_bench import cpu_seconds, sync
 from tzrec.benchmark.workload import Workload
@@ -31,8 +32,8 @@ def lean_optimizer(dmp: torch.nn.Module, dense_config) -> CombinedOptimizer:
     """The fused sparse optimizer plus the dense one, nothing around them."""
     dense = {
         name: p
-        for name, p in dmp.named_parameters()
-        if p.requires_grad and getattr(p, "_in_backward_optimizers", None) is None
+        for name, p in in_backward_optimizer_filter(dmp.named_parameters())
+        if p.requires_grad
     }
     parts = [("sparse", dmp.fused_optimizer)]
     if dense:

@@ -66,7 +66,7 @@ def _group(name: str) -> str:
 def build_session(args: argparse.Namespace):
     """A training session on the benchmark data, shrunk by ``args``."""
     from tzrec import config as config_lib
-    from tzrec.train.session import TrainSession
+    from tzrec.train.trainer import Trainer
     from tzrec.utils.dist import init_distributed
 
     config = config_lib.load_pipeline_config(args.config)
@@ -85,7 +85,7 @@ def build_session(args: argparse.Namespace):
     config.model_dir = tempfile.mkdtemp(prefix="tzrec_prof_")
     config.train_input_path = os.path.join(args.data_dir, "train")
     config.eval_input_path = os.path.join(args.data_dir, "eval")
-    return TrainSession(config, init_distributed(), False)
+    return Trainer(config, init_distributed(), False)
 
 
 def print_torch(prof: torch.profiler.profile, top: int, wall: float) -> None:
@@ -149,7 +149,7 @@ def main() -> None:
                 cprof.disable()
 
     session.monitor.on_step = hooked
-    session.run()
+    session.train()
     wall = span["t1"] - span["t0"]
     rate = args.steps * args.batch_size / wall
     print(f"{args.steps} steps, batch {args.batch_size}, workers {args.num_workers}, "

@@ -1,7 +1,7 @@
 """Do DataLoader workers slow the training step itself? Variants side by side.
 
 Each variant is a fresh process running the real train_eval session
-(TrainSession, quickstart DeepFM, Parquet) for warm-up + N steps; repeats are
+(the Trainer, quickstart DeepFM, Parquet) for warm-up + N steps; repeats are
 interleaved (ABC... CBA...) so machine load drifts over all variants alike.
 Per variant it reports the median step time, the step's own forward+backward
 and optimizer time (data wait excluded), the data wait, and CPU seconds per
@@ -68,7 +68,7 @@ def child(
     import psutil
     import torch
 
-    import tzrec.train.session as session_mod
+    import tzrec.train.trainer as session_mod
     from tzrec import config as config_lib
     from tzrec.utils.dist import init_distributed
 
@@ -105,7 +105,7 @@ def child(
     config.train_input_path = os.path.join(data_dir, "train")
     config.eval_input_path = os.path.join(data_dir, "eval")
     dist_info = init_distributed()
-    session = session_mod.TrainSession(config, dist_info, False)
+    session = session_mod.Trainer(config, dist_info, False)
     me = psutil.Process()
     rec: dict[str, list[float]] = {
         k: [] for k in ("t", "fb", "opt", "wait", "cpu", "wcpu", "flt")
@@ -133,7 +133,7 @@ def child(
         rec["wait"].append(timings.data_wait)
 
     session.monitor.on_step = timed
-    session.run()
+    session.train()
     w = warmup
     n = len(rec["t"]) - 1 - w
     step_ms = [1e3 * (b - a) for a, b in zip(rec["t"][w:], rec["t"][w + 1 :])]

@@ -1,7 +1,7 @@
 """Cases (a), (d), (e): the real train_eval session, its steps timed.
 
-A case builds :class:`tzrec.train.session.TrainSession` from the edited config
-and runs it: the real loop (:func:`tzrec.train.loop.fit`), DataLoader,
+A case builds :class:`tzrec.train.trainer.Trainer` from the edited config
+and runs it: the real loop (:meth:`tzrec.train.trainer.Trainer.train`), DataLoader,
 Monitor, train metrics and final checkpoint + evaluation. Only the window of
 steps after the warm-up is timed, by timestamps taken right after each
 ``Monitor.on_step`` (the last thing a step does), so the checkpoint written
@@ -25,7 +25,7 @@ import torch.distributed as dist
 
 from tzrec.benchmark.rss import PeakRss
 from tzrec.benchmark.workload import Workload
-from tzrec.train.session import TrainSession
+from tzrec.train.trainer import Trainer
 from tzrec.utils.dist import DistInfo
 from tzrec.utils.logging import setup_logging
 
@@ -152,13 +152,13 @@ def run_train(
             batch_size, model_dir, monitoring, 0 if measure_eval else 1
         )
         setup_logging(model_dir, dist_info.rank)  # as train_eval does
-        session = TrainSession(config, dist_info, continue_train=False)
+        session = Trainer(config, dist_info, continue_train=False)
         clock = StepClock(
             sizes.warmup_steps, sizes.warmup_steps + steps, dist_info.device
         )
         clock.wrap(session.monitor)
         with PeakRss() as rss:
-            session.run()
+            session.train()
         seconds = clock.seconds()
         result = {"samples_per_s": steps * batch_size * dist_info.world_size / seconds}
         result["peak_rss_mb"] = rss.peak_mb

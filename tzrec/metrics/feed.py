@@ -1,6 +1,6 @@
 """Eval and train metrics of a pipeline and how one batch feeds them.
 
-Shared by evaluation during training (:mod:`tzrec.train.session`) and the
+Shared by evaluation during training (:mod:`tzrec.train.trainer`) and the
 standalone ``python -m tzrec.eval``, so both compute the same numbers; the
 train loop feeds its decayed train metrics through here too. Every
 metric is routed to its task's label, sample weight and prediction

@@ -133,18 +133,6 @@ class RankModel(nn.Module, Diagnosable):
                         "name an id feature that is in a feature group (e.g. user_id)",
                     )
 
-    # ---- single-task compatibility ----
-
-    @property
-    def label_name(self) -> str:
-        """The first task's label column."""
-        return self.tasks[0].label_name
-
-    @property
-    def sample_weight_field(self) -> str:
-        """The first task's sample-weight column ("" when none)."""
-        return self.tasks[0].sample_weight_name
-
     def output_names(self) -> list[str]:
         """Predictions with one value per row (what export and predict write)."""
         return [n for t in self.tasks for n in t.output_names]

@@ -17,6 +17,7 @@ from torch import nn
 from torchrec.optim import RowWiseAdagrad
 from torchrec.optim.apply_optimizer_in_backward import apply_optimizer_in_backward
 from torchrec.optim.keyed import CombinedOptimizer, KeyedOptimizerWrapper
+from torchrec.optim.optimizers import in_backward_optimizer_filter
 
 from tzrec.monitor.keys import param_name
 from tzrec.optim.dense import dense_optimizer_factory, group_by_pattern
@@ -96,9 +97,8 @@ def apply_sparse_optimizer(
     # Frozen tables (trainable: false) already carry their own lr-0 optimizer.
     tables = [
         p
-        for name, p in model.named_parameters()
-        if (".embedding_bags." in name or ".embeddings." in name)
-        and getattr(p, "_in_backward_optimizers", None) is None
+        for name, p in in_backward_optimizer_filter(model.named_parameters())
+        if ".embedding_bags." in name or ".embeddings." in name
     ]
     if tables:
         apply_optimizer_in_backward(cls, tables, kwargs)
@@ -145,8 +145,8 @@ def build_optimizer(dmp: nn.Module, train_config) -> TrainOptimizer:
     dense_cfg = tc.dense_optimizer
     dense = {
         name: p
-        for name, p in dmp.named_parameters()
-        if p.requires_grad and getattr(p, "_in_backward_optimizers", None) is None
+        for name, p in in_backward_optimizer_filter(dmp.named_parameters())
+        if p.requires_grad
     }
     where = "train_config.dense_optimizer"
     patterns = [po.regex_pattern for po in dense_cfg.part_optimizers]

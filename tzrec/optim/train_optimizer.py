@@ -3,12 +3,14 @@
 Wraps the combined (fused sparse + dense) optimizer so that the step
 function stays ``zero_grad -> backward -> step``:
 
-* **Learning-rate schedules** (:mod:`tzrec.optim.lr`): ``zero_grad`` sets
-  every group's ``lr`` for the step about to run, from the global step, so
-  the logged ``lr/g<i>`` is the rate the step used. The fused sparse
-  optimizer pushes its group's ``lr`` into the fbgemm kernel on its
-  ``zero_grad``/``step`` (a fill of a host tensor, no sync), and the kernel
-  reads it when the lookup runs: call ``zero_grad`` before the forward.
+* **Learning-rate schedules** (:mod:`tzrec.optim.lr`), stepped explicitly:
+  :meth:`TrainOptimizer.apply_lr_schedule` sets every group's ``lr`` for
+  the step about to run, from the global step, so the logged ``lr/g<i>`` is
+  the rate the step used. The fused sparse optimizer pushes its group's
+  ``lr`` into the fbgemm kernel on its ``zero_grad``/``step`` (a fill of a
+  host tensor, no sync), and the kernel reads it when the lookup runs; the
+  usual ``apply_lr_schedule -> zero_grad -> forward`` order gives it this
+  step's rate.
 * **Gradient accumulation** over ``k`` steps: a step is one micro-batch (as
   in TorchEasyRec; ``num_steps``, checkpoints and schedules count them). The
   loss is scaled by ``1/k`` (:attr:`loss_scale`), dense gradients accumulate
@@ -94,7 +96,8 @@ class TrainOptimizer(OptimizerWrapper):
     def _window_start(self) -> bool:
         return self.global_step % self.accumulation_steps == 0
 
-    def _apply_schedules(self) -> None:
+    def apply_lr_schedule(self) -> None:
+        """Sets every scheduled group's lr for the step about to run."""
         for name, schedule in self.schedules.items():
             part = self._part(name)
             if part is None:
@@ -104,9 +107,17 @@ class TrainOptimizer(OptimizerWrapper):
                 if id(group) not in self._frozen:
                     group["lr"] = lr
 
+    def learning_rates(self) -> list[float]:
+        """The rates logged as ``lr/g<i>``: the first group, then the dense groups."""
+        return [g["lr"] for g in self.param_groups[:1]] + [
+            g["lr"]
+            for name, part in self.optimizers
+            if name != "sparse"
+            for g in part.param_groups
+        ]
+
     def zero_grad(self, set_to_none: bool = False) -> None:
-        """Sets this step's learning rates; clears gradients at a window start."""
-        self._apply_schedules()
+        """Clears gradients at a window start (the fused part: pushes its lr)."""
         if self._window_start():
             self._optimizer.zero_grad(set_to_none=set_to_none)
             return
@@ -133,10 +144,6 @@ class TrainOptimizer(OptimizerWrapper):
             for p in part.params.values()
             if p.grad is not None
         ]
-
-    def dense_grads(self) -> list[torch.Tensor]:
-        """Gradients of the dense parameters (every dense part) that have one."""
-        return [p.grad for p in self._dense_params() if p.grad is not None]
 
     def _clip(self) -> None:
         if self.clipping_type == "none":

@@ -1,43 +1,16 @@
-"""Best-so-far tracking and early stopping over successive evaluations.
+"""Early stopping over successive evaluations.
 
-NaN (or a missing metric) is never an improvement, so a diverged evaluation
-cannot become the best one.
+Ranking is :class:`tzrec.run_dir.best.BestSoFar`'s, the one used for the
+best checkpoint and TensorBoard: a NaN, inf or missing metric is never an
+improvement, so a diverged evaluation cannot reset the patience.
 """
 
 from __future__ import annotations
 
-import math
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-
-def is_better(
-    value: float | None, best: float | None, larger: bool, min_delta: float = 0.0
-) -> bool:
-    """Whether ``value`` beats ``best`` by more than ``min_delta``."""
-    if value is None or math.isnan(value):
-        return False
-    if best is None or math.isnan(best):
-        return True
-    return value > best + min_delta if larger else value < best - min_delta
-
-
-class BestTracker:
-    """The best evaluated step by one metric (the export metric)."""
-
-    def __init__(self, metric: str, larger_is_better: bool) -> None:
-        self.metric = metric
-        self.larger = larger_is_better
-        self.step = -1
-        self.value = math.nan
-
-    def update(self, step: int, metrics: dict[str, Any]) -> bool:
-        """Records an evaluation; returns True when it is the new best."""
-        value = metrics.get(self.metric)
-        value = None if value is None else float(value)
-        if is_better(value, None if self.step < 0 else self.value, self.larger):
-            self.step, self.value = step, float(value)
-            return True
-        return False
+from tzrec.run_dir.best import BestSoFar
 
 
 class EarlyStopper:
@@ -48,53 +21,39 @@ class EarlyStopper:
         larger_is_better: direction.
         patience: evaluations without improvement before stopping.
         min_delta: smallest change that counts as an improvement.
+
+    Attributes:
+        best: the best evaluation so far, improvements by more than
+            ``min_delta`` only.
+        bad_evals: evaluations since the last improvement.
+        reason: why to stop, once patience ran out (None before).
     """
 
     def __init__(
         self, metric: str, larger_is_better: bool, patience: int, min_delta: float
     ) -> None:
         self.metric = metric
-        self.larger = larger_is_better
         self.patience = patience
-        self.min_delta = min_delta
-        self.best = math.nan
-        self.best_step = -1
+        self.best = BestSoFar(metric, larger_is_better, min_delta)
         self.bad_evals = 0
         self.reason: str | None = None
 
-    def update(self, step: int, metrics: dict[str, Any]) -> str | None:
+    def update(self, step: int, metrics: Mapping[str, Any]) -> str | None:
         """Records an evaluation; returns the stop reason once patience runs out."""
-        raw = metrics.get(self.metric)
-        value = None if raw is None else float(raw)
-        if is_better(
-            value,
-            None if self.best_step < 0 else self.best,
-            self.larger,
-            self.min_delta,
-        ):
-            self.best, self.best_step, self.bad_evals = float(value), step, 0
+        if self.best.update(step, metrics.get(self.metric), metrics):
+            self.bad_evals = 0
             return None
         self.bad_evals += 1
         if self.bad_evals >= self.patience:
+            best = "none" if self.best.value is None else f"{self.best.value:.6g}"
             self.reason = (
                 f"early stop: {self.metric} did not improve by more than "
-                f"{self.min_delta} for {self.bad_evals} evaluations "
-                f"(best {self.best:.6g} at step {self.best_step})"
+                f"{self.best.min_delta} for {self.bad_evals} evaluations "
+                f"(best {best} at step {self.best.step})"
             )
         return self.reason
 
-    def state_dict(self) -> dict[str, Any]:
-        """What a checkpoint keeps."""
-        return {
-            "best": self.best,
-            "best_step": self.best_step,
-            "bad_evals": self.bad_evals,
-            "reason": self.reason or "",
-        }
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restores :meth:`state_dict` output."""
-        self.best = float(state.get("best", math.nan))
-        self.best_step = int(state.get("best_step", -1))
-        self.bad_evals = int(state.get("bad_evals", 0))
-        self.reason = state.get("reason") or None
+    def replay(self, records: Iterable[Mapping[str, Any]]) -> None:
+        """Feeds earlier evaluations (eval-log records, in order) after a resume."""
+        for rec in records:
+            self.update(rec["global_step"], rec)

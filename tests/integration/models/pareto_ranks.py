@@ -14,7 +14,7 @@ import torch.distributed as dist
 
 from tests.conftest import REPO
 from tzrec import config as config_lib
-from tzrec.train.session import TrainSession
+from tzrec.train.trainer import Trainer
 from tzrec.utils.dist import init_distributed
 
 EDITS = {
@@ -34,8 +34,8 @@ def main() -> None:
     config.train_input_path = f"{data}/train"
     config.eval_input_path = f"{data}/eval"
     config.model_dir = model_dir
-    session = TrainSession(config, init_distributed(), False)
-    session.run()
+    session = Trainer(config, init_distributed(), False)
+    session.train()
     params = session.parts.model.head.parameters()
     head = torch.cat([p.detach().reshape(-1) for p in params])
     gathered = [torch.zeros_like(head) for _ in range(dist.get_world_size())]

@@ -114,27 +114,19 @@ def test_shuffle_buffer_size_zero_reorders_row_groups_only(tmp_path):
 
 
 def test_a_resume_with_another_layout_is_warned(tmp_path, caplog):
-    from types import SimpleNamespace
-
-    from tzrec.train.session import TrainSession
     from tzrec.train.state import TrainState
+    from tzrec.train.trainer import warn_if_layout_changed
 
     saved = _dataset(tmp_path, "parquet", 0).layout()
     state = TrainState.from_dict(
         TrainState(step=5, batch_in_epoch=5, data_layout=saved).to_dict()
     )
     (tmp_path / "two").mkdir()
-    now = SimpleNamespace(
-        state=state, train_ds=_dataset(tmp_path / "two", "parquet", 2)
-    )
     with caplog.at_level("WARNING", logger="tzrec"):
-        TrainSession._check_data_layout(now, "ckpt")
+        warn_if_layout_changed(state, _dataset(tmp_path / "two", "parquet", 2), "ckpt")
     assert "another data layout (num_workers 1 -> 2)" in caplog.text
     caplog.clear()
-    same = SimpleNamespace(
-        state=state, train_ds=_dataset(tmp_path / "two", "parquet", 0)
-    )
-    TrainSession._check_data_layout(same, "ckpt")
+    warn_if_layout_changed(state, _dataset(tmp_path / "two", "parquet", 0), "ckpt")
     assert caplog.text == ""
 
 

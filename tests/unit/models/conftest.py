@@ -2,7 +2,7 @@
 
 Subprocess start-up (torch + torchrec imports, a process group) costs
 seconds per run, so model tests share one process group and call the
-TrainSession API directly; the CLI path is covered by tests/integration/e2e.
+Trainer API directly; the CLI path is covered by tests/integration/e2e.
 """
 
 from __future__ import annotations
@@ -69,12 +69,12 @@ def train(config, dist_info) -> list[dict]:
     """
     import torch
 
-    from tzrec.train.session import TrainSession
+    from tzrec.train.trainer import Trainer
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        TrainSession(config, dist_info, False).run()
+        Trainer(config, dist_info, False).train()
     finally:
         torch.set_num_threads(threads)
     log = Path(config.model_dir) / "train_eval_result.jsonl"

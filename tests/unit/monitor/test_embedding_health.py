@@ -49,13 +49,13 @@ def _config(tmp_path, data, summaries: str = ""):
 def _train(config):
     import torch
 
-    from tzrec.train.session import TrainSession
+    from tzrec.train.trainer import Trainer
     from tzrec.utils.dist import init_distributed
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        TrainSession(config, init_distributed(), False).run()
+        Trainer(config, init_distributed(), False).train()
     finally:
         torch.set_num_threads(threads)
 

@@ -14,7 +14,7 @@ def _table_step(kind: str, initial: float) -> torch.Tensor:
     from tzrec.features.build import build_features
     from tzrec.models.build import build_model
     from tzrec.train.setup import build_model_parts
-    from tzrec.train.step import train_step
+    from tzrec.train.trainer import train_step
     from tzrec.utils.dist import init_distributed
 
     edits = {

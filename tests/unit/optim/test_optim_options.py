@@ -219,7 +219,7 @@ def _table_change(mode: str, weight_decay: float) -> torch.Tensor:
     from tzrec.export.self_check import synthetic_batch
     from tzrec.features.build import build_features
     from tzrec.models.build import build_model
-    from tzrec.train.step import train_step
+    from tzrec.train.trainer import train_step
 
     config, parts = _sparse_parts(mode, weight_decay)
     plain = build_model(

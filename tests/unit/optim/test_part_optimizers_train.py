@@ -14,7 +14,7 @@ def test_parts_train_with_their_own_optimizer_and_schedule(tiny_data, tmp_path):
     from tests.unit.models.test_models import shrunk_config
     from tzrec.monitor.keys import lr_tag
     from tzrec.optim.dense import model_param_name
-    from tzrec.train.session import TrainSession
+    from tzrec.train.trainer import Trainer
     from tzrec.utils.dist import init_distributed
 
     edits = {
@@ -47,7 +47,7 @@ def test_parts_train_with_their_own_optimizer_and_schedule(tiny_data, tmp_path):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        session = TrainSession(config, init_distributed(), False)
+        session = Trainer(config, init_distributed(), False)
         names = [n for n, _ in session.parts.optimizer.optimizers]
         # A part that matches nothing is left out (TorchEasyRec).
         assert names == ["sparse", "dense", "part0", "part1"]
@@ -56,7 +56,7 @@ def test_parts_train_with_their_own_optimizer_and_schedule(tiny_data, tmp_path):
             for n, p in session.parts.dmp.named_parameters()
             if getattr(p, "_in_backward_optimizers", None) is None
         }
-        session.run()
+        session.train()
     finally:
         torch.set_num_threads(threads)
     after = {

@@ -15,6 +15,7 @@ def _dense(model: nn.Module, lr: float = 1.0, **kw) -> TrainOptimizer:
 
 
 def _step(opt: TrainOptimizer, loss: torch.Tensor) -> None:
+    opt.apply_lr_schedule()
     opt.zero_grad(set_to_none=True)
     (loss * opt.loss_scale).backward()
     opt.step()
@@ -56,7 +57,7 @@ def test_schedule_sets_lr_used_by_the_step():
         seen.append(opt.param_groups[-1]["lr"])
     assert seen == pytest.approx([0.1, 0.2, 0.3])
     opt.set_global_step(10)
-    opt.zero_grad()
+    opt.apply_lr_schedule()
     assert opt.param_groups[-1]["lr"] == pytest.approx(1.1)
 
 
@@ -68,7 +69,7 @@ def test_sparse_schedule_reaches_the_fused_kernel(tmp_path):
     from tzrec.features.build import build_features
     from tzrec.models.build import build_model
     from tzrec.train.setup import build_model_parts
-    from tzrec.train.step import train_step
+    from tzrec.train.trainer import train_step
     from tzrec.utils.dist import init_distributed
 
     edits = {

@@ -59,7 +59,7 @@ def test_training_saves_when_the_data_crosses_a_target(tiny_data, tmp_path):
     import torch
 
     from tests.unit.models.test_models import shrunk_config
-    from tzrec.train.session import TrainSession
+    from tzrec.train.trainer import Trainer
     from tzrec.utils.dist import init_distributed
 
     data = tmp_path / "data"
@@ -85,7 +85,7 @@ def test_training_saves_when_the_data_crosses_a_target(tiny_data, tmp_path):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        TrainSession(config, init_distributed(), False).run()
+        Trainer(config, init_distributed(), False).train()
         steps = _checkpoint_steps(config.model_dir)
         # Row 1000 is in step 4 (rows 768..1023), row 1500 in step 6; 8: the end.
         assert steps == [4, 6, 8]
@@ -95,7 +95,7 @@ def test_training_saves_when_the_data_crosses_a_target(tiny_data, tmp_path):
         # fresh cadence would only take them as its first reference.
         config.train_config.num_steps = 10
         config.train_config.save_checkpoints_timestamps.append(BASE + 2200)
-        TrainSession(config, init_distributed(), True).run()
+        Trainer(config, init_distributed(), True).train()
         assert _evaluated_steps(config.model_dir) == [4, 6, 8, 9, 10]
     finally:
         torch.set_num_threads(threads)

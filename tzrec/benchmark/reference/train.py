@@ -28,6 +28,7 @@ from torchrec.distributed.types import ShardingType
 from torchrec.modules.embedding_modules import EmbeddingBagCollection
 from torchrec.optim.apply_optimizer_in_backward import apply_optimizer_in_backward
 from torchrec.optim.keyed import CombinedOptimizer, KeyedOptimizerWrapper
+from torchrec.optim.optimizers import in_backward_optimizer_filter
 
 from tzrec.benchmark.reference.common import ReferenceBatch
 
@@ -93,8 +94,8 @@ def shard(
     dmp = DistributedModelParallel(model, device=device, plan=plan)
     dense = {
         name: p
-        for name, p in dmp.named_parameters()
-        if p.requires_grad and getattr(p, "_in_backward_optimizers", None) is None
+        for name, p in in_backward_optimizer_filter(dmp.named_parameters())
+        if p.requires_grad
     }
     make = dense_optimizer or (lambda ps: torch.optim.Adam(ps, lr=dense_lr))
     parts = [("sparse", dmp.fused_optimizer)]
