@@ -49,7 +49,7 @@ sys.path.insert(0, str(REPO))
 
 from tests.integration.hardening.soak_checks import check_invariants  # noqa: E402
 
-CONFIG = REPO / "tests" / "hardening" / "tiny.config"
+CONFIG = REPO / "tests" / "configs" / "tiny.config"
 NUM_STEPS = 24
 FAILPOINTS = (
     "after_step",

@@ -1,6 +1,6 @@
 """The Trainer in-process: steps, saves at its cadence, evaluates, stops, resumes.
 
-A tiny DeepFM (tests/hardening/tiny.config) on 4,000 rows; every run builds
+A tiny DeepFM (tests/configs/tiny.config) on 4,000 rows; every run builds
 a real sharded model and writes real checkpoints and eval logs.
 """
 
@@ -45,7 +45,7 @@ def _config(data: Path, model_dir: Path, **edits: Any):
         "eval_config.num_steps": 2,
     }
     config = config_lib.load_pipeline_config(
-        str(REPO / "tests" / "hardening" / "tiny.config"),
+        str(REPO / "tests" / "configs" / "tiny.config"),
         json.dumps({**base, **edits}),
     )
     config.train_input_path = str(data / "train")
