@@ -77,16 +77,7 @@ class ComboFeature(BaseFeature):
     @property
     def table(self) -> TableSpec:
         """The embedding table."""
-        c = self.config
-        return TableSpec(
-            name=self.table_name(),
-            num_embeddings=self.bucketizer.size,
-            embedding_dim=int(c.embedding_dim),
-            pooling=c.pooling or "sum",
-            init_fn=c.init_fn,
-            trainable=c.trainable,
-            data_type=c.data_type,
-        )
+        return self.embedding_table(self.bucketizer.size)
 
     def _tokens(self, col: pa.Array) -> tuple[pa.Array, np.ndarray]:
         if is_text_or_list(col.type):

@@ -141,6 +141,24 @@ class BaseFeature:
         """The embedding table, or None for a dense feature."""
         return None
 
+    def embedding_table(self, num_embeddings: int) -> TableSpec:
+        """The feature's table of ``num_embeddings`` rows, from its config.
+
+        Every sparse feature type reads the same table fields
+        (``embedding_dim``, ``pooling``, ``init_fn``, ``trainable``,
+        ``data_type``); only the row count differs by type.
+        """
+        c = self.config
+        return TableSpec(
+            name=self.table_name(),
+            num_embeddings=num_embeddings,
+            embedding_dim=int(c.embedding_dim),
+            pooling=c.pooling or "sum",
+            init_fn=c.init_fn,
+            trainable=c.trainable,
+            data_type=c.data_type,
+        )
+
     @property
     def dense_embedding(self) -> DenseEmbSpec | None:
         """How the model embeds this dense feature (autodis / mlp), or None."""

@@ -85,16 +85,7 @@ class IdFeature(BaseFeature):
     @property
     def table(self) -> TableSpec:
         """The embedding table (shared when ``embedding_name`` is set)."""
-        c = self.config
-        return TableSpec(
-            name=self.table_name(),
-            num_embeddings=self.num_embeddings,
-            embedding_dim=int(c.embedding_dim),
-            pooling=c.pooling or "sum",
-            init_fn=c.init_fn,
-            trainable=c.trainable,
-            data_type=c.data_type,
-        )
+        return self.embedding_table(self.num_embeddings)
 
     def encode_sparse(self, columns: dict[str, pa.Array]) -> SparseValues:
         """Encodes a batch: see the module doc for missing and invalid values."""

@@ -110,21 +110,12 @@ class LookupFeature(BaseFeature):
         """The embedding table (None when dense)."""
         if not self.is_sparse:
             return None
-        c = self.config
         rows = (
             self.bucketizer.size
             if self.bucketizer is not None
             else len(self.boundaries) + 1
         )
-        return TableSpec(
-            name=self.table_name(),
-            num_embeddings=rows,
-            embedding_dim=int(c.embedding_dim),
-            pooling=c.pooling or "sum",
-            init_fn=c.init_fn,
-            trainable=c.trainable,
-            data_type=c.data_type,
-        )
+        return self.embedding_table(rows)
 
     def _map_entries(self, col: pa.Array) -> tuple[pa.Array, pa.Array, np.ndarray]:
         if pa.types.is_map(col.type):

@@ -97,16 +97,7 @@ class MatchFeature(NumericFeature):
         """The embedding table (None when dense)."""
         if self.bucketizer is None:
             return super().table
-        c = self.config
-        return TableSpec(
-            name=self.table_name(),
-            num_embeddings=self.bucketizer.size,
-            embedding_dim=int(c.embedding_dim),
-            pooling=c.pooling or "sum",
-            init_fn=c.init_fn,
-            trainable=c.trainable,
-            data_type=c.data_type,
-        )
+        return self.embedding_table(self.bucketizer.size)
 
     def _entries(self, col: pa.Array) -> pa.Table:
         """(row, pkey, skey, value) of every pair of the nested maps."""

@@ -115,16 +115,7 @@ class NumericFeature(BaseFeature):
         """The bucket embedding table, or None for a dense value."""
         if not self.is_sparse:
             return None
-        c = self.config
-        return TableSpec(
-            name=self.table_name(),
-            num_embeddings=self.num_buckets or len(self.boundaries) + 1,
-            embedding_dim=int(c.embedding_dim),
-            pooling=c.pooling or "sum",
-            init_fn=c.init_fn,
-            trainable=c.trainable,
-            data_type=c.data_type,
-        )
+        return self.embedding_table(self.num_buckets or len(self.boundaries) + 1)
 
     def compute(self, columns: dict[str, pa.Array]) -> np.ndarray:
         """float32 [B]: the feature's value per row, NaN where it has none."""

@@ -138,16 +138,7 @@ class TokenizeFeature(BaseFeature):
     @property
     def table(self) -> TableSpec:
         """The embedding table (rows: the largest vocab id + 1)."""
-        c = self.config
-        return TableSpec(
-            name=self.table_name(),
-            num_embeddings=self.size,
-            embedding_dim=int(c.embedding_dim),
-            pooling=c.pooling or "sum",
-            init_fn=c.init_fn,
-            trainable=c.trainable,
-            data_type=c.data_type,
-        )
+        return self.embedding_table(self.size)
 
     def normalize(self, text: pa.Array) -> pa.Array:
         """The text after ``text_normalizer`` (options in the config's order)."""
