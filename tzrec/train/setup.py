@@ -21,6 +21,7 @@ from tzrec.optim.build import apply_sparse_optimizer, build_optimizer
 from tzrec.protos import pipeline_pb2
 from tzrec.train.embedding_constraints import table_constraints
 from tzrec.train.sharding import create_plan, table_names
+from tzrec.train.table_memory import check_table_memory
 from tzrec.utils.dist import DistInfo
 from tzrec.utils.quiet import quiet_third_party
 
@@ -50,8 +51,11 @@ def build_model_parts(
     seed_everything(config.train_config.seed)
     features = build_features(config.feature_configs)
     model = build_model(config, features, device=torch.device("meta"))
+    sparse_kind = None
     if with_optimizer:
         apply_sparse_optimizer(model, config.train_config.sparse_optimizer)
+        sparse_kind = config.train_config.sparse_optimizer.WhichOneof("optimizer")
+    check_table_memory(model, sparse_kind, dist_info)  # before any allocation
     with quiet_third_party():
         tables = table_constraints(features, config.train_config, table_names(model))
         plan = create_plan(model, dist_info, tables)

@@ -188,6 +188,15 @@ CASES = {
             "(model_config.metrics[1].xauc.sample_ratio)",
         ],
     ),
+    "tables_larger_than_host_memory": (
+        "num_buckets: 300 embedding_dim: 8",
+        "num_buckets: 900000000000 embedding_dim: 8",
+        [
+            "the embedding tables need",
+            "GiB of host memory",
+            "(feature_configs): lower num_buckets / hash_bucket_size",
+        ],
+    ),
     "global_grad_clip_without_norm": (
         "seed: 3",
         "seed: 3 grad_clipping { enable_global_grad_clip: true }",
