@@ -30,7 +30,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "scripts"))
 
-from soak import _env, _free_port  # noqa: E402
+from soak import _env, _final_files, _free_port  # noqa: E402
 
 CONFIG = REPO / "experiments" / "deepfm_synthetic.config"
 NUM_STEPS = 70
@@ -75,12 +75,7 @@ def _run(cmd: list[str], failpoint: str | None = None) -> tuple[int, str]:
 
 
 def _final(model_dir: Path) -> tuple[dict, dict]:
-    marker = json.loads((model_dir / f"model.ckpt-{NUM_STEPS}" / "DONE").read_text())
-    files = {
-        rel: digest
-        for rel, digest in marker["checksums"].items()
-        if rel.startswith(("model/", "optimizer/")) and rel.endswith(".distcp")
-    }
+    files = _final_files(model_dir, NUM_STEPS)
     lines = (model_dir / "train_eval_result.jsonl").read_text().splitlines()
     return files, json.loads(lines[-1])
 

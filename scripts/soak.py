@@ -113,13 +113,13 @@ def _run(cmd: list[str], env: dict | None = None) -> tuple[int, str]:
     return proc.returncode, proc.stderr
 
 
-def _final_files(model_dir: Path) -> dict[str, str]:
+def _final_files(model_dir: Path, num_steps: int = NUM_STEPS) -> dict[str, str]:
     """Checksums of the final checkpoint's model and optimizer tensor data.
 
     DCP's ``.metadata`` differs between any two saves (it records a random
     save id), so the tensor files (``*.distcp``) are what must be identical.
     """
-    marker = json.loads((model_dir / f"model.ckpt-{NUM_STEPS}" / "DONE").read_text())
+    marker = json.loads((model_dir / f"model.ckpt-{num_steps}" / "DONE").read_text())
     return {
         rel: digest
         for rel, digest in marker["checksums"].items()
