@@ -297,7 +297,7 @@ class Trainer:
         """Whether the agreed event time crossed a save boundary (every rank)."""
         due = self.event_time_saves.due(self.state.step, out.event_time)
         self.state.event_time_watermark = self.event_time_saves.watermark
-        return due and self.checkpointer.unsaved()
+        return due
 
     def _gradient_summaries(self, step: int) -> Callable[[], None] | None:
         """Writes gradient summaries before the update, on log steps only."""
