@@ -24,7 +24,7 @@ from google.protobuf import text_format
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
-from tzrec.config.proto_fields import feature_name_of
+from tzrec.config.proto_fields import AnyFieldDescriptor, feature_name_of
 from tzrec.protos import feature_pb2, pipeline_pb2
 from tzrec.utils.errors import ConfigError
 
@@ -45,7 +45,7 @@ _OPS: dict[str, Callable[[Any, Any], bool]] = {
 }
 _COND = re.compile(r"\s*([\w.]+)\s*(>=|<=|!=|=|>|<)\s*(.*?)\s*")
 _SEGMENT = re.compile(r"\s*(\w+)\s*(?:\[(.*)\])?\s*")
-_Target = tuple[Message, FieldDescriptor, "int | None", str]
+_Target = tuple[Message, AnyFieldDescriptor, "int | None", str]
 
 
 def apply_edit_config_json(
@@ -185,7 +185,7 @@ def _descend(target: _Target, key: str) -> tuple[Message, str]:
     return getattr(msg, fd.name), here
 
 
-def _field(msg: Message, name: str, where: str) -> FieldDescriptor:
+def _field(msg: Message, name: str, where: str) -> AnyFieldDescriptor:
     desc = msg.DESCRIPTOR
     fd = desc.fields_by_name.get(name)
     if fd is None:
@@ -199,7 +199,7 @@ def _field(msg: Message, name: str, where: str) -> FieldDescriptor:
 
 
 def _select(
-    items: Any, fd: FieldDescriptor, selector: str, here: str, key: str
+    items: Any, fd: AnyFieldDescriptor, selector: str, here: str, key: str
 ) -> list[int]:
     n, where = len(items), f"edit_config_json: {key}"
     sel = selector.strip()
@@ -263,12 +263,12 @@ def _unquote(raw: str) -> str:
     return raw[1:-1] if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "\"'" else raw
 
 
-def _is_map(fd: FieldDescriptor) -> bool:
+def _is_map(fd: AnyFieldDescriptor) -> bool:
     return fd.message_type is not None and fd.message_type.GetOptions().map_entry
 
 
 def _assign(
-    msg: Message, fd: FieldDescriptor, index: int | None, value: Any, where: str
+    msg: Message, fd: AnyFieldDescriptor, index: int | None, value: Any, where: str
 ) -> None:
     is_msg = fd.cpp_type == _FD.CPPTYPE_MESSAGE
     if index is not None:
@@ -309,7 +309,7 @@ def _assign_message(sub: Message, value: Any, where: str) -> None:
         )
 
 
-def _assign_list(items: Any, fd: FieldDescriptor, value: Any, where: str) -> None:
+def _assign_list(items: Any, fd: AnyFieldDescriptor, value: Any, where: str) -> None:
     values = _parse_list(value) if isinstance(value, str) else value
     values = values if isinstance(values, list) else [values]
     if fd.cpp_type == _FD.CPPTYPE_MESSAGE:
@@ -334,10 +334,12 @@ def _parse_list(text: str) -> Any:
         return [_unquote(x.strip()) for x in _split_top(inner, ",")] if inner else []
 
 
-def _assign_map(items: Any, fd: FieldDescriptor, value: Any, where: str) -> None:
+def _assign_map(items: Any, fd: AnyFieldDescriptor, value: Any, where: str) -> None:
     if not isinstance(value, dict):
         raise ConfigError(f"{fd.name} needs a dict, got {value!r}", where)
-    key_fd, value_fd = (fd.message_type.fields_by_name[n] for n in ("key", "value"))
+    entry = fd.message_type
+    assert entry is not None  # a map field's entries are messages
+    key_fd, value_fd = (entry.fields_by_name[n] for n in ("key", "value"))
     converted = {
         _convert(key_fd, k, where): _convert(value_fd, v, f"{where}.{k}")
         for k, v in value.items()
@@ -346,8 +348,8 @@ def _assign_map(items: Any, fd: FieldDescriptor, value: Any, where: str) -> None
     items.update(converted)
 
 
-def _type_name(fd: FieldDescriptor) -> str:
-    if fd.cpp_type == _FD.CPPTYPE_ENUM:
+def _type_name(fd: AnyFieldDescriptor) -> str:
+    if fd.enum_type is not None:
         return f"enum {fd.enum_type.name}"
     names = {
         _FD.CPPTYPE_INT32: "int32",
@@ -362,7 +364,7 @@ def _type_name(fd: FieldDescriptor) -> str:
     return names.get(fd.cpp_type, "message")
 
 
-def _convert(fd: FieldDescriptor, value: Any, where: str) -> Any:
+def _convert(fd: AnyFieldDescriptor, value: Any, where: str) -> Any:
     """Converts a JSON (or string) value to the scalar type of ``fd``."""
     t = fd.cpp_type
     try:
@@ -395,16 +397,17 @@ def _convert(fd: FieldDescriptor, value: Any, where: str) -> Any:
         return str(value)
     except (ValueError, TypeError, KeyError) as e:
         fix = ""
-        if t == _FD.CPPTYPE_ENUM:
+        if fd.enum_type is not None:
             fix = "use one of " + ", ".join(v.name for v in fd.enum_type.values)
         raise ConfigError(
             f"cannot set {value!r}: {fd.name} is {_type_name(fd)}", where, fix
         ) from e
 
 
-def _convert_enum(fd: FieldDescriptor, value: Any) -> int:
-    if isinstance(value, bool):
+def _convert_enum(fd: AnyFieldDescriptor, value: Any) -> int:
+    enum = fd.enum_type
+    if enum is None or isinstance(value, bool):
         raise ValueError
     if isinstance(value, str) and not value.strip().lstrip("-").isdigit():
-        return fd.enum_type.values_by_name[value.strip()].number
-    return fd.enum_type.values_by_number[int(value)].number
+        return enum.values_by_name[value.strip()].number
+    return enum.values_by_number[int(value)].number

@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, TypeAlias
+
+from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
 
 from tzrec.protos import feature_pb2
+
+if TYPE_CHECKING:
+    from google._upb import _message as _upb
+
+# A message's DESCRIPTOR is the pure-Python class or upb's (whichever backend
+# protobuf loaded at import); both have the attributes tzrec reads.
+AnyDescriptor: TypeAlias = "Descriptor | _upb.Descriptor"
+AnyFieldDescriptor: TypeAlias = "FieldDescriptor | _upb.FieldDescriptor"
 
 
 def feature_name_of(feature_config: feature_pb2.FeatureConfig) -> str:

@@ -10,15 +10,14 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import os
-
-from google.protobuf.message import Message
+from typing import TypeAlias
 
 from tzrec.config.problems import Problems
 from tzrec.features.build import feature_class
 from tzrec.features.feature import SequenceSpec
 from tzrec.features.normalizer import parse_normalizer
 from tzrec.features.options import check_data_type
-from tzrec.protos import model_pb2, pipeline_pb2
+from tzrec.protos import feature_pb2, model_pb2, pipeline_pb2, rank_model_pb2
 from tzrec.utils.errors import ConfigError
 
 _POOLINGS = ("sum", "mean")
@@ -41,8 +40,26 @@ _ISSUE17 = (
     "kv_dot_product",
     "tokenize_feature",
 )
-_ISSUE17_SEQUENCES = ("combine_feature", "expr_feature", "match_feature")
-_ISSUE17_SEQUENCES += ("overlap_feature", "kv_dot_product")
+_ISSUE17_SEQUENCES: tuple[str, ...] = ("combine_feature", "expr_feature")
+_ISSUE17_SEQUENCES += ("match_feature", "overlap_feature", "kv_dot_product")
+
+# The messages a FeatureConfig (or a sequence_feature's sub-feature) holds.
+FeatureMessage: TypeAlias = (
+    feature_pb2.IdFeature
+    | feature_pb2.RawFeature
+    | feature_pb2.ComboFeature
+    | feature_pb2.LookupFeature
+    | feature_pb2.MatchFeature
+    | feature_pb2.ExprFeature
+    | feature_pb2.OverlapFeature
+    | feature_pb2.TokenizeFeature
+    | feature_pb2.CustomFeature
+    | feature_pb2.KvDotProduct
+    | feature_pb2.BoolMaskFeature
+    | feature_pb2.CombineFeature
+)
+# The ones bucketized like ids, whose vocab and dim checks are shared.
+_IdLike: TypeAlias = feature_pb2.IdFeature | feature_pb2.ComboFeature
 
 
 @dataclasses.dataclass
@@ -55,7 +72,7 @@ class FeatureInfo:
     weighted: bool = False
 
 
-def _used(f: Message, names: tuple[str, ...]) -> list[str]:
+def _used(f: FeatureMessage, names: tuple[str, ...]) -> list[str]:
     out = []
     for n in names:
         fd = f.DESCRIPTOR.fields_by_name.get(n)
@@ -93,7 +110,7 @@ def check_features(
 
 
 def _check_sequence_feature(
-    seq: Message,
+    seq: feature_pb2.SequenceFeature,
     where: str,
     infos: dict[str, FeatureInfo],
     taken: set[str],
@@ -128,7 +145,7 @@ def _add_name(taken: set[str], name: str, where: str, p: Problems) -> bool:
 
 
 def _check_feature(
-    kind: str, f: Message, where: str, seq: bool, p: Problems
+    kind: str, f: FeatureMessage, where: str, seq: bool, p: Problems
 ) -> FeatureInfo:
     """One feature message (``kind`` without the ``sequence_`` prefix)."""
     try:
@@ -148,23 +165,25 @@ def _check_feature(
             and not getattr(f, name)
         ):
             p.add(f"{where}.{name}", "must be > 0")
-    if kind == "raw_feature":
+    if isinstance(f, feature_pb2.RawFeature):
         return _check_raw(f, where, seq, p)
-    if kind == "lookup_feature":
+    if isinstance(f, feature_pb2.LookupFeature):
         return _check_lookup(f, where, p)
+    assert isinstance(f, (feature_pb2.IdFeature, feature_pb2.ComboFeature))
     buckets = (
         _ID_BUCKETS if kind == "id_feature" else ("hash_bucket_size", "vocab_list")
     )
     _one_of(f, buckets, where, p)
-    if kind == "combo_feature" and len(f.expression) < 2:
+    if isinstance(f, feature_pb2.ComboFeature) and len(f.expression) < 2:
         p.add(f"{where}.expression", "needs at least 2 columns", 'e.g. ["age", "cate"]')
     _check_vocab(f, where, p)
     _check_dim(f, where, p)
-    return FeatureInfo(f.embedding_dim, seq, True, kind == "id_feature" and f.weighted)
+    weighted = isinstance(f, feature_pb2.IdFeature) and f.weighted
+    return FeatureInfo(f.embedding_dim, seq, True, weighted)
 
 
 def _check_by_building(
-    kind: str, f: Message, where: str, seq: bool, p: Problems
+    kind: str, f: FeatureMessage, where: str, seq: bool, p: Problems
 ) -> FeatureInfo:
     """Issue 17's feature types: their constructors hold the checks."""
     spec = SequenceSpec(name=f.feature_name, length=1) if seq else None
@@ -182,14 +201,19 @@ def _check_by_building(
     return FeatureInfo(feature.output_dim, seq, feature.is_sparse)
 
 
-def _dense_dim(f: Message, value_dim: int) -> int:
+def _dense_dim(f: FeatureMessage, value_dim: int) -> int:
     """A dense feature's width in its group: embedding_dim when autodis / mlp."""
     if "dense_emb" in f.DESCRIPTOR.oneofs_by_name and f.WhichOneof("dense_emb"):
         return int(f.embedding_dim)
     return value_dim
 
 
-def _one_of(f: Message, buckets: tuple[str, ...], where: str, p: Problems) -> None:
+def _one_of(
+    f: _IdLike | feature_pb2.LookupFeature,
+    buckets: tuple[str, ...],
+    where: str,
+    p: Problems,
+) -> None:
     used = _used(f, buckets)
     if len(used) != 1:
         got = f" (got {', '.join(used)})" if used else ""
@@ -200,17 +224,20 @@ def _one_of(f: Message, buckets: tuple[str, ...], where: str, p: Problems) -> No
         )
 
 
-def _check_vocab(f: Message, where: str, p: Problems) -> None:
-    fields = f.DESCRIPTOR.fields_by_name
-    if "vocab_list" in fields and len(set(f.vocab_list)) != len(f.vocab_list):
+def _check_vocab(f: _IdLike, where: str, p: Problems) -> None:
+    if len(set(f.vocab_list)) != len(f.vocab_list):
         p.add(f"{where}.vocab_list", "has duplicate entries", "list each token once")
-    if "vocab_file" in fields and f.vocab_file and not os.path.isfile(f.vocab_file):
+    if f.vocab_file and not os.path.isfile(f.vocab_file):
         p.add(
             f"{where}.vocab_file",
             f'no such file "{f.vocab_file}"',
             "paths are relative to the working directory",
         )
-    if "num_buckets" in fields and f.num_buckets and f.HasField("default_value"):
+    if (
+        isinstance(f, feature_pb2.IdFeature)
+        and f.num_buckets
+        and f.HasField("default_value")
+    ):
         ok = f.default_value.lstrip("-").isdigit()
         if not ok or not 0 <= int(f.default_value) < f.num_buckets:
             p.add(
@@ -219,7 +246,11 @@ def _check_vocab(f: Message, where: str, p: Problems) -> None:
             )
 
 
-def _check_dim(f: Message, where: str, p: Problems) -> None:
+def _check_dim(
+    f: _IdLike | feature_pb2.RawFeature | feature_pb2.LookupFeature,
+    where: str,
+    p: Problems,
+) -> None:
     if f.embedding_dim == 0:
         p.add(
             f"{where}.embedding_dim",
@@ -233,21 +264,27 @@ def _check_dim(f: Message, where: str, p: Problems) -> None:
         )
 
 
-def _check_normalizer(f: Message, where: str, p: Problems) -> None:
+def _check_normalizer(
+    f: feature_pb2.RawFeature | feature_pb2.LookupFeature, where: str, p: Problems
+) -> None:
     try:
         parse_normalizer(f.normalizer, f"{where}.normalizer")
     except ConfigError as e:
         p.add(e.where, e.what, e.fix)
 
 
-def _check_boundaries(f: Message, where: str, p: Problems) -> bool:
+def _check_boundaries(
+    f: feature_pb2.RawFeature | feature_pb2.LookupFeature, where: str, p: Problems
+) -> bool:
     bounds = list(f.boundaries)
     if any(a >= b for a, b in zip(bounds[:-1], bounds[1:], strict=True)):
         p.add(f"{where}.boundaries", "must be strictly increasing")
     return bool(bounds)
 
 
-def _check_raw(f: Message, where: str, seq: bool, p: Problems) -> FeatureInfo:
+def _check_raw(
+    f: feature_pb2.RawFeature, where: str, seq: bool, p: Problems
+) -> FeatureInfo:
     _check_normalizer(f, where, p)
     try:
         float(f.default_value or 0)
@@ -265,7 +302,7 @@ def _check_raw(f: Message, where: str, seq: bool, p: Problems) -> FeatureInfo:
     return FeatureInfo(f.embedding_dim, seq, True)
 
 
-def _check_lookup(f: Message, where: str, p: Problems) -> FeatureInfo:
+def _check_lookup(f: feature_pb2.LookupFeature, where: str, p: Problems) -> FeatureInfo:
     for name in ("map", "key"):
         if not getattr(f, name):
             p.add(f"{where}.{name}", "not set", "name the map and the key columns")
@@ -377,7 +414,7 @@ def _check_group_names(
 
 
 def _check_din_towers(
-    cfg: Message,
+    cfg: rank_model_pb2.MultiTowerDIN,
     kinds: dict[str, int],
     infos: dict[str, FeatureInfo],
     mc: model_pb2.ModelConfig,

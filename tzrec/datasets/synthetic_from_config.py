@@ -147,7 +147,11 @@ def plan_columns(config: pipeline_pb2.EasyRecConfig) -> tuple[list[Column], list
     return list(cols.values()), skipped
 
 
-_SEQUENCE_DERIVED = ("combine_feature", "expr_feature", "match_feature")
+_SEQUENCE_DERIVED: tuple[str, ...] = (
+    "combine_feature",
+    "expr_feature",
+    "match_feature",
+)
 _SEQUENCE_DERIVED += ("overlap_feature", "kv_dot_product")
 
 
