@@ -130,9 +130,9 @@ class EmbeddingGroup(nn.Module):
         # autodis / mlp: the dense value enters its groups embedded.
         self.dense_embs = nn.ModuleDict(
             {
-                _module_key(n): dense_embedding(by_name[n].dense_embedding)
+                _module_key(n): dense_embedding(emb)
                 for n in dict.fromkeys(deep_feats)
-                if by_name[n].dense_embedding is not None
+                if (emb := by_name[n].dense_embedding) is not None
             }
         )
         self.dense_emb_names = {
@@ -178,7 +178,7 @@ class EmbeddingGroup(nn.Module):
         # KeyedTensor key order -> per group, its pieces (see _plan).
         self._plans: dict[tuple[str, ...], dict[str, list[_Piece]]] = {}
         for name, spec in shared_tables(deep).items():
-            if not spec.trainable:
+            if not spec.trainable and self.ebc is not None:
                 freeze(self.ebc.embedding_bags[name].weight)
 
     def _read_groups(
@@ -299,7 +299,7 @@ class EmbeddingGroup(nn.Module):
         check_dims(tables, wide_dim)
         users: dict[str, list[str]] = {name: [] for name in tables}
         for f in feats:
-            users[f.table.name].append(f.name)
+            users[f.sparse_table().name].append(f.name)
         configs = [
             _bag_config(
                 spec,
