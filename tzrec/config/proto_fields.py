@@ -17,6 +17,22 @@ if TYPE_CHECKING:
 AnyDescriptor: TypeAlias = "Descriptor | _upb.Descriptor"
 AnyFieldDescriptor: TypeAlias = "FieldDescriptor | _upb.FieldDescriptor"
 
+# The messages a FeatureConfig (or a sequence_feature's sub-feature) holds.
+FeatureMessage: TypeAlias = (
+    feature_pb2.IdFeature
+    | feature_pb2.RawFeature
+    | feature_pb2.ComboFeature
+    | feature_pb2.LookupFeature
+    | feature_pb2.MatchFeature
+    | feature_pb2.ExprFeature
+    | feature_pb2.OverlapFeature
+    | feature_pb2.TokenizeFeature
+    | feature_pb2.CustomFeature
+    | feature_pb2.KvDotProduct
+    | feature_pb2.BoolMaskFeature
+    | feature_pb2.CombineFeature
+)
+
 
 def feature_name_of(feature_config: feature_pb2.FeatureConfig) -> str:
     """The name of a feature config, whichever oneof member holds it.

@@ -13,11 +13,19 @@ import os
 from typing import TypeAlias
 
 from tzrec.config.problems import Problems
+from tzrec.config.proto_fields import FeatureMessage
 from tzrec.features.build import feature_class
 from tzrec.features.feature import SequenceSpec
 from tzrec.features.normalizer import parse_normalizer
 from tzrec.features.options import check_data_type
-from tzrec.protos import feature_pb2, model_pb2, pipeline_pb2, rank_model_pb2
+from tzrec.protos import model_pb2, pipeline_pb2, rank_model_pb2
+from tzrec.protos.feature_pb2 import (
+    ComboFeature,
+    IdFeature,
+    LookupFeature,
+    RawFeature,
+    SequenceFeature,
+)
 from tzrec.utils.errors import ConfigError
 
 _POOLINGS = ("sum", "mean")
@@ -43,23 +51,10 @@ _ISSUE17 = (
 _ISSUE17_SEQUENCES: tuple[str, ...] = ("combine_feature", "expr_feature")
 _ISSUE17_SEQUENCES += ("match_feature", "overlap_feature", "kv_dot_product")
 
-# The messages a FeatureConfig (or a sequence_feature's sub-feature) holds.
-FeatureMessage: TypeAlias = (
-    feature_pb2.IdFeature
-    | feature_pb2.RawFeature
-    | feature_pb2.ComboFeature
-    | feature_pb2.LookupFeature
-    | feature_pb2.MatchFeature
-    | feature_pb2.ExprFeature
-    | feature_pb2.OverlapFeature
-    | feature_pb2.TokenizeFeature
-    | feature_pb2.CustomFeature
-    | feature_pb2.KvDotProduct
-    | feature_pb2.BoolMaskFeature
-    | feature_pb2.CombineFeature
-)
-# The ones bucketized like ids, whose vocab and dim checks are shared.
-_IdLike: TypeAlias = feature_pb2.IdFeature | feature_pb2.ComboFeature
+# The ones bucketized like ids, whose vocab and dim checks are shared, and
+# the numeric ones (normalizer, boundaries).
+_IdLike: TypeAlias = IdFeature | ComboFeature
+_Numeric: TypeAlias = RawFeature | LookupFeature
 
 
 @dataclasses.dataclass
@@ -110,7 +105,7 @@ def check_features(
 
 
 def _check_sequence_feature(
-    seq: feature_pb2.SequenceFeature,
+    seq: SequenceFeature,
     where: str,
     infos: dict[str, FeatureInfo],
     taken: set[str],
@@ -165,20 +160,20 @@ def _check_feature(
             and not getattr(f, name)
         ):
             p.add(f"{where}.{name}", "must be > 0")
-    if isinstance(f, feature_pb2.RawFeature):
+    if isinstance(f, RawFeature):
         return _check_raw(f, where, seq, p)
-    if isinstance(f, feature_pb2.LookupFeature):
+    if isinstance(f, LookupFeature):
         return _check_lookup(f, where, p)
-    assert isinstance(f, (feature_pb2.IdFeature, feature_pb2.ComboFeature))
+    assert isinstance(f, (IdFeature, ComboFeature))
     buckets = (
         _ID_BUCKETS if kind == "id_feature" else ("hash_bucket_size", "vocab_list")
     )
     _one_of(f, buckets, where, p)
-    if isinstance(f, feature_pb2.ComboFeature) and len(f.expression) < 2:
+    if isinstance(f, ComboFeature) and len(f.expression) < 2:
         p.add(f"{where}.expression", "needs at least 2 columns", 'e.g. ["age", "cate"]')
     _check_vocab(f, where, p)
     _check_dim(f, where, p)
-    weighted = isinstance(f, feature_pb2.IdFeature) and f.weighted
+    weighted = isinstance(f, IdFeature) and f.weighted
     return FeatureInfo(f.embedding_dim, seq, True, weighted)
 
 
@@ -209,7 +204,7 @@ def _dense_dim(f: FeatureMessage, value_dim: int) -> int:
 
 
 def _one_of(
-    f: _IdLike | feature_pb2.LookupFeature,
+    f: _IdLike | LookupFeature,
     buckets: tuple[str, ...],
     where: str,
     p: Problems,
@@ -233,11 +228,7 @@ def _check_vocab(f: _IdLike, where: str, p: Problems) -> None:
             f'no such file "{f.vocab_file}"',
             "paths are relative to the working directory",
         )
-    if (
-        isinstance(f, feature_pb2.IdFeature)
-        and f.num_buckets
-        and f.HasField("default_value")
-    ):
+    if isinstance(f, IdFeature) and f.num_buckets and f.HasField("default_value"):
         ok = f.default_value.lstrip("-").isdigit()
         if not ok or not 0 <= int(f.default_value) < f.num_buckets:
             p.add(
@@ -247,7 +238,7 @@ def _check_vocab(f: _IdLike, where: str, p: Problems) -> None:
 
 
 def _check_dim(
-    f: _IdLike | feature_pb2.RawFeature | feature_pb2.LookupFeature,
+    f: _IdLike | _Numeric,
     where: str,
     p: Problems,
 ) -> None:
@@ -264,27 +255,21 @@ def _check_dim(
         )
 
 
-def _check_normalizer(
-    f: feature_pb2.RawFeature | feature_pb2.LookupFeature, where: str, p: Problems
-) -> None:
+def _check_normalizer(f: _Numeric, where: str, p: Problems) -> None:
     try:
         parse_normalizer(f.normalizer, f"{where}.normalizer")
     except ConfigError as e:
         p.add(e.where, e.what, e.fix)
 
 
-def _check_boundaries(
-    f: feature_pb2.RawFeature | feature_pb2.LookupFeature, where: str, p: Problems
-) -> bool:
+def _check_boundaries(f: _Numeric, where: str, p: Problems) -> bool:
     bounds = list(f.boundaries)
     if any(a >= b for a, b in zip(bounds[:-1], bounds[1:], strict=True)):
         p.add(f"{where}.boundaries", "must be strictly increasing")
     return bool(bounds)
 
 
-def _check_raw(
-    f: feature_pb2.RawFeature, where: str, seq: bool, p: Problems
-) -> FeatureInfo:
+def _check_raw(f: RawFeature, where: str, seq: bool, p: Problems) -> FeatureInfo:
     _check_normalizer(f, where, p)
     try:
         float(f.default_value or 0)
@@ -302,7 +287,7 @@ def _check_raw(
     return FeatureInfo(f.embedding_dim, seq, True)
 
 
-def _check_lookup(f: feature_pb2.LookupFeature, where: str, p: Problems) -> FeatureInfo:
+def _check_lookup(f: LookupFeature, where: str, p: Problems) -> FeatureInfo:
     for name in ("map", "key"):
         if not getattr(f, name):
             p.add(f"{where}.{name}", "not set", "name the map and the key columns")
