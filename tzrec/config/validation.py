@@ -1,11 +1,12 @@
 """Pipeline config checks: every problem at once, each naming its field path.
 
 :func:`validate` runs every check into one :class:`Problems` collector (this
-module's own, model and optimisation checks in ``validation_model``, feature and
-feature-group checks in ``validation_features``, TorchEasyRec settings in
-``compat``, the "not supported yet" table in ``unsupported``). Validation runs
-once, after ``--edit_config_json`` and CLI overrides, so a run never starts on a
-config that would fail later; runtime code reads the resolved settings
+module's own, model and optimisation checks in ``validation_model``, feature
+checks in ``validation_features``, feature-group checks in
+``validation_groups``, TorchEasyRec settings in ``compat``, the "not supported
+yet" table in ``unsupported``). Validation runs once, after
+``--edit_config_json`` and CLI overrides, so a run never starts on a config
+that would fail later; runtime code reads the resolved settings
 (``tzrec.config.settings``) and does not check again.
 """
 
@@ -17,7 +18,8 @@ from typing import TypeAlias
 from tzrec.config.compat import check_data_source, check_fg_mode, check_no_effect
 from tzrec.config.problems import Problems, choices
 from tzrec.config.unsupported import check_unsupported
-from tzrec.config.validation_features import FeatureInfo, check_features, check_groups
+from tzrec.config.validation_features import FeatureInfo, check_features
+from tzrec.config.validation_groups import check_groups
 from tzrec.config.validation_model import check_model, check_optimisation
 from tzrec.monitor import keys
 from tzrec.protos import data_pb2, metric_pb2, model_pb2, module_pb2, pipeline_pb2
