@@ -242,13 +242,14 @@ def test_real_tensorboard_serves_the_runs_and_marks_differing_hparams(
 
 
 def test_best_from_an_eval_log_with_a_null_metric():
-    from tzrec.monitor.tb_layout import BestSoFar
+    from tzrec.monitor.tb_layout import best_markdown, best_scalars
+    from tzrec.run_dir.best import BestSoFar
 
     records = [
         {"global_step": 10, "epoch": 0, "wall_time": 1.0, "auc": 0.6, "ne": 0.9},
         {"global_step": 20, "epoch": 0, "wall_time": 2.0, "auc": 0.7, "ne": None},
     ]
-    best = BestSoFar("auc", True, records)
-    assert best.scalars() == {keys.BEST_STEP: 20.0, keys.best_tag("auc"): 0.7}
-    text = best.markdown()
+    best = BestSoFar.from_records("auc", True, records)
+    assert best_scalars(best) == {keys.BEST_STEP: 20.0, keys.best_tag("auc"): 0.7}
+    text = best_markdown(best)
     assert "best step 20" in text and "| ne | - |" in text and "wall_time" not in text
