@@ -5,7 +5,8 @@ shared experts. Task ``i``'s gate (a softmax layer over task ``i``'s input)
 mixes task ``i``'s experts with the shared ones; on every layer but the last
 a shared gate (over the shared input) mixes all experts into the next layer's
 shared input. The first layer gives every task and the shared part the same
-input. TorchScript-compatible.
+input. Experts are He-initialised (see :func:`_experts`); gates keep
+PyTorch's default. TorchScript-compatible.
 """
 
 import torch
@@ -16,7 +17,20 @@ from tzrec.utils.errors import ConfigError
 
 
 def _experts(n: int, in_features: int, config, where: str) -> nn.ModuleList:
-    return nn.ModuleList([MLP(in_features, config, where) for _ in range(n)])
+    """``n`` expert MLPs, their Linear weights He-initialised (ReLU gain).
+
+    PyTorch's default Linear init (variance ``1/(3 fan_in)``) shrinks the
+    input-dependent part of a signal about 2.4x per ReLU layer. Stacked
+    extraction networks compound that: TorchEasyRec's ple_taobao (3 layers of
+    3-layer experts, then 3-layer towers) starts with logits that vary ~1e-8
+    across a batch, and 32 steps leave every prediction the same (AUC 0.5).
+    He init keeps each expert layer's scale, so the depth no longer compounds.
+    """
+    experts = nn.ModuleList([MLP(in_features, config, where) for _ in range(n)])
+    for module in experts.modules():
+        if isinstance(module, nn.Linear):
+            nn.init.kaiming_uniform_(module.weight, nonlinearity="relu")
+    return experts
 
 
 class _TaskExperts(nn.Module):
