@@ -21,10 +21,11 @@ def _experts(n: int, in_features: int, config, where: str) -> nn.ModuleList:
 
     PyTorch's default Linear init (variance ``1/(3 fan_in)``) shrinks the
     input-dependent part of a signal about 2.4x per ReLU layer. Stacked
-    extraction networks compound that: TorchEasyRec's ple_taobao (3 layers of
-    3-layer experts, then 3-layer towers) starts with logits that vary ~1e-8
-    across a batch, and 32 steps leave every prediction the same (AUC 0.5).
-    He init keeps each expert layer's scale, so the depth no longer compounds.
+    extraction networks compound that: on tzrec's embedding init (std <= 0.01)
+    TorchEasyRec's ple_taobao (3 layers of 3-layer experts, then 3-layer
+    towers) starts with logits that vary ~1e-8 across a batch, and 32 steps
+    leave every prediction the same (AUC 0.5). He init keeps each expert
+    layer's scale, so the depth no longer compounds.
     """
     experts = nn.ModuleList([MLP(in_features, config, where) for _ in range(n)])
     for module in experts.modules():
