@@ -110,17 +110,17 @@ class ExtractionNet(nn.Module):
                 f"{where}.share_expert_net.hidden_units",
                 "make their last hidden_units equal",
             )
+        # As TorchEasyRec: with share_num 0 the shared gate still mixes the
+        # task experts into the next layer's shared input.
         self.share_gate: nn.Module = (
-            nn.Identity()
-            if final or not share
-            else nn.Linear(share_in, per_task * num_task + share)
+            nn.Identity() if final else nn.Linear(share_in, per_task * num_task + share)
         )
         self.output_dim = dim
 
     def forward(
         self, task_inputs: list[Tensor], share_input: Tensor
     ) -> tuple[list[Tensor], Tensor]:
-        """Per task its mixture ``[B, D]``, and the shared mixture (or the input)."""
+        """Per task its mixture ``[B, D]``; the shared mixture (last layer: the input)."""
         shared: list[Tensor] = [e(share_input) for e in self.share_experts]
         all_experts: list[Tensor] = []
         outs: list[Tensor] = []
@@ -128,7 +128,7 @@ class ExtractionNet(nn.Module):
             out, own = task(task_inputs[i], shared)
             all_experts += own
             outs.append(out)
-        if self.final or len(shared) == 0:
+        if self.final:
             return outs, share_input
         stacked = torch.stack(all_experts + shared, dim=1)
         gate = torch.softmax(self.share_gate(share_input), dim=1)

@@ -61,6 +61,23 @@ def test_gates_mix_own_and_shared_experts():
     assert [o.shape for o in outs] == [(5, 4), (5, 4)] and shared.shape == (5, 4)
 
 
+def test_without_shared_experts_the_shared_gate_mixes_task_experts():
+    # as TorchEasyRec: share_num 0 below the last layer still hands the next
+    # layer a shared input, the gate's mix of every task's experts
+    head = _ple(8, [_net(2, 0, [4]), _net(1, 1, [3])], [4])
+    first, last = head.layers
+    assert isinstance(first.share_gate, nn.Linear)
+    assert (first.share_gate.in_features, first.share_gate.out_features) == (8, 4)
+    assert last.share_experts[0][0].in_features == 4
+    x = torch.randn(5, 8)
+    _, shared = first([x, x], x)
+    assert shared.shape == (5, 4)
+    experts = torch.stack([e(x) for t in first.tasks for e in t.experts], dim=1)
+    weights = torch.softmax(first.share_gate(x), dim=1).unsqueeze(1)
+    torch.testing.assert_close(shared, torch.bmm(weights, experts).squeeze(1))
+    assert head({"g": [x]})["a"].shape == (5, 1)
+
+
 def _ple_taobao_depth() -> PLEHead:
     """ple_taobao's experts, gates and towers at half its widths."""
     nets = [_net(2, 2, [512, 256, 128]), _net(3, 3, [128, 64, 32])]
