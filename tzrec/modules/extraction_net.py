@@ -120,7 +120,7 @@ class ExtractionNet(nn.Module):
     def forward(
         self, task_inputs: list[Tensor], share_input: Tensor
     ) -> tuple[list[Tensor], Tensor]:
-        """Per task its mixture ``[B, D]``; the shared mixture (last layer: the input)."""
+        """Per task its mixture ``[B, D]``; the shared one (last layer: the input)."""
         shared: list[Tensor] = [e(share_input) for e in self.share_experts]
         all_experts: list[Tensor] = []
         outs: list[Tensor] = []
