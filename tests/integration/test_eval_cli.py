@@ -13,6 +13,7 @@ import pytest
 from tests.cli import run_cli
 from tzrec.eval import build_parser, main
 from tzrec.monitor import keys
+from tzrec.run_dir import names
 from tzrec.utils.cli import run_main
 
 pytestmark = pytest.mark.slow  # every test here shares a ~10 s training run
@@ -101,7 +102,7 @@ def run_eval(argv: list[str], capsys) -> str:
 def test_eval_cli_latest_matches_train_eval(run, capsys):
     md = f"{run}/md"
     stdout = run_eval(["--pipeline_config_path", f"{md}/pipeline.config"], capsys)
-    train_evals = {r["global_step"]: r for r in eval_log(md, keys.EVAL_RESULT_FILE)}
+    train_evals = {r["global_step"]: r for r in eval_log(md, names.EVAL_RESULT_FILE)}
     assert sorted(train_evals) == [15, 30]
 
     (line,) = eval_log(md, "eval_result.jsonl")
@@ -114,7 +115,7 @@ def test_eval_cli_latest_matches_train_eval(run, capsys):
     )
     assert json.loads(stdout.strip().splitlines()[-1]) == line
 
-    scalars = tb_scalars(os.path.join(md, keys.EVAL_DIR))
+    scalars = tb_scalars(os.path.join(md, names.EVAL_DIR))
     points = dict(scalars[keys.metric_tag("auc")])
     assert points[30] == pytest.approx(line["auc"], abs=1e-6)
     assert keys.loss_tag("binary_cross_entropy") in scalars
@@ -131,12 +132,12 @@ def test_eval_cli_chosen_checkpoint_and_file(run, capsys):
         "other.jsonl",
     ]
     run_eval(argv, capsys)
-    train_evals = {r["global_step"]: r for r in eval_log(md, keys.EVAL_RESULT_FILE)}
+    train_evals = {r["global_step"]: r for r in eval_log(md, names.EVAL_RESULT_FILE)}
     (line,) = eval_log(md, "other.jsonl")
     assert line["global_step"] == 15
     assert line["auc"] == pytest.approx(train_evals[15]["auc"], abs=1e-6)
     assert line["auc"] != pytest.approx(train_evals[30]["auc"], abs=1e-6)
-    scalars = tb_scalars(os.path.join(md, keys.EVAL_DIR))
+    scalars = tb_scalars(os.path.join(md, names.EVAL_DIR))
     points = dict(scalars[keys.metric_tag("auc")])
     assert points[15] == pytest.approx(line["auc"], abs=1e-6)
 

@@ -63,9 +63,7 @@ class PLE(RankModel):
                 + (f' "{net.network_name}"' if net.network_name else ""),
             )
             layers.append(layer)
-            if net.share_num:
-                share_width = layer.output_dim
-            width = layer.output_dim
+            width = share_width = layer.output_dim
         towers = TaskTowers(
             width,
             [t.name for t in self.tasks],

@@ -26,16 +26,6 @@ from __future__ import annotations
 
 from tzrec.run_dir import names
 
-# ---- model_dir layout: defined in tzrec.run_dir.names, named here for the
-# monitor's callers ----
-EVAL_VAL_DIR = names.EVAL_VAL_DIR
-EVAL_DIR = names.EVAL_DIR
-LOG_DIR = names.LOG_DIR
-EVAL_RESULT_FILE = names.EVAL_RESULT_FILE
-EVENTS_FILE = names.EVENTS_FILE
-RUN_INFO_FILE = names.RUN_INFO_FILE
-VERSION_FILE = names.VERSION_FILE
-
 # ---- train_config.tensorboard_summaries ----
 SUMMARY_LOSS = "loss"
 SUMMARY_LEARNING_RATE = "learning_rate"

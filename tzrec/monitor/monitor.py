@@ -35,10 +35,11 @@ from tzrec.monitor.model_summaries import (
 from tzrec.monitor.progress import ProgressLogger, format_value
 from tzrec.monitor.run_info import write_run_info
 from tzrec.monitor.sinks import FanOut, NullSink, Sink, TensorBoardSink
-from tzrec.monitor.tb_layout import BestSoFar, custom_scalars_layout
+from tzrec.monitor.tb_layout import best_markdown, best_scalars, custom_scalars_layout
 from tzrec.monitor.trackers import Tracker
 from tzrec.monitor.train_window import StepTimings, TrainWindow
 from tzrec.run_dir import names
+from tzrec.run_dir.best import BestSoFar
 
 _logger = logging.getLogger("tzrec")
 
@@ -71,6 +72,10 @@ class Monitor:
         trackers: MLflow / W&B runs written beside the sinks (rank 0).
         embedding_health: per-table statistics written on log steps (rank 0);
             None when ``settings.embedding_health`` is off.
+        best: the run's best evaluation (by ``settings.best``), already
+            holding the evaluations up to ``start_step``; :meth:`on_eval`
+            ranks each new one into it, on every rank. None: a new one from
+            the eval log.
     """
 
     def __init__(
@@ -91,6 +96,7 @@ class Monitor:
         samples_seen: Callable[[], int] | None = None,
         trackers: Sequence[Tracker] = (),
         embedding_health: EmbeddingHealth | None = None,
+        best: BestSoFar | None = None,
     ) -> None:
         self.model_dir = model_dir
         self.is_rank0 = is_rank0
@@ -134,13 +140,15 @@ class Monitor:
             if start_step > 0:
                 # Evals after the restored step belong to the lost future.
                 self._eval_log.truncate_after(start_step)
-        earlier = self._eval_log.records() if self._eval_log is not None else []
-        best = settings.best
-        self._best = (
-            BestSoFar(best.name, best.larger_is_better, earlier)
-            if best is not None
-            else BestSoFar("", True, earlier)
-        )
+        if best is None:
+            goal = settings.best
+            earlier = self._eval_log.records() if self._eval_log is not None else []
+            best = BestSoFar.from_records(
+                goal.name if goal is not None else "",
+                goal.larger_is_better if goal is not None else True,
+                earlier,
+            )
+        self.best = best
         self._progress: ProgressLogger | None = None
         self._eval_progress: ProgressLogger | None = None
         self._eval_t0: float | None = None
@@ -425,7 +433,10 @@ class Monitor:
         seconds: float | None = None,
         samples: int | None = None,
     ) -> dict[str, Any] | None:
-        """Writes an evaluation: ``eval_val/`` scalars, eval log, event, console.
+        """Writes an evaluation: ``eval_val/`` scalars, eval log, events, console.
+
+        Ranks it into :attr:`best`; a new best is drawn (``run/best_*``) and
+        gets a ``best_changed`` event.
 
         Args:
             step: the train step evaluated.
@@ -441,18 +452,18 @@ class Monitor:
         self._exclude(measured)
         self._eval_t0 = None
         self._eval_progress = None
+        values = {k: float(v) for k, v in metrics.items()}
+        best = self.best
+        best_changed = best.update(step, values.get(best.metric), values)
         if not self.is_rank0:
             return None
         seconds = measured if seconds is None else seconds
-        values = {k: float(v) for k, v in metrics.items()}
         tb = {keys.eval_tag(k): v for k, v in values.items() if math.isfinite(v)}
         if samples and seconds > 0:
             tb[keys.PERF_EVAL_SAMPLES_PER_SEC] = samples / seconds
-        if self._best.metric in values and self._best.update(
-            step, values[self._best.metric], values
-        ):
-            tb.update(self._best.scalars())
-            self._eval_sink.text(step, keys.TEXT_BEST, self._best.markdown())
+        if best_changed:
+            tb.update(best_scalars(best))
+            self._eval_sink.text(step, keys.TEXT_BEST, best_markdown(best))
         seen = self._samples_seen() if self._samples_seen is not None else None
         if seen is not None:
             tb[keys.SAMPLES_SEEN] = float(seen)
@@ -471,6 +482,10 @@ class Monitor:
         )
         shown = " ".join(f"{k}={format_value(v)}" for k, v in values.items())
         _logger.info("[eval] step %d done in %.1fs | %s", step, seconds, shown)
+        if best_changed:
+            self.on_event(
+                keys.EVENT_BEST_CHANGED, step=step, metric=best.metric, value=best.value
+            )
         return record
 
     # ---- checkpoints, events, close ----

@@ -1,4 +1,4 @@
-"""TensorBoard custom-scalars layout and the best-so-far eval value.
+"""TensorBoard custom-scalars layout and how the best evaluation so far is drawn.
 
 Train scalars live in ``model_dir/`` and eval scalars in ``model_dir/eval_val/``
 under the same tags, so a custom-scalars chart whose regex matches one tag
@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any
 
 from tzrec.monitor import keys
-from tzrec.run_dir import best
+from tzrec.run_dir.best import BestSoFar
 
 Layout = dict[str, dict[str, list[Any]]]
 
@@ -70,44 +70,23 @@ def custom_scalars_layout(
     return layout
 
 
-class BestSoFar(best.BestSoFar):
-    """The best eval value so far, shown in TensorBoard (``run/best_*``, text).
+def best_scalars(best: BestSoFar) -> dict[str, float]:
+    """``run/best_step`` and every finite metric of the best evaluation."""
+    out = {keys.BEST_STEP: float(best.step or 0)}
+    for name, v in best.record.items():
+        if isinstance(v, float) and math.isfinite(v):
+            out[keys.best_tag(name)] = v
+    return out
 
-    Ranking is :class:`tzrec.run_dir.best.BestSoFar`'s; this adds only how the
-    best is drawn.
 
-    Args:
-        metric: eval-log key, e.g. ``auc``.
-        larger_is_better: ranking direction.
-        records: earlier eval-log records (resume), to start from their best.
-    """
-
-    def __init__(
-        self,
-        metric: str,
-        larger_is_better: bool = True,
-        records: Iterable[Mapping[str, Any]] = (),
-    ) -> None:
-        super().__init__(metric, larger_is_better)
-        for rec in records:
-            self.update_record(rec)
-
-    def scalars(self) -> dict[str, float]:
-        """``run/best_step`` and every finite metric of the best evaluation."""
-        out = {keys.BEST_STEP: float(self.step or 0)}
-        for name, v in self.record.items():
-            if isinstance(v, float) and math.isfinite(v):
-                out[keys.best_tag(name)] = v
-        return out
-
-    def markdown(self) -> str:
-        """The best step and its metrics, as a markdown table."""
-        better = "larger" if self.higher_is_better else "smaller"
-        rows = "\n".join(
-            f"| {k} | {v:.6g} |" if isinstance(v, int | float) else f"| {k} | - |"
-            for k, v in self.record.items()
-        )
-        return (
-            f"**best step {self.step}** by {self.metric} ({better} is better)\n\n"
-            f"| metric | value |\n|---|---|\n{rows}"
-        )
+def best_markdown(best: BestSoFar) -> str:
+    """The best step and its metrics, as a markdown table (TensorBoard text)."""
+    better = "larger" if best.higher_is_better else "smaller"
+    rows = "\n".join(
+        f"| {k} | {v:.6g} |" if isinstance(v, int | float) else f"| {k} | - |"
+        for k, v in best.record.items()
+    )
+    return (
+        f"**best step {best.step}** by {best.metric} ({better} is better)\n\n"
+        f"| metric | value |\n|---|---|\n{rows}"
+    )

@@ -151,15 +151,8 @@ class Trainer:
             self._fine_tune(tc.fine_tune_checkpoint)
         self.optimizer.set_global_step(self.state.step)
         self.event_time_saves.watermark = self.state.event_time_watermark
-        self.monitor = _build_monitor(
-            config, self.settings, dist_info, self.parts, self.state.step,
-            self.train_ds,
-            list(self.eval_metrics), list(self.train_metrics),
-            lambda: self._samples(self.state),
-        )  # fmt: skip
-        self.stop = StopSignal(dist_info.world_size)
-        self.nonfinite = NonFiniteLoss(self.state.step)
-        # The best evaluation (export metric): reported, and kept from pruning.
+        # The best evaluation (export metric): kept from pruning; the monitor
+        # ranks each evaluation into it and draws it.
         best = self.settings.eval.best
         self.best = BestSoFar(best.name, best.larger_is_better)
         self.early_stopper: EarlyStopper | None = None
@@ -169,6 +162,14 @@ class Trainer:
                 es.goal.name, es.goal.larger_is_better, es.patience, es.min_delta
             )
         self._eval_pending = self._replay_eval_log()
+        self.monitor = _build_monitor(
+            config, self.settings, dist_info, self.parts, self.state.step,
+            self.train_ds,
+            list(self.eval_metrics), list(self.train_metrics),
+            lambda: self._samples(self.state), self.best,
+        )  # fmt: skip
+        self.stop = StopSignal(dist_info.world_size)
+        self.nonfinite = NonFiniteLoss(self.state.step)
         self._update_train_metrics = train_metrics_updater(self.parts.model)
         self._update_eval_metrics = eval_metrics_updater(self.parts.model)
 
@@ -345,13 +346,6 @@ class Trainer:
         if self.eval_ds.total_rows:
             rows = min(rows, self.eval_ds.total_rows)
         self.monitor.on_eval(state.step, state.epoch, values, seconds, rows)
-        if self.best.update(state.step, values.get(self.best.metric), values):
-            self.monitor.on_event(
-                keys.EVENT_BEST_CHANGED,
-                step=state.step,
-                metric=self.best.metric,
-                value=self.best.value,
-            )
         if self.early_stopper is not None:
             reason = self.early_stopper.update(state.step, values)
             if reason:
@@ -543,6 +537,7 @@ def _build_monitor(
     eval_metric_names: list[str],
     train_metric_names: list[str],
     samples_seen: Callable[[], int],
+    best: BestSoFar,
 ) -> Monitor:
     """The run's Monitor, from the config (after restore: it knows the start step)."""
     tc = config.train_config
@@ -570,6 +565,7 @@ def _build_monitor(
             start_step,
             collect_run_info(settings.monitor.config_hash, dist_info.world_size),
         ),
+        best=best,
     )
 
 

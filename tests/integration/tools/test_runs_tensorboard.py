@@ -28,6 +28,7 @@ from tzrec.monitor.tb_layout import (
     custom_scalars_layout,
 )
 from tzrec.protos import pipeline_pb2
+from tzrec.run_dir import names
 
 
 def read_tb(log_dir):
@@ -85,7 +86,7 @@ def test_layout_best_and_hparams_written_to_tensorboard(tmp_path):
     with monitor(tmp_path) as mon:
         mon.on_train_start()
         evaluate(mon, {10: 0.6, 20: 0.7, 30: 0.65, 40: math.nan})
-    train, ev = read_tb(tmp_path), read_tb(tmp_path / keys.EVAL_VAL_DIR)
+    train, ev = read_tb(tmp_path), read_tb(tmp_path / names.EVAL_VAL_DIR)
     assert best_points(ev) == [(10, 0.6), (20, 0.7)]
     assert best_points(ev, keys.BEST_STEP) == [(10, 10), (20, 20)]
     assert best_points(ev, "run/best_loss_bce") == [(10, 0.1), (20, 0.05)]
@@ -124,7 +125,7 @@ def test_best_survives_a_resume(tmp_path):
     with monitor(tmp_path, start_step=20) as mon:
         mon.on_train_start()
         evaluate(mon, {30: 0.66, 40: 0.71})
-    ev = read_tb(tmp_path / keys.EVAL_VAL_DIR)
+    ev = read_tb(tmp_path / names.EVAL_VAL_DIR)
     assert best_points(ev) == [(10, 0.6), (20, 0.7), (40, 0.71)]
 
 
@@ -180,8 +181,8 @@ def test_real_tensorboard_serves_the_runs_and_marks_differing_hparams(
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=REPO)
     try:
         base = f"http://127.0.0.1:{port}"
-        ev_a = f"{a}/{keys.EVAL_VAL_DIR}"
-        tags = wait_for_tags(base, proc, log, [a, ev_a, b, f"{b}/{keys.EVAL_VAL_DIR}"])
+        ev_a = f"{a}/{names.EVAL_VAL_DIR}"
+        tags = wait_for_tags(base, proc, log, [a, ev_a, b, f"{b}/{names.EVAL_VAL_DIR}"])
         assert {"loss/binary_cross_entropy", "perf/samples_per_sec"} <= set(tags[a])
         assert "loss/total" not in tags[a]  # one loss: no twin (issue 15)
         for run in (a, ev_a):  # every scalar says what it is
@@ -190,7 +191,7 @@ def test_real_tensorboard_serves_the_runs_and_marks_differing_hparams(
         assert keys.PERF_EVAL_SAMPLES_PER_SEC in tags[ev_a]
         query = urllib.parse.urlencode({"run": ev_a, "tag": "metric/auc"})
         points = get_json(f"{base}/data/plugin/scalars/scalars?{query}")
-        with open(two_runs.a / keys.EVAL_RESULT_FILE) as f:
+        with open(two_runs.a / names.EVAL_RESULT_FILE) as f:
             logged = [json.loads(line) for line in f]
         assert [p[1] for p in points] == [r["global_step"] for r in logged]
         assert [p[2] for p in points] == pytest.approx([r["auc"] for r in logged])
@@ -241,13 +242,14 @@ def test_real_tensorboard_serves_the_runs_and_marks_differing_hparams(
 
 
 def test_best_from_an_eval_log_with_a_null_metric():
-    from tzrec.monitor.tb_layout import BestSoFar
+    from tzrec.monitor.tb_layout import best_markdown, best_scalars
+    from tzrec.run_dir.best import BestSoFar
 
     records = [
         {"global_step": 10, "epoch": 0, "wall_time": 1.0, "auc": 0.6, "ne": 0.9},
         {"global_step": 20, "epoch": 0, "wall_time": 2.0, "auc": 0.7, "ne": None},
     ]
-    best = BestSoFar("auc", True, records)
-    assert best.scalars() == {keys.BEST_STEP: 20.0, keys.best_tag("auc"): 0.7}
-    text = best.markdown()
+    best = BestSoFar.from_records("auc", True, records)
+    assert best_scalars(best) == {keys.BEST_STEP: 20.0, keys.best_tag("auc"): 0.7}
+    text = best_markdown(best)
     assert "best step 20" in text and "| ne | - |" in text and "wall_time" not in text

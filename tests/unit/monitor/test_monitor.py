@@ -19,6 +19,7 @@ from tzrec.monitor.events import read_jsonl, read_records
 from tzrec.monitor.monitor import Monitor, StepTimings
 from tzrec.monitor.sinks import MemorySink
 from tzrec.protos import pipeline_pb2
+from tzrec.run_dir import names
 
 
 class Lines(logging.Handler):
@@ -43,7 +44,7 @@ def console():
 
 
 def events(model_dir):
-    return read_jsonl(os.path.join(model_dir, keys.EVENTS_FILE))
+    return read_jsonl(os.path.join(model_dir, names.EVENTS_FILE))
 
 
 def run_steps(mon, clock, steps, metric=None, model=None):
@@ -140,7 +141,7 @@ def test_eval_checkpoint_events_and_close(tmp_path, clock, console):
     assert ev.scalar_log == [(5, "metric/auc", 0.75), (5, "loss/bce", 0.3)]
     assert ev.flushes == 1
     assert record["global_step"] == 5 and record["grouped_auc"] is None
-    (rec,) = read_records(os.path.join(tmp_path, keys.EVAL_RESULT_FILE))
+    (rec,) = read_records(os.path.join(tmp_path, names.EVAL_RESULT_FILE))
     assert list(rec)[:3] == ["global_step", "epoch", "wall_time"] and rec["auc"] == 0.75
     assert [
         line.split(" |")[0] for line in console if line.startswith("[eval] step")
@@ -178,9 +179,9 @@ def test_eval_checkpoint_events_and_close(tmp_path, clock, console):
         "early stop",
         10,
     )
-    info = json.loads((tmp_path / keys.RUN_INFO_FILE).read_text())
+    info = json.loads((tmp_path / names.RUN_INFO_FILE).read_text())
     assert info["config_hash"] == "abc123" and info["python_version"]
-    assert (tmp_path / keys.VERSION_FILE).read_text().strip()
+    assert (tmp_path / names.VERSION_FILE).read_text().strip()
 
 
 def test_gradient_and_parameter_summaries_only_on_log_steps(tmp_path, clock):
@@ -258,7 +259,7 @@ def test_tensorboard_files_read_back(tmp_path, clock):
         keys.PERF_RSS_MB,
         keys.step_time_tag("optimizer"),
     } <= tags
-    ev = read_tb(str(tmp_path / keys.EVAL_VAL_DIR))
+    ev = read_tb(str(tmp_path / names.EVAL_VAL_DIR))
     assert scalar_points(ev, "metric/auc") == [(5, pytest.approx(0.7))]
     assert scalar_points(ev, "loss/bce") == [(5, pytest.approx(0.4))]
     # issue 15: no experiment summary (TensorBoard infers it across runs); a
@@ -289,8 +290,8 @@ def test_use_tensorboard_false_writes_no_event_files(tmp_path, clock):
         mon.on_eval_start(12)
         mon.on_eval(12, 0, {"auc": 0.7})
     assert glob.glob(str(tmp_path / "**" / "*tfevents*"), recursive=True) == []
-    assert not (tmp_path / keys.EVAL_VAL_DIR).exists()
-    assert read_records(str(tmp_path / keys.EVAL_RESULT_FILE))[0]["auc"] == 0.7
+    assert not (tmp_path / names.EVAL_VAL_DIR).exists()
+    assert read_records(str(tmp_path / names.EVAL_RESULT_FILE))[0]["auc"] == 0.7
 
 
 def test_resume_truncates_eval_log_and_purges_tensorboard(tmp_path, clock):
@@ -308,7 +309,7 @@ def test_resume_truncates_eval_log_and_purges_tensorboard(tmp_path, clock):
     with make(tmp_path, clock, start_step=5) as mon:
         assert [
             r["global_step"]
-            for r in read_records(str(tmp_path / keys.EVAL_RESULT_FILE))
+            for r in read_records(str(tmp_path / names.EVAL_RESULT_FILE))
         ] == [5]
         mon.on_train_start()
         assert mon.should_log(6) and not mon.should_log(7)
@@ -321,7 +322,7 @@ def test_resume_truncates_eval_log_and_purges_tensorboard(tmp_path, clock):
         (5, pytest.approx(0.05)),
         (10, pytest.approx(0.2)),
     ]
-    recs = read_records(str(tmp_path / keys.EVAL_RESULT_FILE))
+    recs = read_records(str(tmp_path / names.EVAL_RESULT_FILE))
     assert [(r["global_step"], r["auc"]) for r in recs] == [(5, 0.05), (10, 0.2)]
     started = [e for e in events(tmp_path) if e["event"] == "run_started"]
     assert [e["resumed"] for e in started] == [False, True]

@@ -6,15 +6,15 @@ import subprocess
 import pytest
 
 import tzrec
-from tzrec.monitor import keys
 from tzrec.monitor.run_info import git_revision, write_run_info
+from tzrec.run_dir import names
 from tzrec.utils.errors import ConfigError
 from tzrec.utils.logging import setup_logging
 
 
 def test_run_json_and_version(tmp_path):
     info = write_run_info(str(tmp_path / "run"), config_hash="h1", world_size=4)
-    on_disk = json.loads((tmp_path / "run" / keys.RUN_INFO_FILE).read_text())
+    on_disk = json.loads((tmp_path / "run" / names.RUN_INFO_FILE).read_text())
     assert on_disk == info
     for key in (
         "torch_version",
@@ -27,7 +27,7 @@ def test_run_json_and_version(tmp_path):
         assert on_disk[key]
     assert on_disk["world_size"] == 4 and on_disk["config_hash"] == "h1"
     assert (
-        tmp_path / "run" / keys.VERSION_FILE
+        tmp_path / "run" / names.VERSION_FILE
     ).read_text() == tzrec.__version__ + "\n"
     assert not [p for p in os.listdir(tmp_path / "run") if p.endswith(".tmp")]
 

@@ -10,7 +10,7 @@ import pytest
 from tests.unit.tools.runs_helpers import event, fake_run, runs_inproc
 from tzrec import config as config_lib
 from tzrec.export import select_checkpoint
-from tzrec.monitor import keys
+from tzrec.run_dir import names
 from tzrec.tools.runs.load import RunError, load_run
 from tzrec.tools.runs.show import show_text
 
@@ -68,7 +68,7 @@ def test_torn_last_line_and_repeated_step(tmp_path):
     d = fake_run(
         tmp_path / "r", EVALS[:2] + [{**EVALS[1], "auc": 0.6}], ckpt_steps=[20]
     )
-    with open(d / keys.EVAL_RESULT_FILE, "a") as f:
+    with open(d / names.EVAL_RESULT_FILE, "a") as f:
         f.write('{"global_step": 30, "au')
     run = load_run(str(d))
     assert [e["global_step"] for e in run.evals] == [10, 20]
@@ -115,7 +115,7 @@ def test_no_run_finished_is_running_while_events_change_else_died(tmp_path):
     d = fake_run(tmp_path / "r", EVALS[:1], events, [10])
     assert load_run(str(d)).status["state"] == "running"
     old = time.time() - 11 * 60
-    os.utime(d / keys.EVENTS_FILE, (old, old))
+    os.utime(d / names.EVENTS_FILE, (old, old))
     status = load_run(str(d)).status
     assert status["state"] == "died" and "last event eval_finished" in status["reason"]
 

@@ -130,6 +130,8 @@ def test_early_stopping_ends_the_run(tiny_data, tmp_path, dist_info):
     ]
     assert [e["step"] for e in events if e["event"] == "early_stop"] == [6]
     assert [e["step"] for e in events if e["event"] == "best_changed"] == [3]
+    # one ranking: pruning's best and TensorBoard's are the same object
+    assert trainer.monitor.best is trainer.best and trainer.best.step == 3
 
 
 def test_a_stop_signal_saves_without_evaluating(tiny_data, tmp_path, dist_info):
