@@ -207,6 +207,45 @@ for _sampler in (
         "negative sampling is for retrieval models, which tzrec does not have"
     )
 
+# TorchEasyRec's models that are not ranking models: their messages parse
+# (match_model, sid_model, generative_model, prompt_model, multi_task_rank
+# .proto) so that their configs load, and the model is refused whole.
+_RETRIEVAL = (
+    "a retrieval model: it trains against sampled negative items (data_config's "
+    "negative samplers) and exports separate user and item towers for vector "
+    "search, none of which tzrec has; tzrec trains ranking models (e.g. deepfm)"
+)
+_HSTU = (
+    "a generative ranking model (HSTU): it reads one sample per user history "
+    "(JAGGED_SEQUENCE groups of items, actions and timestamps) through a stack of "
+    "HSTU attention layers, which tzrec does not implement; use a ranking model "
+    "with a din_encoder sequence group"
+)
+_SID = (
+    "a semantic-ID model: it learns residual-quantised codes for items (output: "
+    "codes, not scores) with its own losses, which tzrec does not implement"
+)
+_LM = (
+    "a generative language-model recommender: it fine-tunes pretrained Qwen "
+    "weights (HuggingFace transformers, not installed) to emit semantic IDs by "
+    "beam search, which tzrec does not implement"
+)
+NOT_RANKING_MODELS: dict[str, str] = {
+    "dssm": _RETRIEVAL,
+    "dssm_v2": _RETRIEVAL,
+    "dat": _RETRIEVAL,
+    "mind": _RETRIEVAL,
+    "tdm": "a tree-based retrieval model: it needs the item tree, tdm_sampler and "
+    "tree search at serving, none of which tzrec has; tzrec trains ranking models "
+    "(e.g. deepfm)",
+    "sid_rqvae": _SID,
+    "sid_rqkmeans": _SID,
+    "generative_qwen": _LM,
+    "prompt_generative_qwen": _LM,
+}
+for _model, _why in NOT_RANKING_MODELS.items():
+    UNSUPPORTED[f"model_config.{_model}"] = f"{_model} is {_why}"
+
 _CPU_NO_DECAY = (
     "fbgemm's CPU kernels apply no weight decay to embedding tables; remove it "
     "(rowwise_adagrad_optimizer's weight_decay_mode L2/DECOUPLE works on CUDA)"

@@ -17,7 +17,7 @@ from google.protobuf.message import Message
 
 from tzrec.config.compat import check_data_source, check_fg_mode, check_no_effect
 from tzrec.config.problems import Problems, choices
-from tzrec.config.unsupported import check_unsupported
+from tzrec.config.unsupported import NOT_RANKING_MODELS, check_unsupported
 from tzrec.config.validation_features import FeatureInfo, check_features, check_groups
 from tzrec.config.validation_model import check_model, check_optimisation
 from tzrec.monitor import keys
@@ -175,6 +175,10 @@ def _check_model(
     model = mc.WhichOneof("model")
     if model is None:
         p.add("model_config", "no model set", "add e.g. deepfm { deep { ... } }")
+    elif model in NOT_RANKING_MODELS:
+        # Refused whole by check_unsupported; its groups, tasks and blocks
+        # follow rules tzrec does not implement, so they are not checked.
+        return
     groups = check_groups(mc, infos, p)
     if mc.num_class == 0:
         p.add_invalid("model_config.num_class", "must be >= 1")
