@@ -80,9 +80,11 @@ EXTRA_ENUM_VALUES: dict[tuple[str, str], str] = {
 
 # TorchEasyRec marks some fields `required`; tzrec declares none required: a
 # missing proto2 required field fails text_format.Parse with the library's
-# message, before tzrec can name the field and say how to fix it. tzrec checks
-# the values it needs in tzrec/config/validation*.py instead (one-line errors).
-# test_tzrec_declares_no_required_field holds tzrec to that.
+# message, before tzrec can name the field and say how to fix it. Config
+# validation reports missing values instead (one line each);
+# test_config_torcheasyrec_required.py checks that field by field and lists,
+# with reasons, the required fields tzrec accepts missing.
+# test_tzrec_declares_no_required_field holds tzrec to declaring none.
 REQUIRED_AS_OPTIONAL = "tzrec declares no field required (validated in tzrec/config)"
 
 _SCALARS = {
