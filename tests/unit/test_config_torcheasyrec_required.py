@@ -64,12 +64,6 @@ REQUIRED_AS_OPTIONAL: dict[str, str] = {
     **{
         name: _NOT_YET
         for name in (
-            "ExtractionNetwork.network_name",
-            "ExtractionNetwork.expert_num_per_task",
-            "ExtractionNetwork.task_expert_net",
-            "WuKongLayer.lcb_feature_num",
-            "WuKongLayer.fmb_feature_num",
-            "WuKongLayer.feature_num_mlp",
             "BoolMaskFeature.embedding_dim",
             "TokenizeFeature.embedding_dim",
             "MatchFeature.nested_map",
