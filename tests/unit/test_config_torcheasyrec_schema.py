@@ -25,7 +25,52 @@ PACKAGE = "tzrec.protos."
 
 # Fields of a TorchEasyRec message that tzrec adds below 1000 (numbers from 1000
 # up are tzrec's own and always allowed), each with the reason it is there.
-EXTRA_FIELDS: dict[tuple[str, str], str] = {}
+# "newer": TorchEasyRec has the field (issue 17 or tzrec's earlier parity work
+# names it) but no stored version of the file shows it, so its number is kept
+# as tzrec had it and is unverified.
+_NEWER = "newer TorchEasyRec than the stored version; number unverified"
+_DENSE17 = "TorchEasyRec's dense option named by issue 17 at this number; " + _NEWER
+EXTRA_FIELDS: dict[tuple[str, str], str] = {
+    ("MetricConfig", "normalized_entropy"): _NEWER,
+    ("SGDOptimizer", "dampening"): _DENSE17,
+    ("SGDOptimizer", "nesterov"): _DENSE17,
+    ("AdagradOptimizer", "eps"): _DENSE17,
+    ("AdagradOptimizer", "fused"): _DENSE17,
+    ("AdamOptimizer", "eps"): _DENSE17,
+    ("AdamOptimizer", "amsgrad"): _DENSE17,
+    ("AdamWOptimizer", "eps"): _DENSE17,
+    ("AdamWOptimizer", "amsgrad"): _DENSE17,
+    ("SparseOptimizer", "adadelta_optimizer"): _NEWER,
+    ("SparseOptimizer", "rmsprop_optimizer"): _NEWER,
+    ("DenseOptimizer", "adadelta_optimizer"): _NEWER,
+    ("DenseOptimizer", "rmsprop_optimizer"): _NEWER,
+    ("DenseOptimizer", "ema"): _NEWER,
+    **{
+        (opt, f"{kind}_learning_rate"): _NEWER
+        for opt in ("SparseOptimizer", "DenseOptimizer", "PartOptimizer")
+        for kind in ("cosine_annealing", "cosine_annealing_warm_restarts")
+    },
+}
+
+# TorchEasyRec messages and fields another change brings (helper matchmodels:
+# the retrieval and generative models of ModelConfig's oneof, DlrmHSTU and the
+# OneRank messages, which name FusionMTLTower, a message no stored tower.proto
+# has). Checked in full when present; absent is allowed until they land.
+_MATCH = "retrieval/generative model: arrives with the matchmodels change"
+PENDING: dict[str, str] = {
+    **{
+        f"ModelConfig.{oneof}": _MATCH
+        for oneof in ("dlrm_hstu", "ultra_hstu", "dssm", "dssm_v2", "dat")
+        + ("hstu_match", "mind", "tdm", "sid_rqvae", "sid_rqkmeans")
+        + ("generative_qwen", "prompt_generative_qwen")
+    },
+    **{
+        name: _MATCH
+        for name in ("DlrmHSTU", "UltraHSTU", "DlrmHSTUOneRank", "OneRankConfig")
+        + ("OneRankSituationDiscernment", "OneRankCrossTaskHead")
+        + ("OneRankListwiseLoss", "OneRankCrossTaskMask")
+    },
+}
 
 # Enum values tzrec has beyond TorchEasyRec's, each with the reason.
 EXTRA_ENUM_VALUES: dict[tuple[str, str], str] = {
@@ -35,9 +80,11 @@ EXTRA_ENUM_VALUES: dict[tuple[str, str], str] = {
 
 # TorchEasyRec marks some fields `required`; tzrec declares none required: a
 # missing proto2 required field fails text_format.Parse with the library's
-# message, before tzrec can name the field and say how to fix it. tzrec checks
-# the values it needs in tzrec/config/validation*.py instead (one-line errors).
-# test_tzrec_declares_no_required_field holds tzrec to that.
+# message, before tzrec can name the field and say how to fix it. Config
+# validation reports missing values instead (one line each);
+# test_config_torcheasyrec_required.py checks that field by field and lists,
+# with reasons, the required fields tzrec accepts missing.
+# test_tzrec_declares_no_required_field holds tzrec to declaring none.
 REQUIRED_AS_OPTIONAL = "tzrec declares no field required (validated in tzrec/config)"
 
 _SCALARS = {
@@ -117,6 +164,8 @@ def _field_problems(
     msg: str, name: str, want: dict[str, Any], got: Descriptor
 ) -> list[str]:
     field = got.fields_by_name.get(name)
+    if field is None and f"{msg}.{name}" in PENDING:
+        return []
     if field is None:
         return [f"{msg}.{name} = {want['number']}: missing"]
     problems = []
@@ -137,7 +186,7 @@ def _field_problems(
 def _message_problems(msg: str, fields: dict[str, dict[str, Any]]) -> list[str]:
     got = _message(msg)
     if got is None:
-        return [f"message {msg}: missing"]
+        return [] if msg in PENDING else [f"message {msg}: missing"]
     problems = []
     for name, want in fields.items():
         problems += _field_problems(msg, name, want, got)
@@ -151,7 +200,7 @@ def _message_problems(msg: str, fields: dict[str, dict[str, Any]]) -> list[str]:
 def _enum_problems(name: str, values: dict[str, int]) -> list[str]:
     got = _enum(name)
     if got is None:
-        return [f"enum {name}: missing"]
+        return [] if name in PENDING else [f"enum {name}: missing"]
     problems = []
     for value, number in values.items():
         have = got.values_by_name.get(value)
@@ -166,7 +215,10 @@ def _enum_problems(name: str, values: dict[str, int]) -> list[str]:
 def test_facts_tables_present() -> None:
     """The folder holds the ranking files' tables, each naming its source commit."""
     names = {stem for stem, _ in FACTS}
-    for ranking in ("module", "seq_encoder", "tower"):
+    ranking_files = ("pipeline", "train", "eval", "export", "data", "feature")
+    ranking_files += ("model", "rank_model", "multi_task_rank", "module", "loss")
+    ranking_files += ("metric", "optimizer", "seq_encoder", "tower")
+    for ranking in ranking_files:
         assert ranking in names
     for _, facts in FACTS:
         source = facts["source"]

@@ -72,27 +72,17 @@ def _each(messages: tuple[str, ...], fields: tuple[str, ...]) -> tuple[str, ...]
     return tuple(f"{m}.{f}" for m in messages for f in fields)
 
 
-# Per-optimizer clipping flags (TorchEasyRec's) are not implemented; dense
-# clipping is train_config.grad_clipping.
+# Per-optimizer clipping flags of the fused (sparse) optimizers are not
+# implemented; dense clipping is train_config.grad_clipping.
+_FUSED = ("FusedSGDOptimizer", "FusedAdagradOptimizer", "FusedAdamOptimizer")
+_FUSED += ("FusedRowWiseAdagradOptimizer",)
 _reject_everywhere(
-    _each(
-        ("SGDOptimizer", "AdagradOptimizer", "AdamOptimizer", "AdamWOptimizer")
-        + ("RowWiseAdagradOptimizer",),
-        ("gradient_clipping",),
-    ),
+    _each(_FUSED, ("gradient_clipping",)),
     "use train_config.grad_clipping (dense parameters)",
 )
 _reject_everywhere(
-    _each(
-        ("SGDOptimizer", "AdagradOptimizer", "AdamOptimizer", "AdamWOptimizer")
-        + ("RowWiseAdagradOptimizer",),
-        ("max_gradient",),
-    ),
+    _each(_FUSED, ("max_gradient",)),
     "per-optimizer clipping is not implemented; use train_config.grad_clipping",
-)
-# fbgemm's fused SGD for embedding tables has no momentum.
-UNSUPPORTED["train_config.sparse_optimizer.sgd_optimizer.momentum"] = (
-    "fused embedding SGD has no momentum; use adagrad_optimizer"
 )
 # TorchEasyRec feature options tzrec does not implement.
 _FEATURES = ("IdFeature", "RawFeature", "ComboFeature", "LookupFeature")
@@ -245,6 +235,16 @@ NOT_RANKING_MODELS: dict[str, str] = {
 }
 for _model, _why in NOT_RANKING_MODELS.items():
     UNSUPPORTED[f"model_config.{_model}"] = f"{_model} is {_why}"
+
+# TorchEasyRec fields added by the schema-parity work (issue 17).
+_reject_everywhere(
+    ("MetricConfig.step_decay_rate",),
+    "eval metrics cover the whole eval set; for a decayed metric during "
+    "training use model_config.train_metrics (decay_rate)",
+)
+UNSUPPORTED["item_input_path"] = (
+    "it feeds a retrieval model's item-tower export; tzrec exports ranking models"
+)
 
 _CPU_NO_DECAY = (
     "fbgemm's CPU kernels apply no weight decay to embedding tables; remove it "
