@@ -52,8 +52,12 @@ SNIPPETS: dict[str, str] = {
     "user_mlp { hidden_units: [8] } capsule_config { max_seq_len: 10 high_dim: 8 } "
     f"concat_mlp {{ hidden_units: [8] }} }} item_tower {_tower('item')} "
     "output_dim: 8 }",
+    "hstu_match": f'hstu_match {{ user_tower {{ input: "uih" hstu {{ {_HSTU} }} '
+    f"max_seq_len: 10 }} item_tower {_tower('candidate')} }}",
     "tdm": "tdm { multiwindow_din { windows_len: [1, 2] attn_mlp { hidden_units: "
     "[8] } } final { hidden_units: [8] } }",
+    "dlrm_hstu": f"dlrm_hstu {{ hstu {{ {_HSTU} }} {_FUSION} max_seq_len: 10 }}",
+    "ultra_hstu": f"ultra_hstu {{ hstu {{ {_HSTU} }} {_FUSION} max_seq_len: 10 }}",
     "sid_rqvae": "sid_rqvae { codebook: [8, 8] hidden_dims: [16] }",
     "sid_rqkmeans": "sid_rqkmeans { codebook: [8, 8] }",
     "generative_qwen": "generative_qwen { common { beam_widths: [4, 8] "

@@ -197,8 +197,8 @@ for _sampler in (
         "negative sampling is for retrieval models, which tzrec does not have"
     )
 
-# TorchEasyRec's models that are not ranking models: their messages parse
-# (match_model, sid_model, generative_model, prompt_model, multi_task_rank
+# TorchEasyRec's models that tzrec does not train: their messages parse
+# (match_model, hstu_rank_model, sid_model, generative_model, prompt_model
 # .proto) so that their configs load, and the model is refused whole.
 _RETRIEVAL = (
     "a retrieval model: it trains against sampled negative items (data_config's "
@@ -225,9 +225,12 @@ NOT_RANKING_MODELS: dict[str, str] = {
     "dssm_v2": _RETRIEVAL,
     "dat": _RETRIEVAL,
     "mind": _RETRIEVAL,
+    "hstu_match": _RETRIEVAL,
     "tdm": "a tree-based retrieval model: it needs the item tree, tdm_sampler and "
     "tree search at serving, none of which tzrec has; tzrec trains ranking models "
     "(e.g. deepfm)",
+    "dlrm_hstu": _HSTU,
+    "ultra_hstu": _HSTU,
     "sid_rqvae": _SID,
     "sid_rqkmeans": _SID,
     "generative_qwen": _LM,
