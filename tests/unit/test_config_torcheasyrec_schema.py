@@ -2,8 +2,8 @@
 
 The facts (names, numbers, types) live in ``tests/unit/data/torcheasyrec_schema``,
 one JSON per TorchEasyRec proto file; every JSON there is checked against the
-descriptors of ``tzrec.protos``. A TorchEasyRec config in binary or text form
-therefore means the same in tzrec.
+descriptors of ``tzrec.protos``, so a TorchEasyRec config, text or binary, sets
+the same fields in tzrec, as far as the stored TorchEasyRec files show them.
 """
 
 from __future__ import annotations
