@@ -194,7 +194,7 @@ for _sampler in (
     "tdm_sampler",
 ):
     UNSUPPORTED[f"data_config.{_sampler}"] = (
-        "negative sampling is for retrieval models, which tzrec does not have"
+        "negative sampling is for retrieval models, which tzrec does not train"
     )
 
 # TorchEasyRec's models that tzrec does not train: their messages parse
