@@ -104,3 +104,22 @@ def test_a_snippet_missing_a_field_still_parses(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         validate(load_pipeline_config(str(path)))
     assert info.value.one_line().startswith("not supported yet (model_config.dssm)")
+
+
+def test_the_sampler_of_a_refused_retrieval_model_adds_no_second_line(
+    tmp_path: Path,
+) -> None:
+    """TorchEasyRec's retrieval configs carry a negative sampler: one line still."""
+    text = _config_text(SNIPPETS["dssm"]).replace(
+        'label_fields: "label"',
+        'label_fields: "label"\n  negative_sampler { input_path: "items" '
+        'num_sample: 8 attr_fields: ["cat_5"] item_id_field: "cat_5" }',
+    )
+    path = tmp_path / "c.config"
+    path.write_text(text)
+    config = load_pipeline_config(str(path))
+    assert config.data_config.negative_sampler.num_sample == 8
+    with pytest.raises(ConfigError) as info:
+        validate(config)
+    assert info.value.one_line().startswith("not supported yet (model_config.dssm)")
+    assert "\n" not in info.value.one_line()

@@ -186,14 +186,18 @@ UNSUPPORTED.update(
         "data_config.batch_cost_size": _DATA_CHANGE,
     }
 )
-for _sampler in (
-    "negative_sampler",
-    "negative_sampler_v2",
-    "hard_negative_sampler",
-    "hard_negative_sampler_v2",
-    "tdm_sampler",
-):
-    UNSUPPORTED[f"data_config.{_sampler}"] = (
+_SAMPLERS = tuple(
+    f"data_config.{s}"
+    for s in (
+        "negative_sampler",
+        "negative_sampler_v2",
+        "hard_negative_sampler",
+        "hard_negative_sampler_v2",
+        "tdm_sampler",
+    )
+)
+for _sampler in _SAMPLERS:
+    UNSUPPORTED[_sampler] = (
         "negative sampling is for retrieval models, which tzrec does not train"
     )
 
@@ -275,7 +279,8 @@ def check_unsupported(config: pipeline_pb2.EasyRecConfig, p: Problems) -> None:
 
     Call it after the other checks: a path already reported as invalid
     (``p.invalid``) is not reported again. On a machine without CUDA the
-    ``UNSUPPORTED_ON_CPU`` entries are checked too.
+    ``UNSUPPORTED_ON_CPU`` entries are checked too. A model refused whole
+    (``NOT_RANKING_MODELS``) brings no second line for its negative sampler.
 
     Args:
         config: the config to check.
@@ -286,6 +291,10 @@ def check_unsupported(config: pipeline_pb2.EasyRecConfig, p: Problems) -> None:
     table = dict(UNSUPPORTED)
     if not _cuda_available():
         table.update(UNSUPPORTED_ON_CPU)
+    if config.model_config.WhichOneof("model") in NOT_RANKING_MODELS:
+        # The refused model's own line says why; its sampler is part of it.
+        for sampler in _SAMPLERS:
+            del table[sampler]
     for path, reason in table.items():
         for where in find_in_use(config, path):
             if where not in p.invalid:
