@@ -74,6 +74,7 @@ def _each(messages: tuple[str, ...], fields: tuple[str, ...]) -> tuple[str, ...]
 
 # Per-optimizer clipping flags of the fused (sparse) optimizers are not
 # implemented; dense clipping is train_config.grad_clipping.
+_FUSED: tuple[str, ...]
 _FUSED = ("FusedSGDOptimizer", "FusedAdagradOptimizer", "FusedAdamOptimizer")
 _FUSED += ("FusedRowWiseAdagradOptimizer",)
 _reject_everywhere(

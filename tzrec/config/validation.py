@@ -22,7 +22,7 @@ from tzrec.config.validation_features import FeatureInfo, check_features
 from tzrec.config.validation_groups import check_groups
 from tzrec.config.validation_model import check_model, check_optimisation
 from tzrec.monitor import keys
-from tzrec.protos import data_pb2, metric_pb2, model_pb2, module_pb2, pipeline_pb2
+from tzrec.protos import data_pb2, metric_pb2, model_pb2, pipeline_pb2, tower_pb2
 
 _logger = logging.getLogger("tzrec")
 
@@ -195,9 +195,9 @@ def _check_model(
 # task tower of a multi-task model.
 _MetricHome: TypeAlias = (
     model_pb2.ModelConfig
-    | module_pb2.TaskTower
-    | module_pb2.BayesTaskTower
-    | module_pb2.InterventionTaskTower
+    | tower_pb2.TaskTower
+    | tower_pb2.BayesTaskTower
+    | tower_pb2.InterventionTaskTower
 )
 
 
