@@ -11,7 +11,6 @@ FIELDS_READ: tuple[str, ...] = (
     "EasyRecConfig.model_dir",
     "EasyRecConfig.train_config",
     "EasyRecConfig.data_config",
-    "EasyRecConfig.feature_configs",
     "TrainConfig.cudnn_allow_tf32",
     "TrainConfig.cuda_matmul_allow_tf32",
     "ExportConfig.cudnn_allow_tf32",

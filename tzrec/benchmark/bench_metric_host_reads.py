@@ -21,11 +21,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
+import importlib
 import json
 import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import torch
@@ -78,12 +80,11 @@ class ReadCounter:
         setattr(module, attr, wrapped)
 
 
-def _feed_module() -> Any:
+def _feed_module() -> ModuleType:
     try:
-        from tzrec.metrics import feed
+        return importlib.import_module("tzrec.metrics.feed")
     except ImportError:  # before metrics moved under tzrec/metrics
-        from tzrec.train import eval_metrics_feed as feed
-    return feed
+        return importlib.import_module("tzrec.train.eval_metrics_feed")
 
 
 def main() -> None:

@@ -2,6 +2,8 @@
 
 * :mod:`~tzrec.checkpoint.manager`: ``CheckpointManager`` (atomic save,
   restore, prune, cleanup), ``load_model_weights``, ``saved_model_keys``;
+* :mod:`~tzrec.checkpoint.restore`: a full training state (model, optimizer,
+  train state, RNG) loaded back into live objects, checked first;
 * :mod:`~tzrec.checkpoint.files`: complete checkpoints listed, resolved,
   validated against their ``DONE`` marker, loaded weights-only;
 * :mod:`~tzrec.checkpoint.best`: the best checkpoint by the eval log;

@@ -19,7 +19,9 @@ Layout of one checkpoint::
 Every use of a checkpoint (restore, eval, export, fine-tune) first checks each
 file's size and checksum against ``DONE``. Rank 0 lists the complete
 checkpoints (and exports) in ``model_dir/artifacts.json`` after each save and
-prune.
+prune. Loading a full training state back is :mod:`tzrec.checkpoint.restore`'s
+(:meth:`CheckpointManager.restore` calls it); loading weights only
+(``fine_tune_checkpoint``) is :func:`load_model_weights` here.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from tzrec.checkpoint.files import (
     resolve_checkpoint_path,
     validate_checkpoint,
 )
+from tzrec.checkpoint.restore import restore_state
 from tzrec.checkpoint.state import capture_rng_state, check_plain
 from tzrec.run_dir import names
 from tzrec.run_dir.atomic import fsync_dir, save_durable, write_durable
@@ -110,7 +113,6 @@ class CheckpointManager:
             )
         self._rank = info.rank
         self._world_size = info.world_size
-        self._multi = info.world_size > 1
 
     # ---- save ---------------------------------------------------------------
 
@@ -281,8 +283,7 @@ class CheckpointManager:
     ) -> dict[str, Any]:
         """Loads a complete checkpoint into ``model`` (and ``optimizer``).
 
-        Collective across ranks. The world size may differ from the one that
-        saved: sharded tables are resharded by torch.distributed.checkpoint.
+        Collective across ranks; see :func:`tzrec.checkpoint.restore.restore_state`.
 
         Args:
             path: a ``model.ckpt-STEP`` directory.
@@ -290,78 +291,11 @@ class CheckpointManager:
             optimizer: the optimizer to load into; None for eval/export.
 
         Returns:
-            The saved train state. When saved at this world size, its ``"rng"``
-            entry holds this rank's RNG states (apply with
-            ``state.restore_rng_state``).
-
-        Raises:
-            CheckpointError: naming the file that is missing, corrupt or does
-                not match the model/optimizer.
+            The saved train state (with this rank's ``"rng"`` when saved at
+            this world size).
 
         """
-        marker = validate_checkpoint(path)
-        # Read and check everything before touching the model.
-        train_state = files.load_weights_only(os.path.join(path, names.TRAIN_STATE))
-        if not isinstance(train_state, dict):
-            raise CheckpointError(
-                "train state is not a dict", os.path.join(path, names.TRAIN_STATE)
-            )
-        extra = files.load_weights_only(
-            os.path.join(path, names.EXTRA_STATE), missing_ok=True
-        ) or {"model": {}, "optimizer": {}}
-        model_sd = model.state_dict()
-        model_dir = os.path.join(path, names.MODEL_SUBDIR)
-        _dcp.check_match(model_sd, model_dir, "model", True, self._multi)
-        optim_sd = None
-        if optimizer is not None:
-            optim_sd = self._live_optimizer_state(optimizer, path)
-        _dcp.load_tensors(model_sd, model_dir, extra["model"])
-        model.load_state_dict(model_sd)
-        if optim_sd is not None:
-            optim_dir = os.path.join(path, names.OPTIM_SUBDIR)
-            _dcp.load_tensors(optim_sd, optim_dir, extra["optimizer"])
-            optimizer.load_state_dict(optim_sd)
-        self._attach_rng(path, marker, train_state)
-        logger.info("restored checkpoint %s", path)
-        return train_state
-
-    def _live_optimizer_state(self, optimizer: Any, path: str) -> dict[str, Any]:
-        """The optimizer's state dict, checked against the checkpoint's.
-
-        Lazily-built state (dense Adam before its first step) is created only
-        when the checkpoint has state the live optimizer lacks, so a checkpoint
-        saved before the first step still restores.
-        """
-        optim_dir = os.path.join(path, names.OPTIM_SUBDIR)
-        if not os.path.isdir(optim_dir):
-            raise CheckpointError(
-                "missing optimizer state",
-                optim_dir,
-                "this checkpoint was saved without an optimizer; restore it "
-                "for eval/export only or use it as fine_tune_checkpoint",
-            )
-        optim_sd = optimizer.state_dict()
-        _, unexpected = _dcp.check_match(
-            optim_sd, optim_dir, "optimizer", False, self._multi
-        )
-        if unexpected:
-            _dcp.init_lazy_optimizer_state(optimizer)
-            optim_sd = optimizer.state_dict()
-        _dcp.check_match(optim_sd, optim_dir, "optimizer", True, self._multi)
-        return optim_sd
-
-    def _attach_rng(self, path: str, marker: dict, train_state: dict) -> None:
-        if marker.get("world_size") == self._world_size:
-            rng_path = os.path.join(path, names.rng_file(self._rank))
-            train_state["rng"] = files.load_weights_only(rng_path)
-        elif self._rank == 0:
-            logger.warning(
-                "checkpoint %s was saved at world size %s, now %d: per-rank RNG "
-                "states are not restored",
-                path,
-                marker.get("world_size"),
-                self._world_size,
-            )
+        return restore_state(path, model, optimizer, self._rank, self._world_size)
 
     # ---- helpers ------------------------------------------------------------
 

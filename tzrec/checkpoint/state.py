@@ -30,7 +30,10 @@ def capture_rng_state() -> dict[str, Any]:
     CUDA is available, every visible CUDA device.
     """
     version, internal, gauss_next = random.getstate()
-    kind, keys, pos, has_gauss, cached_gaussian = np.random.get_state()
+    np_state = np.random.get_state()  # legacy=True: the MT19937 tuple
+    if not isinstance(np_state, tuple):
+        raise TypeError("numpy's global generator is not MT19937")
+    kind, keys, pos, has_gauss, cached_gaussian = np_state
     state: dict[str, Any] = {
         "python": {
             "version": int(version),

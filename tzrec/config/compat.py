@@ -47,6 +47,7 @@ NO_EFFECT_SEQUENCE = {
 
 _DERIVED = (data_pb2.FG_NORMAL, data_pb2.FG_DAG)
 # Feature types whose value tzrec always computes from their input columns.
+_COMPUTED: tuple[str, ...]
 _COMPUTED = ("combine_feature", "expr_feature", "match_feature", "overlap_feature")
 _COMPUTED += ("bool_mask_feature", "kv_dot_product", "tokenize_feature")
 

@@ -18,9 +18,10 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from google.protobuf.descriptor import Descriptor, FieldDescriptor
+from google.protobuf.descriptor import FieldDescriptor
 
 import tzrec
+from tzrec.config.proto_fields import AnyDescriptor
 
 FIELDS_READ_MODULE = "fields_read"
 _PACKAGE_ROOT = Path(tzrec.__file__).parent
@@ -41,7 +42,7 @@ class FieldSite:
     key: str
 
 
-def field_sites(descriptor: Descriptor, prefix: str = "") -> Iterator[FieldSite]:
+def field_sites(descriptor: AnyDescriptor, prefix: str = "") -> Iterator[FieldSite]:
     """Yields every field reachable from ``descriptor``, depth first.
 
     Map fields are one field (their entry messages are not walked); a message
@@ -58,7 +59,9 @@ def field_sites(descriptor: Descriptor, prefix: str = "") -> Iterator[FieldSite]
     yield from _walk(descriptor, prefix, (descriptor.full_name,))
 
 
-def _walk(desc: Descriptor, prefix: str, stack: tuple[str, ...]) -> Iterator[FieldSite]:
+def _walk(
+    desc: AnyDescriptor, prefix: str, stack: tuple[str, ...]
+) -> Iterator[FieldSite]:
     for fd in desc.fields:
         path = f"{prefix}.{fd.name}" if prefix else fd.name
         yield FieldSite(path, f"{desc.name}.{fd.name}")
@@ -146,7 +149,7 @@ def unread_names(package: str, keys: list[str]) -> list[str]:
 
 
 def uncovered(
-    descriptor: Descriptor,
+    descriptor: AnyDescriptor,
     read: Mapping[str, object],
     unsupported: Mapping[str, str],
 ) -> list[str]:
@@ -179,7 +182,7 @@ def is_rejected(path: str, unsupported: Mapping[str, str]) -> bool:
     return any(".".join(parts[:n]) in unsupported for n in range(1, len(parts) + 1))
 
 
-def unknown_keys(descriptor: Descriptor, read: Mapping[str, object]) -> list[str]:
+def unknown_keys(descriptor: AnyDescriptor, read: Mapping[str, object]) -> list[str]:
     """``read`` keys that name no field reachable from ``descriptor``."""
     known = {site.key for site in field_sites(descriptor)}
     return sorted(k for k in read if k not in known)

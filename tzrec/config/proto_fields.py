@@ -2,9 +2,36 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, TypeAlias
+
+from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
 
 from tzrec.protos import feature_pb2
+
+if TYPE_CHECKING:
+    from google._upb import _message as _upb
+
+# A message's DESCRIPTOR is the pure-Python class or upb's (whichever backend
+# protobuf loaded at import); both have the attributes tzrec reads.
+AnyDescriptor: TypeAlias = "Descriptor | _upb.Descriptor"
+AnyFieldDescriptor: TypeAlias = "FieldDescriptor | _upb.FieldDescriptor"
+
+# The messages a FeatureConfig (or a sequence_feature's sub-feature) holds.
+FeatureMessage: TypeAlias = (
+    feature_pb2.IdFeature
+    | feature_pb2.RawFeature
+    | feature_pb2.ComboFeature
+    | feature_pb2.LookupFeature
+    | feature_pb2.MatchFeature
+    | feature_pb2.ExprFeature
+    | feature_pb2.OverlapFeature
+    | feature_pb2.TokenizeFeature
+    | feature_pb2.CustomFeature
+    | feature_pb2.KvDotProduct
+    | feature_pb2.BoolMaskFeature
+    | feature_pb2.CombineFeature
+)
 
 
 def feature_name_of(feature_config: feature_pb2.FeatureConfig) -> str:

@@ -74,6 +74,7 @@ def _each(messages: tuple[str, ...], fields: tuple[str, ...]) -> tuple[str, ...]
 
 # Per-optimizer clipping flags of the fused (sparse) optimizers are not
 # implemented; dense clipping is train_config.grad_clipping.
+_FUSED: tuple[str, ...]
 _FUSED = ("FusedSGDOptimizer", "FusedAdagradOptimizer", "FusedAdamOptimizer")
 _FUSED += ("FusedRowWiseAdagradOptimizer",)
 _reject_everywhere(
@@ -87,6 +88,7 @@ _reject_everywhere(
 # TorchEasyRec feature options tzrec does not implement.
 _FEATURES = ("IdFeature", "RawFeature", "ComboFeature", "LookupFeature")
 # Feature types added by issue 17: their options below, where not read.
+_FEATURES17: tuple[str, ...]
 _FEATURES17 = ("MatchFeature", "ExprFeature", "OverlapFeature", "TokenizeFeature")
 _FEATURES17 += ("KvDotProduct", "BoolMaskFeature", "CombineFeature")
 _reject_everywhere(
@@ -116,6 +118,7 @@ _reject_everywhere(
     "torchrec's managed-collision modules run on CPU, but their sharder needs "
     "ROW_WISE sharding, which torchrec 1.8 offers on CUDA only; use hash_bucket_size",
 )
+_SEQ_KINDS: tuple[str, ...]
 _SEQ_KINDS = ("id_feature", "raw_feature", "expr_feature", "combine_feature")
 _SEQ_KINDS += ("match_feature", "overlap_feature", "kv_dot_product")
 for _kind in _SEQ_KINDS:

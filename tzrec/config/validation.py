@@ -1,27 +1,28 @@
 """Pipeline config checks: every problem at once, each naming its field path.
 
 :func:`validate` runs every check into one :class:`Problems` collector (this
-module's own, model and optimisation checks in ``validation_model``, feature and
-feature-group checks in ``validation_features``, TorchEasyRec settings in
-``compat``, the "not supported yet" table in ``unsupported``). Validation runs
-once, after ``--edit_config_json`` and CLI overrides, so a run never starts on a
-config that would fail later; runtime code reads the resolved settings
+module's own, model and optimisation checks in ``validation_model``, feature
+checks in ``validation_features``, feature-group checks in
+``validation_groups``, TorchEasyRec settings in ``compat``, the "not supported
+yet" table in ``unsupported``). Validation runs once, after
+``--edit_config_json`` and CLI overrides, so a run never starts on a config
+that would fail later; runtime code reads the resolved settings
 (``tzrec.config.settings``) and does not check again.
 """
 
 from __future__ import annotations
 
 import logging
-
-from google.protobuf.message import Message
+from typing import TypeAlias
 
 from tzrec.config.compat import check_data_source, check_fg_mode, check_no_effect
 from tzrec.config.problems import Problems, choices
 from tzrec.config.unsupported import NOT_RANKING_MODELS, check_unsupported
-from tzrec.config.validation_features import FeatureInfo, check_features, check_groups
+from tzrec.config.validation_features import FeatureInfo, check_features
+from tzrec.config.validation_groups import check_groups
 from tzrec.config.validation_model import check_model, check_optimisation
 from tzrec.monitor import keys
-from tzrec.protos import data_pb2, pipeline_pb2
+from tzrec.protos import data_pb2, metric_pb2, model_pb2, pipeline_pb2, tower_pb2
 
 _logger = logging.getLogger("tzrec")
 
@@ -182,7 +183,7 @@ def _check_model(
     groups = check_groups(mc, infos, p)
     if mc.num_class == 0:
         p.add_invalid("model_config.num_class", "must be >= 1")
-    homes = [("model_config", mc)]
+    homes: list[tuple[str, _MetricHome]] = [("model_config", mc)]
     sub = getattr(mc, model) if model is not None else None
     if sub is not None and "task_towers" in sub.DESCRIPTOR.fields_by_name:
         towers = sub.task_towers
@@ -194,7 +195,17 @@ def _check_model(
     check_model(config, groups, {n: info.dim for n, info in infos.items()}, p)
 
 
-def _check_metrics(home: Message, base: str, p: Problems) -> None:
+# Messages that carry metrics / train_metrics and num_class: the model, or one
+# task tower of a multi-task model.
+_MetricHome: TypeAlias = (
+    model_pb2.ModelConfig
+    | tower_pb2.TaskTower
+    | tower_pb2.BayesTaskTower
+    | tower_pb2.InterventionTaskTower
+)
+
+
+def _check_metrics(home: _MetricHome, base: str, p: Problems) -> None:
     """Metric entries of the model or one task tower."""
     for i, m in enumerate(home.metrics):
         if m.WhichOneof("metric") is None:
@@ -202,18 +213,23 @@ def _check_metrics(home: Message, base: str, p: Problems) -> None:
         if m.HasField("grouped_auc") and not m.grouped_auc.grouping_key:
             p.add(f"{base}.metrics[{i}].grouped_auc.grouping_key", "not set")
         _check_top_k(m, home.num_class, f"{base}.metrics[{i}]", p)
-    for i, m in enumerate(home.train_metrics):
+    for i, tm in enumerate(home.train_metrics):
         where = f"{base}.train_metrics[{i}]"
-        _check_top_k(m, home.num_class, where, p)
-        if m.WhichOneof("metric") is None:
+        _check_top_k(tm, home.num_class, where, p)
+        if tm.WhichOneof("metric") is None:
             p.add(where, "empty")
-        if not 0.0 <= m.decay_rate < 1.0:
+        if not 0.0 <= tm.decay_rate < 1.0:
             p.add(f"{where}.decay_rate", "must be in [0, 1)")
-        if m.decay_step == 0:
+        if tm.decay_step == 0:
             p.add(f"{where}.decay_step", "must be > 0")
 
 
-def _check_top_k(m: Message, num_class: int, where: str, p: Problems) -> None:
+def _check_top_k(
+    m: metric_pb2.MetricConfig | metric_pb2.TrainMetricConfig,
+    num_class: int,
+    where: str,
+    p: Problems,
+) -> None:
     """accuracy.top_k: >= 1, and above 1 only for class probabilities."""
     if not m.HasField("accuracy"):
         return

@@ -1,24 +1,32 @@
-"""Config checks of ``feature_configs`` and of how feature groups use them.
+"""Config checks of ``feature_configs``, one feature at a time.
 
 Called by :func:`tzrec.config.validate` with its ``Problems`` collector, so
-every problem is reported at once. Every feature-group check lives here
-(:func:`check_groups`). Torch-free (config validation needs no torch).
+every problem is reported at once. Each check returns the
+:class:`FeatureInfo` that the feature-group checks
+(:mod:`tzrec.config.validation_groups`) read. Torch-free (config validation
+needs no torch).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import os
-
-from google.protobuf.message import Message
+from typing import TypeAlias
 
 from tzrec.config.problems import Problems
+from tzrec.config.proto_fields import FeatureMessage
 from tzrec.features.build import feature_class
 from tzrec.features.feature import SequenceSpec
 from tzrec.features.normalizer import parse_normalizer
 from tzrec.features.options import check_data_type
-from tzrec.protos import model_pb2, pipeline_pb2
+from tzrec.protos import pipeline_pb2
+from tzrec.protos.feature_pb2 import (
+    ComboFeature,
+    IdFeature,
+    LookupFeature,
+    RawFeature,
+    SequenceFeature,
+)
 from tzrec.utils.errors import ConfigError
 
 _POOLINGS = ("sum", "mean")
@@ -41,8 +49,13 @@ _ISSUE17 = (
     "kv_dot_product",
     "tokenize_feature",
 )
-_ISSUE17_SEQUENCES = ("combine_feature", "expr_feature", "match_feature")
-_ISSUE17_SEQUENCES += ("overlap_feature", "kv_dot_product")
+_ISSUE17_SEQUENCES: tuple[str, ...] = ("combine_feature", "expr_feature")
+_ISSUE17_SEQUENCES += ("match_feature", "overlap_feature", "kv_dot_product")
+
+# The ones bucketized like ids, whose vocab and dim checks are shared, and
+# the numeric ones (normalizer, boundaries).
+_IdLike: TypeAlias = IdFeature | ComboFeature
+_Numeric: TypeAlias = RawFeature | LookupFeature
 
 
 @dataclasses.dataclass
@@ -55,7 +68,7 @@ class FeatureInfo:
     weighted: bool = False
 
 
-def _used(f: Message, names: tuple[str, ...]) -> list[str]:
+def _used(f: FeatureMessage, names: tuple[str, ...]) -> list[str]:
     out = []
     for n in names:
         fd = f.DESCRIPTOR.fields_by_name.get(n)
@@ -93,7 +106,7 @@ def check_features(
 
 
 def _check_sequence_feature(
-    seq: Message,
+    seq: SequenceFeature,
     where: str,
     infos: dict[str, FeatureInfo],
     taken: set[str],
@@ -128,7 +141,7 @@ def _add_name(taken: set[str], name: str, where: str, p: Problems) -> bool:
 
 
 def _check_feature(
-    kind: str, f: Message, where: str, seq: bool, p: Problems
+    kind: str, f: FeatureMessage, where: str, seq: bool, p: Problems
 ) -> FeatureInfo:
     """One feature message (``kind`` without the ``sequence_`` prefix)."""
     try:
@@ -148,23 +161,25 @@ def _check_feature(
             and not getattr(f, name)
         ):
             p.add(f"{where}.{name}", "must be > 0")
-    if kind == "raw_feature":
+    if isinstance(f, RawFeature):
         return _check_raw(f, where, seq, p)
-    if kind == "lookup_feature":
+    if isinstance(f, LookupFeature):
         return _check_lookup(f, where, p)
+    assert isinstance(f, (IdFeature, ComboFeature))
     buckets = (
         _ID_BUCKETS if kind == "id_feature" else ("hash_bucket_size", "vocab_list")
     )
     _one_of(f, buckets, where, p)
-    if kind == "combo_feature" and len(f.expression) < 2:
+    if isinstance(f, ComboFeature) and len(f.expression) < 2:
         p.add(f"{where}.expression", "needs at least 2 columns", 'e.g. ["age", "cate"]')
     _check_vocab(f, where, p)
     _check_dim(f, where, p)
-    return FeatureInfo(f.embedding_dim, seq, True, kind == "id_feature" and f.weighted)
+    weighted = isinstance(f, IdFeature) and f.weighted
+    return FeatureInfo(f.embedding_dim, seq, True, weighted)
 
 
 def _check_by_building(
-    kind: str, f: Message, where: str, seq: bool, p: Problems
+    kind: str, f: FeatureMessage, where: str, seq: bool, p: Problems
 ) -> FeatureInfo:
     """Issue 17's feature types: their constructors hold the checks."""
     spec = SequenceSpec(name=f.feature_name, length=1) if seq else None
@@ -182,14 +197,19 @@ def _check_by_building(
     return FeatureInfo(feature.output_dim, seq, feature.is_sparse)
 
 
-def _dense_dim(f: Message, value_dim: int) -> int:
+def _dense_dim(f: FeatureMessage, value_dim: int) -> int:
     """A dense feature's width in its group: embedding_dim when autodis / mlp."""
     if "dense_emb" in f.DESCRIPTOR.oneofs_by_name and f.WhichOneof("dense_emb"):
         return int(f.embedding_dim)
     return value_dim
 
 
-def _one_of(f: Message, buckets: tuple[str, ...], where: str, p: Problems) -> None:
+def _one_of(
+    f: _IdLike | LookupFeature,
+    buckets: tuple[str, ...],
+    where: str,
+    p: Problems,
+) -> None:
     used = _used(f, buckets)
     if len(used) != 1:
         got = f" (got {', '.join(used)})" if used else ""
@@ -200,17 +220,16 @@ def _one_of(f: Message, buckets: tuple[str, ...], where: str, p: Problems) -> No
         )
 
 
-def _check_vocab(f: Message, where: str, p: Problems) -> None:
-    fields = f.DESCRIPTOR.fields_by_name
-    if "vocab_list" in fields and len(set(f.vocab_list)) != len(f.vocab_list):
+def _check_vocab(f: _IdLike, where: str, p: Problems) -> None:
+    if len(set(f.vocab_list)) != len(f.vocab_list):
         p.add(f"{where}.vocab_list", "has duplicate entries", "list each token once")
-    if "vocab_file" in fields and f.vocab_file and not os.path.isfile(f.vocab_file):
+    if f.vocab_file and not os.path.isfile(f.vocab_file):
         p.add(
             f"{where}.vocab_file",
             f'no such file "{f.vocab_file}"',
             "paths are relative to the working directory",
         )
-    if "num_buckets" in fields and f.num_buckets and f.HasField("default_value"):
+    if isinstance(f, IdFeature) and f.num_buckets and f.HasField("default_value"):
         ok = f.default_value.lstrip("-").isdigit()
         if not ok or not 0 <= int(f.default_value) < f.num_buckets:
             p.add(
@@ -219,7 +238,11 @@ def _check_vocab(f: Message, where: str, p: Problems) -> None:
             )
 
 
-def _check_dim(f: Message, where: str, p: Problems) -> None:
+def _check_dim(
+    f: _IdLike | _Numeric,
+    where: str,
+    p: Problems,
+) -> None:
     if f.embedding_dim == 0:
         p.add(
             f"{where}.embedding_dim",
@@ -233,21 +256,21 @@ def _check_dim(f: Message, where: str, p: Problems) -> None:
         )
 
 
-def _check_normalizer(f: Message, where: str, p: Problems) -> None:
+def _check_normalizer(f: _Numeric, where: str, p: Problems) -> None:
     try:
         parse_normalizer(f.normalizer, f"{where}.normalizer")
     except ConfigError as e:
         p.add(e.where, e.what, e.fix)
 
 
-def _check_boundaries(f: Message, where: str, p: Problems) -> bool:
+def _check_boundaries(f: _Numeric, where: str, p: Problems) -> bool:
     bounds = list(f.boundaries)
     if any(a >= b for a, b in zip(bounds[:-1], bounds[1:], strict=True)):
         p.add(f"{where}.boundaries", "must be strictly increasing")
     return bool(bounds)
 
 
-def _check_raw(f: Message, where: str, seq: bool, p: Problems) -> FeatureInfo:
+def _check_raw(f: RawFeature, where: str, seq: bool, p: Problems) -> FeatureInfo:
     _check_normalizer(f, where, p)
     try:
         float(f.default_value or 0)
@@ -265,7 +288,7 @@ def _check_raw(f: Message, where: str, seq: bool, p: Problems) -> FeatureInfo:
     return FeatureInfo(f.embedding_dim, seq, True)
 
 
-def _check_lookup(f: Message, where: str, p: Problems) -> FeatureInfo:
+def _check_lookup(f: LookupFeature, where: str, p: Problems) -> FeatureInfo:
     for name in ("map", "key"):
         if not getattr(f, name):
             p.add(f"{where}.{name}", "not set", "name the map and the key columns")
@@ -297,112 +320,3 @@ def _check_lookup(f: Message, where: str, p: Problems) -> FeatureInfo:
         return FeatureInfo(_dense_dim(f, 1), sparse=False)
     _check_dim(f, where, p)
     return FeatureInfo(f.embedding_dim)
-
-
-def check_groups(
-    mc: model_pb2.ModelConfig, infos: dict[str, FeatureInfo], p: Problems
-) -> dict[str, int]:
-    """Every feature-group check; returns group name -> index.
-
-    Names (set, unique), members (known features), group-type rules for
-    sequence features, and multi_tower_din's towers.
-    """
-    groups: dict[str, int] = {}
-    kinds: dict[str, int] = {}
-    for i, g in enumerate(mc.feature_groups):
-        where = f"model_config.feature_groups[{i}]"
-        _check_group_names(g, where, i, groups, infos, p)
-        kinds.setdefault(g.group_name, g.group_type)
-        members = [(n, infos[n]) for n in g.feature_names if n in infos]
-        if g.group_type == model_pb2.JAGGED_SEQUENCE:
-            p.add(
-                f"{where}.group_type",
-                "JAGGED_SEQUENCE is not supported yet",
-                "use SEQUENCE",
-            )
-        elif g.group_type == model_pb2.SEQUENCE:
-            for n, info in members:
-                if info.weighted:
-                    p.add(
-                        where,
-                        f"weighted feature {n} in a SEQUENCE group is not "
-                        "supported yet",
-                    )
-            if members and not any(
-                info.sequence and info.sparse for _, info in members
-            ):
-                p.add(where, "a SEQUENCE group needs a sequence id feature")
-        else:
-            for n, info in members:
-                if info.sequence and not info.sparse:
-                    p.add(where, f"dense sequence feature {n} needs a SEQUENCE group")
-    model = mc.WhichOneof("model")
-    if model == "multi_tower_din":
-        _check_din_towers(mc.multi_tower_din, kinds, infos, mc, p)
-    elif model is not None and model_pb2.SEQUENCE in kinds.values():
-        p.add(
-            "model_config.feature_groups",
-            f"{model} reads no SEQUENCE group",
-            "use multi_tower_din, or make the group DEEP",
-        )
-    return groups
-
-
-def _check_group_names(
-    g: model_pb2.FeatureGroupConfig,
-    where: str,
-    i: int,
-    groups: dict[str, int],
-    infos: dict[str, FeatureInfo],
-    p: Problems,
-) -> None:
-    """The group's name is set and unique; it lists known features."""
-    if not g.group_name:
-        p.add(f"{where}.group_name", "not set")
-    elif g.group_name in groups:
-        p.add(f"{where}.group_name", f'duplicate group name "{g.group_name}"')
-    else:
-        groups[g.group_name] = i
-    if not g.feature_names and not g.sequence_groups:
-        p.add(f"{where}.feature_names", "empty")
-    refs = [(f"{where}.feature_names[{j}]", n) for j, n in enumerate(g.feature_names)]
-    for j, sg in enumerate(g.sequence_groups):
-        sw = f"{where}.sequence_groups[{j}].feature_names"
-        refs += [(f"{sw}[{k}]", n) for k, n in enumerate(sg.feature_names)]
-    for ref_where, name in refs:
-        if name not in infos:
-            close = difflib.get_close_matches(name, list(infos), n=1)
-            fix = f'did you mean "{close[0]}"?' if close else "define it first"
-            p.add(ref_where, f'unknown feature "{name}"', fix)
-
-
-def _check_din_towers(
-    cfg: Message,
-    kinds: dict[str, int],
-    infos: dict[str, FeatureInfo],
-    mc: model_pb2.ModelConfig,
-    p: Problems,
-) -> None:
-    base = "model_config.multi_tower_din"
-    if not cfg.towers and not cfg.din_towers:
-        p.add(
-            base, "no towers", "add towers { input: ... } or din_towers { input: ... }"
-        )
-    seen: set[str] = set()
-    for field, want_seq in (("towers", False), ("din_towers", True)):
-        for i, t in enumerate(getattr(cfg, field)):
-            where = f"{base}.{field}[{i}].input"
-            if t.input in seen:
-                p.add(where, f'group "{t.input}" is read by two towers')
-            seen.add(t.input)
-            if t.input not in kinds:
-                p.add(where, f'no feature group "{t.input}"')
-            elif (kinds[t.input] == model_pb2.SEQUENCE) != want_seq:
-                need = "a SEQUENCE group" if want_seq else "a DEEP group"
-                p.add(where, f'"{t.input}" must be {need}')
-            elif want_seq:
-                group = next(g for g in mc.feature_groups if g.group_name == t.input)
-                if not any(
-                    n in infos and not infos[n].sequence for n in group.feature_names
-                ):
-                    p.add(where, f'SEQUENCE group "{t.input}" has no query feature')

@@ -25,8 +25,8 @@ import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from tzrec.datasets.batch import Batch, BatchBuilder
+from tzrec.datasets.csv_reader import CsvReader
 from tzrec.datasets.reader import (
-    CsvReader,
     ParquetReader,
     Share,
     batches_per_share,

@@ -6,6 +6,8 @@
 * :mod:`~tzrec.export.eager`: the unsharded model loaded from a checkpoint
   (export, and ``python -m tzrec.predict`` in checkpoint mode).
 * :mod:`~tzrec.export.self_check`: the export's scripted-vs-eager check.
+* :mod:`~tzrec.export.predictor`: the model ``python -m tzrec.predict`` scores
+  with (exported or from a checkpoint).
 * :mod:`~tzrec.export.predict_io`: ``python -m tzrec.predict``'s streaming I/O.
 """
 

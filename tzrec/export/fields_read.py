@@ -8,6 +8,7 @@ Add a field here in the change that makes this package read it.
 FIELDS_READ: tuple[str, ...] = (
     "EasyRecConfig.model_dir",
     "EasyRecConfig.export_config",
+    "EasyRecConfig.feature_configs",
     "ExportConfig.exporter_type",
     "ExportConfig.best_exporter_metric",
     "ExportConfig.metric_larger_is_better",

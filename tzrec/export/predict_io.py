@@ -18,7 +18,8 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from tzrec.datasets.reader import CsvReader, ParquetReader, list_files, rebatch
+from tzrec.datasets.csv_reader import CsvReader
+from tzrec.datasets.reader import ParquetReader, list_files, rebatch
 from tzrec.monitor.cadence import Clock, Throttle
 from tzrec.monitor.progress import format_count, format_duration
 from tzrec.protos import data_pb2

@@ -42,6 +42,7 @@ def combine_rows(
 ) -> np.ndarray:
     """float32 [batch]: ``values`` combined per row by ``how``; NaN for no value."""
     count = np.bincount(rows, minlength=batch)
+    out: np.ndarray
     if how in ("sum", "mean"):
         out = np.bincount(rows, weights=values, minlength=batch)
         if how == "mean":

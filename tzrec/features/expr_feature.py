@@ -26,6 +26,8 @@ over the row's positions.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -80,7 +82,7 @@ class ExprFeature(NumericFeature):
         return self._evaluate(env, len(env[self.var_names[0]]))
 
     def _evaluate(self, env: dict[str, np.ndarray], n: int) -> np.ndarray:
-        used = {k: v for k, v in env.items() if k in self.expr.used}
+        used: dict[str, Any] = {k: v for k, v in env.items() if k in self.expr.used}
         for name in self.expr.used:
             if name in CONSTANTS:
                 used[name] = np.float64(CONSTANTS[name])

@@ -120,6 +120,12 @@ class BaseFeature:
         """Whether the feature has one value per position of a sequence."""
         return self.sequence is not None
 
+    def sequence_spec(self) -> SequenceSpec:
+        """The sequence of a sequence feature (its encoders call this)."""
+        if self.sequence is None:
+            raise TypeError(f"feature {self.name} is not a sequence feature")
+        return self.sequence
+
     @property
     def inputs(self) -> list[str]:
         """Column names this feature reads (``expression`` or the feature name)."""
@@ -158,6 +164,13 @@ class BaseFeature:
             trainable=c.trainable,
             data_type=c.data_type,
         )
+
+    def sparse_table(self) -> TableSpec:
+        """The table of a feature known to be sparse (an error otherwise)."""
+        table = self.table
+        if table is None:
+            raise TypeError(f"feature {self.name} has no embedding table")
+        return table
 
     @property
     def dense_embedding(self) -> DenseEmbSpec | None:

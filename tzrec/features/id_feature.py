@@ -26,6 +26,7 @@ string ids bucketed by hash or vocab treat "" as a token (vocab: unknown).
 from __future__ import annotations
 
 import logging
+from typing import NoReturn
 
 import numpy as np
 import pyarrow as pa
@@ -125,7 +126,8 @@ class IdFeature(BaseFeature):
         return int(self.bucketizer(token, self.where())[0][0])
 
     def _encode_sequence(self, col: pa.Array) -> SparseValues:
-        tokens, lengths = split_sequence(col, self.sequence.delim, self.sequence.length)
+        spec = self.sequence_spec()
+        tokens, lengths = split_sequence(col, spec.delim, spec.length)
         is_text = pa.types.is_string(tokens.type) or pa.types.is_large_string(
             tokens.type
         )
@@ -144,12 +146,15 @@ class IdFeature(BaseFeature):
         if self.default is not None:
             bad |= missing
         if bad.any():
-            if self.default is None:
+            fill_id = self.default_id(tokens.type)
+            if fill_id is None:
                 self._bad_position(lengths, ~bad, "is out of range")
-            ids = np.where(bad, self.default_id(tokens.type), ids)
+            ids = np.where(bad, fill_id, ids)
         return SparseValues(ids.astype(np.int64), lengths)
 
-    def _bad_position(self, lengths: np.ndarray, valid: np.ndarray, what: str) -> None:
+    def _bad_position(
+        self, lengths: np.ndarray, valid: np.ndarray, what: str
+    ) -> NoReturn:
         flat = int(np.flatnonzero(~valid)[0])
         row = int(np.searchsorted(np.cumsum(lengths), flat, side="right"))
         raise DataError(

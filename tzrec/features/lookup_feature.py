@@ -72,9 +72,10 @@ class LookupFeature(BaseFeature):
         self.normalizer = parse_normalizer(config.normalizer, f"{where}.normalizer")
         tokens = self.discrete or self.value_token
         self.bucketizer = Bucketizer(config, where) if tokens else None
-        self.default_id = None
-        if self.discrete and config.HasField("default_value"):
-            self.default_id = self.bucketizer.token_id(config.default_value, where)
+        self.default_id: int | None = None
+        if self.bucketizer is not None and self.discrete:
+            if config.HasField("default_value"):
+                self.default_id = self.bucketizer.token_id(config.default_value, where)
         self._dense_emb = dense_emb_spec(config, 1, where, self.is_sparse)
         if not self.discrete:
             try:
@@ -169,6 +170,7 @@ class LookupFeature(BaseFeature):
         rows, v = rows[ok], v[ok]
         count = np.bincount(rows, minlength=batch).astype(np.float32)
         how = self.config.combiner
+        out: np.ndarray  # float32 [B]
         if how == "count":
             out = count
         elif how in ("sum", "mean"):
@@ -189,6 +191,10 @@ class LookupFeature(BaseFeature):
 
     def encode_sparse(self, columns: dict[str, pa.Array]) -> SparseValues:
         """Bucket id of the combined value, or the matched values as ids."""
+        if self.bucketizer is None:  # neither discrete nor a value token
+            vals = self.combined(columns).reshape(-1)
+            ids = np.searchsorted(self.boundaries, vals, side="right").astype(np.int64)
+            return SparseValues(ids, np.ones(len(vals), np.int32))
         if self.value_token:
             vals = self.combined(columns).reshape(-1)
             ids, valid = self.bucketizer(
@@ -198,10 +204,6 @@ class LookupFeature(BaseFeature):
             if valid is not None:
                 ids, lengths = ids[valid], drop_values(lengths, valid)
             return SparseValues(ids, lengths)
-        if not self.discrete:
-            vals = self.combined(columns).reshape(-1)
-            ids = np.searchsorted(self.boundaries, vals, side="right").astype(np.int64)
-            return SparseValues(ids, np.ones(len(vals), np.int32))
         rows, keys, values, batch = self.lookup(columns)
         tokens = values.cast(pa.string())
         if self.config.value_separator:

@@ -22,7 +22,7 @@ import numpy as np
 from tzrec.features.safe_expr import Expression
 from tzrec.utils.errors import ConfigError
 
-_PARAMS = {
+_PARAMS: dict[str, dict[str, float | None]] = {
     "log10": {"threshold": 1e-10, "default": -10.0},
     "zscore": {"mean": 0.0, "standard_deviation": 1.0},
     "minmax": {"min": None, "max": None},

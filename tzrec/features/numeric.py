@@ -187,8 +187,9 @@ class NumericFeature(BaseFeature):
         for name, seq in zip(names, flags, strict=True):
             if not seq:
                 continue
+            spec = self.sequence_spec()
             tokens, n = split_sequence(
-                self.column(columns, name), self.sequence.delim, self.sequence.length
+                self.column(columns, name), spec.delim, spec.length
             )
             if lengths is not None and not np.array_equal(lengths, n):
                 row = int(np.flatnonzero(lengths != n)[0])
@@ -217,8 +218,9 @@ class NumericFeature(BaseFeature):
     ) -> tuple[np.ndarray, np.ndarray]:
         """Zero-padded float32 [B, sequence_length, 1] and lengths [B]."""
         flat, lengths = self.sequence_values(columns)
-        out = np.zeros((len(lengths), self.sequence.length, 1), np.float32)
-        pos = np.arange(self.sequence.length)
+        length = self.sequence_spec().length
+        out = np.zeros((len(lengths), length, 1), np.float32)
+        pos = np.arange(length)
         out[pos[None, :] < lengths[:, None]] = flat
         return out, lengths
 

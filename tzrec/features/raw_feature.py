@@ -113,9 +113,8 @@ class RawFeature(BaseFeature):
         self, columns: dict[str, pa.Array]
     ) -> tuple[np.ndarray, np.ndarray]:
         """Per position float32 [N, value_dim] and per-row lengths [B]."""
-        tokens, lengths = split_sequence(
-            self.column(columns), self.sequence.delim, self.sequence.length
-        )
+        spec = self.sequence_spec()
+        tokens, lengths = split_sequence(self.column(columns), spec.delim, spec.length)
         if pa.types.is_string(tokens.type) or pa.types.is_large_string(tokens.type):
             tokens = pc.if_else(
                 pc.equal(tokens, ""), pa.scalar(None, tokens.type), tokens
@@ -127,8 +126,9 @@ class RawFeature(BaseFeature):
     ) -> tuple[np.ndarray, np.ndarray]:
         """Zero-padded float32 [B, sequence_length, value_dim] and lengths [B]."""
         flat, lengths = self.sequence_values(columns)
-        out = np.zeros((len(lengths), self.sequence.length, self.value_dim), np.float32)
-        pos = np.arange(self.sequence.length)
+        length = self.sequence_spec().length
+        out = np.zeros((len(lengths), length, self.value_dim), np.float32)
+        pos = np.arange(length)
         out[pos[None, :] < lengths[:, None]] = flat
         return out, lengths
 

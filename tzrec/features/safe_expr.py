@@ -22,7 +22,7 @@ import ast
 import operator
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -72,7 +72,10 @@ _BINARY = {
     ast.Mod: operator.mod,
     ast.Pow: operator.pow,
 }
-_UNARY = {ast.USub: operator.neg, ast.UAdd: operator.pos}
+_UNARY: dict[type[ast.unaryop], Callable[[Any], Any]] = {
+    ast.USub: operator.neg,
+    ast.UAdd: operator.pos,
+}
 _COMPARE = {
     ast.Lt: operator.lt,
     ast.LtE: operator.le,
@@ -194,20 +197,21 @@ class Expression:
         if backend == "torch":
             import torch
 
-            env = {k: torch.as_tensor(v) for k, v in values.items()}
-            env = {
-                k: v if v.is_floating_point() else v.double() for k, v in env.items()
+            tensors = {k: torch.as_tensor(v) for k, v in values.items()}
+            tensors = {
+                k: v if v.is_floating_point() else v.double()
+                for k, v in tensors.items()
             }
-            return self._eval(self._tree, env, torch)
-        env = {k: np.asarray(v, dtype=np.float64) for k, v in values.items()}
+            return self._eval(self._tree, tensors, torch)
+        arrays = {k: np.asarray(v, dtype=np.float64) for k, v in values.items()}
         with np.errstate(all="ignore"):
-            out = np.asarray(self._eval(self._tree, env, None), dtype=np.float64)
-        shape = np.broadcast_shapes(*(v.shape for v in env.values()))
+            out = np.asarray(self._eval(self._tree, arrays, None), dtype=np.float64)
+        shape = np.broadcast_shapes(*(v.shape for v in arrays.values()))
         return out if out.shape == shape else np.broadcast_to(out, shape).copy()
 
     def _eval(self, node: ast.AST, env: dict[str, Any], torch: Any) -> Any:
-        if isinstance(node, ast.Constant):
-            return float(node.value)
+        if isinstance(node, ast.Constant):  # _check admitted int and float only
+            return float(cast("int | float", node.value))
         if isinstance(node, ast.Name):
             return env[node.id]
         if isinstance(node, ast.BinOp):

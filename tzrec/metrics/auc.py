@@ -57,6 +57,7 @@ class AUC(TzrecMetric):
 
     higher_is_better = True
     _into = "counts"  # the state that update() adds to
+    counts: Tensor  # [2, thresholds] weighted negatives / positives per bucket
 
     def __init__(self, thresholds: int = 200, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -101,6 +102,7 @@ class DecayAUC(AUC):
     """
 
     _into = "window"
+    window: Tensor  # counts of the batches since the last fold
 
     def __init__(self, thresholds: int = 200, **kwargs: Any) -> None:
         super().__init__(thresholds, **kwargs)
@@ -135,6 +137,7 @@ class MulticlassAUC(TzrecMetric):
 
     higher_is_better = True
     AVERAGES = ("macro", "weighted")
+    counts: Tensor  # [classes, 2, thresholds]
 
     def __init__(
         self,

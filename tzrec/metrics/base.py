@@ -109,6 +109,8 @@ class SumMetric(TzrecMetric):
         size: length of the sums vector.
     """
 
+    sums: Tensor
+
     def __init__(self, size: int, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.add_sum_state("sums", torch.zeros(size, dtype=F64))

@@ -72,6 +72,12 @@ class GroupedRows(TzrecMetric):
         grouping_key: the column holding the group ids (for the caller).
     """
 
+    # Row states: lists of batches (one concatenated tensor only while
+    # torchmetrics holds them synced for compute; read them with rows()).
+    preds: list[Tensor]
+    labels: list[Tensor]
+    groups: list[Tensor]
+
     def __init__(self, grouping_key: str = "", **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.grouping_key = grouping_key

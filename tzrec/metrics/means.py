@@ -137,6 +137,7 @@ class LossMean(TzrecMetric):
     """Batch-weighted mean of a per-batch loss value over the eval set."""
 
     higher_is_better = False
+    sums: Tensor  # loss * weight, weight
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)

@@ -44,6 +44,8 @@ class TrainMetricWrapper(Metric):
     """
 
     full_state_update = False
+    value: Tensor  # the decayed value (0-d), 0 until initialised
+    init: Tensor  # 0-d flag: 1 once a window has been folded in
 
     def __init__(
         self,

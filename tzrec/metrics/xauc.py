@@ -115,6 +115,7 @@ class XAUC(GroupedRows):
         self.max_pairs = int(max_pairs)
         self.in_batch = in_batch
         # in_batch: sum of batch XAUCs and number of batches scored
+        self.batch_sums: Tensor
         self.add_sum_state("batch_sums", torch.zeros(2, dtype=F64))
 
     def update(

@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor, nn
@@ -62,6 +63,9 @@ class RankModel(nn.Module, Diagnosable):
     """
 
     head: nn.Module
+    # For mypy only: TorchScript cannot read string class annotations.
+    if TYPE_CHECKING:
+        pareto_floors: Tensor  # buffer: each task loss's Pareto floor
 
     def __init__(
         self,
@@ -185,7 +189,8 @@ class RankModel(nn.Module, Diagnosable):
         """
         names = self.embedding_group.groups[group]
         dims = {self.embedding_group.feature_dims.get(n) for n in names}
-        if len(dims) != 1 or None in dims:
+        dim = dims.pop() if len(dims) == 1 else None
+        if dim is None:
             raise ConfigError(
                 f'features of group "{group}" must all be embeddings of one '
                 "embedding_dim",
@@ -193,7 +198,7 @@ class RankModel(nn.Module, Diagnosable):
                 "give every feature of the group the same embedding_dim "
                 "(bucketize dense ones with boundaries)",
             )
-        return len(names), int(dims.pop())
+        return len(names), dim
 
     # ---- running ----
 
@@ -203,10 +208,10 @@ class RankModel(nn.Module, Diagnosable):
         if self.group_dropout is not None:
             groups = self.group_dropout(groups)
             if self.diagnosing():
-                for name, drop in self.group_dropout.groups.items():
+                for name, rates in self.group_dropout.rates().items():
                     self.put(
                         f"variational_dropout/{name}",
-                        drop.rates().detach(),
+                        rates.detach(),
                         description=f"Learned dropout rate of each field (in "
                         f"group order) of group {name}: high rates mark the "
                         "fields the model does without (variational_dropout).",

@@ -69,18 +69,18 @@ class MultiTowerDIN(RankModel):
             where = f"{_WHERE}.towers[{i}].mlp"
             towers[t.input] = MLP(self.group_dim(t.input), t.mlp, where)
         dins: dict[str, DINAttention] = {}
-        for i, t in enumerate(cfg.din_towers):
-            self.require_group(t.input)
+        for i, d in enumerate(cfg.din_towers):
+            self.require_group(d.input)
             where = f"{_WHERE}.din_towers[{i}]"
-            query_dim, seq_dim = self.embedding_group.sequence_dims(t.input)
+            query_dim, seq_dim = self.embedding_group.sequence_dims(d.input)
             if query_dim == 0:
                 raise ConfigError(
-                    f'SEQUENCE group "{t.input}" has no query feature',
+                    f'SEQUENCE group "{d.input}" has no query feature',
                     where,
                     "add the candidate's features (e.g. item_id) to the group",
                 )
-            dins[t.input] = DINAttention(
-                query_dim, seq_dim, t.attn_mlp, f"{where}.attn_mlp", t.input
+            dins[d.input] = DINAttention(
+                query_dim, seq_dim, d.attn_mlp, f"{where}.attn_mlp", d.input
             )
         width = sum(m.output_dim for m in towers.values())
         width += sum(m.output_dim for m in dins.values())

@@ -32,7 +32,7 @@ _WHERE = "model_config.rocket_launching"
 HINT_LOSS = "hint_l2_loss"
 
 
-def layerwise_mlp(in_features: int, config, where: str) -> nn.ModuleList:
+def layerwise_mlp(in_features: int, config, where: str) -> list[MLP]:
     """The MLP ``config`` as one single-layer MLP per hidden layer."""
     ratios = list(config.dropout_ratio)
     if len(ratios) not in (0, 1, len(config.hidden_units)):
@@ -54,16 +54,16 @@ def layerwise_mlp(in_features: int, config, where: str) -> nn.ModuleList:
             one.dropout_ratio.append(ratios[0] if len(ratios) == 1 else ratios[i])
         layers.append(MLP(in_features, one, where))
         in_features = units
-    return nn.ModuleList(layers)
+    return layers
 
 
 class _Net(nn.Module):
     """An MLP keeping every hidden layer's output, then the output layer."""
 
-    def __init__(self, layers: nn.ModuleList, num_class: int) -> None:
+    def __init__(self, layers: list[MLP], num_class: int) -> None:
         super().__init__()
-        self.layers = layers
-        self.output = nn.Linear(int(layers[-1].output_dim), num_class)
+        self.layers = nn.ModuleList(layers)
+        self.output = nn.Linear(layers[-1].output_dim, num_class)
 
     def forward(self, x: Tensor) -> tuple[Tensor, list[Tensor]]:
         hidden: list[Tensor] = []

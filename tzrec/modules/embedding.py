@@ -22,11 +22,8 @@ collection's output: no split, no concatenation, and one gradient for the
 whole block. Heads read such a list with ``cat_fields`` (free for one
 element), so they also accept the per-feature lists export passes.
 
-``embedding_name_suffix`` on a group (or a ``sequence_groups`` entry) gives
-its sparse features tables of their own: each is looked up as a copy named
-``name@suffix`` in table ``embedding_name + suffix`` (the batch encodes the
-copy from the same columns), so two groups with different suffixes learn
-independent embeddings of one feature.
+``embedding_name_suffix`` gives a group's sparse features tables of their
+own (tzrec.modules.feature_groups, which resolves each group's members).
 
 ``trainable: false`` freezes a feature's table (deep or sequence; its wide
 table, if any, still trains): the table gets its own in-backward optimizer,
@@ -43,12 +40,12 @@ from torchrec.modules.embedding_configs import DataType, PoolingType
 from torchrec.sparse.jagged_tensor import KeyedTensor
 
 from tzrec.features.build import shared_tables
-from tzrec.features.feature import SUFFIX_SEP, BaseFeature, TableSpec
+from tzrec.features.feature import BaseFeature, TableSpec
 from tzrec.modules.dense_embedding import dense_embedding
 from tzrec.modules.embedding_tables import check_dims, freeze, init_fn_of
-from tzrec.modules.sequence_embedding import SequenceEmbedding, SequenceGroupSpec
-from tzrec.modules.sequence_groups import SequenceGroupEncoders, internal_name
-from tzrec.protos import model_pb2
+from tzrec.modules.feature_groups import read_groups
+from tzrec.modules.sequence_embedding import SequenceEmbedding
+from tzrec.modules.sequence_groups import SequenceGroupEncoders
 from tzrec.utils.errors import ConfigError
 
 WIDE_PREFIX = "wide_"
@@ -63,25 +60,6 @@ def cat_fields(fields: list[torch.Tensor]) -> torch.Tensor:
     if len(fields) == 1:
         return fields[0]
     return torch.cat(fields, dim=1)
-
-
-def _suffixed(
-    members: list[BaseFeature], suffix: str, by_name: dict[str, BaseFeature]
-) -> list[BaseFeature]:
-    """``embedding_name_suffix``: the group's sparse features on tables of their own.
-
-    Each sparse member is replaced by a copy named ``name@suffix`` whose table
-    is ``table_name() + suffix`` (added to ``by_name``); dense members stay.
-    """
-    if not suffix:
-        return members
-    out = []
-    for f in members:
-        if f.table is not None:
-            key = f"{f.name}{SUFFIX_SEP}{suffix}"
-            f = by_name.setdefault(key, f.with_table_suffix(suffix))
-        out.append(f)
-    return out
 
 
 def _module_key(feature: str) -> str:
@@ -123,16 +101,17 @@ class EmbeddingGroup(nn.Module):
     ) -> None:
         super().__init__()
         by_name = {f.name: f for f in features}
-        self.groups: dict[str, list[str]] = {}
-        self.wide_groups: set[str] = set()
-        self.sequence_groups: dict[str, SequenceGroupSpec] = {}
-        deep_feats, wide_feats = self._read_groups(feature_groups, by_name)
+        members = read_groups(feature_groups, by_name)
+        self.groups = members.groups
+        self.wide_groups = members.wide_groups
+        self.sequence_groups = members.sequence_groups
+        deep_feats, wide_feats = members.deep_features, members.wide_features
         # autodis / mlp: the dense value enters its groups embedded.
         self.dense_embs = nn.ModuleDict(
             {
-                _module_key(n): dense_embedding(by_name[n].dense_embedding)
+                _module_key(n): dense_embedding(emb)
                 for n in dict.fromkeys(deep_feats)
-                if by_name[n].dense_embedding is not None
+                if (emb := by_name[n].dense_embedding) is not None
             }
         )
         self.dense_emb_names = {
@@ -178,76 +157,8 @@ class EmbeddingGroup(nn.Module):
         # KeyedTensor key order -> per group, its pieces (see _plan).
         self._plans: dict[tuple[str, ...], dict[str, list[_Piece]]] = {}
         for name, spec in shared_tables(deep).items():
-            if not spec.trainable:
+            if not spec.trainable and self.ebc is not None:
                 freeze(self.ebc.embedding_bags[name].weight)
-
-    def _read_groups(
-        self,
-        feature_groups,
-        by_name: dict[str, BaseFeature],
-    ) -> tuple[list[str], list[str]]:
-        """Fills the group tables; returns the deep and the wide feature names."""
-        deep_feats: list[str] = []
-        wide_feats: list[str] = []
-        for i, g in enumerate(feature_groups):
-            where = f"model_config.feature_groups[{i}]"
-            members = _suffixed(
-                self._members(g, by_name, where), g.embedding_name_suffix, by_name
-            )
-            self.groups[g.group_name] = [f.name for f in members]
-            if g.group_type == model_pb2.SEQUENCE:
-                self.sequence_groups[g.group_name] = SequenceGroupSpec(
-                    g.group_name, members, where
-                )
-                continue
-            for j, sg in enumerate(g.sequence_groups):
-                name = internal_name(g.group_name, sg.group_name)
-                sub = [self._feature(n, by_name, where) for n in sg.feature_names]
-                self.sequence_groups[name] = SequenceGroupSpec(
-                    name,
-                    _suffixed(sub, sg.embedding_name_suffix, by_name),
-                    f"{where}.sequence_groups[{j}]",
-                )
-            wide = g.group_type == model_pb2.WIDE
-            if wide:
-                self.wide_groups.add(g.group_name)
-            target = wide_feats if wide else deep_feats
-            target += [f.name for f in members if f.name not in target]
-        return deep_feats, wide_feats
-
-    def _members(
-        self, g, by_name: dict[str, BaseFeature], where: str
-    ) -> list[BaseFeature]:
-        """The group's features, after the checks that need the feature objects."""
-        if g.group_type == model_pb2.JAGGED_SEQUENCE:
-            raise ConfigError(
-                "JAGGED_SEQUENCE groups are not supported yet", where, "use SEQUENCE"
-            )
-        if g.group_type != model_pb2.DEEP and (
-            len(g.sequence_groups) or len(g.sequence_encoders)
-        ):
-            raise ConfigError(
-                "sequence_groups / sequence_encoders need a DEEP group",
-                where,
-                "set group_type: DEEP",
-            )
-        members = []
-        for n in g.feature_names:
-            f = self._feature(n, by_name, where)
-            if g.group_type != model_pb2.SEQUENCE and f.is_sequence and not f.is_sparse:
-                raise ConfigError(
-                    f"dense sequence feature {n} in a non-SEQUENCE group",
-                    where,
-                    "put it in a SEQUENCE group, or give it boundaries",
-                )
-            if g.group_type == model_pb2.WIDE and not f.is_sparse:
-                raise ConfigError(
-                    f"dense feature {n} is in a WIDE group",
-                    "model_config.feature_groups",
-                    "give it boundaries (an embedding) or move it to a DEEP group",
-                )
-            members.append(f)
-        return members
 
     def set_wide_init_fn(self, spec: str, where: str) -> None:
         """Initialises every wide table with ``spec`` (e.g. ``nn.init.zeros_``).
@@ -286,12 +197,6 @@ class EmbeddingGroup(nn.Module):
         self._plans.clear()
 
     @staticmethod
-    def _feature(name: str, by_name: dict[str, BaseFeature], where: str) -> BaseFeature:
-        if name not in by_name:
-            raise ConfigError(f'unknown feature "{name}"', where, "define it first")
-        return by_name[name]
-
-    @staticmethod
     def _collection(
         feats: list[BaseFeature], wide_dim: int | None, device: torch.device | None
     ) -> EmbeddingBagCollection:
@@ -299,7 +204,7 @@ class EmbeddingGroup(nn.Module):
         check_dims(tables, wide_dim)
         users: dict[str, list[str]] = {name: [] for name in tables}
         for f in feats:
-            users[f.table.name].append(f.name)
+            users[f.sparse_table().name].append(f.name)
         configs = [
             _bag_config(
                 spec,

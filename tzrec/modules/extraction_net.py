@@ -19,6 +19,12 @@ def _experts(n: int, in_features: int, config, where: str) -> nn.ModuleList:
     return nn.ModuleList([MLP(in_features, config, where) for _ in range(n)])
 
 
+def _width(experts: object) -> int:
+    """Output width of a list of expert MLPs (all equal)."""
+    assert isinstance(experts, nn.ModuleList) and isinstance(experts[0], MLP)
+    return experts[0].output_dim
+
+
 class _TaskExperts(nn.Module):
     """One task's experts and its gate over them and the shared experts."""
 
@@ -87,11 +93,11 @@ class ExtractionNet(nn.Module):
         self.share_experts = _experts(
             share, share_in, config.share_expert_net, f"{where}.share_expert_net"
         )
-        dim = self.tasks[0].experts[0].output_dim
-        if share and self.share_experts[0].output_dim != dim:
+        dim = _width(self.tasks[0].experts)
+        if share and _width(self.share_experts) != dim:
             raise ConfigError(
                 "task_expert_net and share_expert_net must end in the same width "
-                f"({dim} vs {self.share_experts[0].output_dim})",
+                f"({dim} vs {_width(self.share_experts)})",
                 f"{where}.share_expert_net.hidden_units",
                 "make their last hidden_units equal",
             )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 from torch import Tensor, nn
 
@@ -12,6 +14,11 @@ class DotInteraction(nn.Module):
     Args:
         num_fields: ``N``.
     """
+
+    # For mypy only: TorchScript cannot read string class annotations.
+    if TYPE_CHECKING:
+        rows: Tensor  # buffers: the pairs i < j
+        cols: Tensor
 
     def __init__(self, num_fields: int) -> None:
         super().__init__()

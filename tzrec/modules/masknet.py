@@ -68,12 +68,13 @@ class MaskNetModule(nn.Module):
             dim = block.hidden_dim
         self.blocks = nn.ModuleList(blocks)
         out = block.hidden_dim * (config.n_mask_blocks if self.use_parallel else 1)
-        self.top_mlp = (
+        top = (
             MLP(out, config.top_mlp, f"{where}.top_mlp")
             if config.HasField("top_mlp")
-            else nn.Identity()
+            else None
         )
-        self.output_dim = self.top_mlp.output_dim if config.HasField("top_mlp") else out
+        self.top_mlp = top if top is not None else nn.Identity()
+        self.output_dim = top.output_dim if top is not None else out
 
     def forward(self, emb: Tensor) -> Tensor:
         """``[B, feature_dim]`` -> ``[B, output_dim]``."""

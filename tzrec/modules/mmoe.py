@@ -43,12 +43,11 @@ class MMoE(nn.Module, Diagnosable):
         self.diag_names = [
             n or f"task{i}" for i, n in enumerate(task_names or [""] * num_task)
         ]
-        self.experts = nn.ModuleList(
-            [
-                MLP(in_features, expert_mlp, f"{where}.expert_mlp")
-                for _ in range(num_expert)
-            ]
-        )
+        experts = [
+            MLP(in_features, expert_mlp, f"{where}.expert_mlp")
+            for _ in range(num_expert)
+        ]
+        self.experts = nn.ModuleList(experts)
         gates = []
         for _ in range(num_task):
             if gate_mlp is not None:
@@ -59,7 +58,7 @@ class MMoE(nn.Module, Diagnosable):
             else:
                 gates.append(nn.Sequential(nn.Linear(in_features, num_expert)))
         self.gates = nn.ModuleList(gates)
-        self.output_dim = self.experts[0].output_dim
+        self.output_dim = experts[0].output_dim
 
     def forward(self, x: Tensor) -> list[Tensor]:
         """One ``[B, expert width]`` mixture per task."""

@@ -92,7 +92,7 @@ class SequenceGroupSpec:
                 where,
                 "add a sequence_id_feature or a sequence_feature's id sub-feature",
             )
-        self.max_len = max(f.sequence.length for f in self.sequence)
+        self.max_len = max(f.sequence_spec().length for f in self.sequence)
         self.query_dim = sum(f.output_dim for f in self.query)
         self.sequence_dim = sum(f.output_dim for f in self.sequence)
         self.length_key = next(f.name for f in self.sequence if f.is_sparse)
@@ -128,7 +128,7 @@ class SequenceEmbedding(nn.Module):
             self.layout[key] = list(feats)
             self.ecs[key] = self._collection(list(feats.values()), device)
         self._pool_mean = {
-            f.name: f.table.pooling == "mean"
+            f.name: f.sparse_table().pooling == "mean"
             for g in groups
             for f in g.query
             if f.is_sparse
@@ -142,7 +142,7 @@ class SequenceEmbedding(nn.Module):
         check_dims(tables)
         users: dict[str, list[str]] = {}
         for f in feats:
-            users.setdefault(f.table.name, []).append(f.name)
+            users.setdefault(f.sparse_table().name, []).append(f.name)
         configs = [
             EmbeddingConfig(
                 name=name,

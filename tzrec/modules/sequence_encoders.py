@@ -214,7 +214,13 @@ def build_encoder(
     query_dim: int,
     sequence_dim: int,
     where: str,
-) -> nn.Module:
+) -> (
+    DINEncoder
+    | SimpleAttention
+    | PoolingEncoder
+    | MultiWindowDINEncoder
+    | SelfAttentionEncoder
+):
     """The encoder of one ``SeqEncoderConfig``.
 
     Raises:

@@ -12,6 +12,8 @@ high rate: the learned rates rank the features (TorchEasyRec's semantics).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 from torch import Tensor, nn
 
@@ -27,6 +29,10 @@ class FeatureDropout(nn.Module):
         regularization_lambda: weight of the penalty.
         embedding_wise: one rate per column instead of per field.
     """
+
+    # For mypy only: TorchScript cannot read string class annotations.
+    if TYPE_CHECKING:
+        column_field: Tensor  # buffer: which rate each output column uses
 
     def __init__(
         self, widths: list[int], regularization_lambda: float, embedding_wise: bool
@@ -105,12 +111,21 @@ class GroupDropout(nn.Module):
         """Names of the penalties :meth:`penalties` returns."""
         return [f"{name}_feature_p_loss" for name in self.groups]
 
+    def rates(self) -> dict[str, Tensor]:
+        """Each group's dropout rates, by group name."""
+        out: dict[str, Tensor] = {}
+        for name, drop in self.groups.items():
+            assert isinstance(drop, FeatureDropout)  # ModuleDict yields Module
+            out[name] = drop.rates()
+        return out
+
     def penalties(self, batch_size: int) -> dict[str, Tensor]:
         """Each group's penalty, by loss name."""
-        return {
-            f"{name}_feature_p_loss": drop.penalty(batch_size)
-            for name, drop in self.groups.items()
-        }
+        out: dict[str, Tensor] = {}
+        for name, drop in self.groups.items():
+            assert isinstance(drop, FeatureDropout)  # ModuleDict yields Module
+            out[f"{name}_feature_p_loss"] = drop.penalty(batch_size)
+        return out
 
     def forward(self, groups: dict[str, list[Tensor]]) -> dict[str, list[Tensor]]:
         """A copy of ``groups`` with the listed groups dropped out."""

@@ -114,7 +114,10 @@ class Monitor:
         train_sink, eval_sink = self._make_sinks(sinks, settings.use_tensorboard)
         tracker_views = [t.train for t in trackers] if is_rank0 else []
         # Model diagnostics choose their destinations (tensorboard, trackers).
-        self._sinks_for = {TENSORBOARD: [train_sink], TRACKERS: tracker_views}
+        self._sinks_for: dict[str, Sequence[Sink]] = {
+            TENSORBOARD: [train_sink],
+            TRACKERS: tracker_views,
+        }
         self._described_model: set[str] = set()
         self._health = embedding_health if is_rank0 else None
         if is_rank0 and trackers:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -25,6 +25,9 @@ from tzrec.optim.lr import Schedule, build_schedule
 from tzrec.optim.train_optimizer import TrainOptimizer
 from tzrec.protos import optimizer_pb2
 from tzrec.utils.errors import ConfigError
+
+if TYPE_CHECKING:
+    from torchrec.distributed import DistributedModelParallel
 
 _logger = logging.getLogger("tzrec")
 _SPARSE_CPU = ("sgd_optimizer", "adagrad_optimizer", "rowwise_adagrad_optimizer")
@@ -133,7 +136,7 @@ def init_sparse_accumulators(
                 local.fill_(value)
 
 
-def build_optimizer(dmp: nn.Module, train_config) -> TrainOptimizer:
+def build_optimizer(dmp: DistributedModelParallel, train_config) -> TrainOptimizer:
     """The fused sparse optimizer and the dense ones, as one keyed optimizer.
 
     Wrapped in a :class:`TrainOptimizer` for learning-rate schedules,

@@ -186,11 +186,11 @@ class Trainer:
             self.monitor.on_train_start(self.train_ds.total_rows)
             if self._eval_pending:  # the restored step was never evaluated
                 self.evaluate()
-            reason = self._train_epochs()
+            stopped = self._train_epochs()
             if self.checkpointer.unsaved():
                 # A stop signal asks for a quick exit: save now, evaluate on resume.
-                self.save_and_evaluate(evaluate=reason is None)
-            reason = reason or "finished"
+                self.save_and_evaluate(evaluate=stopped is None)
+            reason = stopped or "finished"
             status = "ok" if reason == "finished" else "stopped"
             return reason
         except KeyboardInterrupt:
