@@ -184,16 +184,20 @@ def test_deprecated_fg_encoded_false_means_fg_normal() -> None:
         ({"export_config.export_format": "HF"}, None),
         ({"model_config.kernel": "TRITON"}, None),
         (
-            {"train_config.dense_optimizer.adam_optimizer.max_gradient": 5.0},
-            None,
+            {
+                "train_config.sparse_optimizer": {
+                    "adam_optimizer": {"lr": 0.1, "max_gradient": 5.0}
+                }
+            },
+            "train_config.sparse_optimizer.adam_optimizer.max_gradient",
         ),
         (
             {
                 "train_config.sparse_optimizer": {
-                    "sgd_optimizer": {"lr": 0.1, "momentum": 0.9}
+                    "sgd_optimizer": {"lr": 0.1, "gradient_clipping": True}
                 }
             },
-            "train_config.sparse_optimizer.sgd_optimizer.momentum",
+            "train_config.sparse_optimizer.sgd_optimizer.gradient_clipping",
         ),
         (
             {"feature_configs[13].id_feature.zch": {"zch_size": 100}},

@@ -72,27 +72,18 @@ def _each(messages: tuple[str, ...], fields: tuple[str, ...]) -> tuple[str, ...]
     return tuple(f"{m}.{f}" for m in messages for f in fields)
 
 
-# Per-optimizer clipping flags (TorchEasyRec's) are not implemented; dense
-# clipping is train_config.grad_clipping.
+# Per-optimizer clipping flags of the fused (sparse) optimizers are not
+# implemented; dense clipping is train_config.grad_clipping.
+_FUSED: tuple[str, ...]
+_FUSED = ("FusedSGDOptimizer", "FusedAdagradOptimizer", "FusedAdamOptimizer")
+_FUSED += ("FusedRowWiseAdagradOptimizer",)
 _reject_everywhere(
-    _each(
-        ("SGDOptimizer", "AdagradOptimizer", "AdamOptimizer", "AdamWOptimizer")
-        + ("RowWiseAdagradOptimizer",),
-        ("gradient_clipping",),
-    ),
+    _each(_FUSED, ("gradient_clipping",)),
     "use train_config.grad_clipping (dense parameters)",
 )
 _reject_everywhere(
-    _each(
-        ("SGDOptimizer", "AdagradOptimizer", "AdamOptimizer", "AdamWOptimizer")
-        + ("RowWiseAdagradOptimizer",),
-        ("max_gradient",),
-    ),
+    _each(_FUSED, ("max_gradient",)),
     "per-optimizer clipping is not implemented; use train_config.grad_clipping",
-)
-# fbgemm's fused SGD for embedding tables has no momentum.
-UNSUPPORTED["train_config.sparse_optimizer.sgd_optimizer.momentum"] = (
-    "fused embedding SGD has no momentum; use adagrad_optimizer"
 )
 # TorchEasyRec feature options tzrec does not implement.
 _FEATURES = ("IdFeature", "RawFeature", "ComboFeature", "LookupFeature")
@@ -198,16 +189,72 @@ UNSUPPORTED.update(
         "data_config.batch_cost_size": _DATA_CHANGE,
     }
 )
-for _sampler in (
-    "negative_sampler",
-    "negative_sampler_v2",
-    "hard_negative_sampler",
-    "hard_negative_sampler_v2",
-    "tdm_sampler",
-):
-    UNSUPPORTED[f"data_config.{_sampler}"] = (
-        "negative sampling is for retrieval models, which tzrec does not have"
+_SAMPLERS = tuple(
+    f"data_config.{s}"
+    for s in (
+        "negative_sampler",
+        "negative_sampler_v2",
+        "hard_negative_sampler",
+        "hard_negative_sampler_v2",
+        "tdm_sampler",
     )
+)
+for _sampler in _SAMPLERS:
+    UNSUPPORTED[_sampler] = (
+        "negative sampling is for retrieval models, which tzrec does not train"
+    )
+
+# TorchEasyRec's models that tzrec does not train: their messages parse
+# (match_model, hstu_rank_model, sid_model, generative_model, prompt_model
+# .proto) so that their configs load, and the model is refused whole.
+_RETRIEVAL = (
+    "a retrieval model: it trains against sampled negative items (data_config's "
+    "negative samplers) and exports separate user and item towers for vector "
+    "search, none of which tzrec has; tzrec trains ranking models (e.g. deepfm)"
+)
+_HSTU = (
+    "a generative ranking model (HSTU): it reads one sample per user history "
+    "(JAGGED_SEQUENCE groups of items, actions and timestamps) through a stack of "
+    "HSTU attention layers, which tzrec does not implement; use a ranking model "
+    "with a din_encoder sequence group"
+)
+_SID = (
+    "a semantic-ID model: it learns residual-quantised codes for items (output: "
+    "codes, not scores) with its own losses, which tzrec does not implement"
+)
+_LM = (
+    "a generative language-model recommender: it fine-tunes pretrained Qwen "
+    "weights (HuggingFace transformers, not installed) to emit semantic IDs by "
+    "beam search, which tzrec does not implement"
+)
+NOT_RANKING_MODELS: dict[str, str] = {
+    "dssm": _RETRIEVAL,
+    "dssm_v2": _RETRIEVAL,
+    "dat": _RETRIEVAL,
+    "mind": _RETRIEVAL,
+    "hstu_match": _RETRIEVAL,
+    "tdm": "a tree-based retrieval model: it needs the item tree, tdm_sampler and "
+    "tree search at serving, none of which tzrec has; tzrec trains ranking models "
+    "(e.g. deepfm)",
+    "dlrm_hstu": _HSTU,
+    "ultra_hstu": _HSTU,
+    "sid_rqvae": _SID,
+    "sid_rqkmeans": _SID,
+    "generative_qwen": _LM,
+    "prompt_generative_qwen": _LM,
+}
+for _model, _why in NOT_RANKING_MODELS.items():
+    UNSUPPORTED[f"model_config.{_model}"] = f"{_model} is {_why}"
+
+# TorchEasyRec fields added by the schema-parity work (issue 17).
+_reject_everywhere(
+    ("MetricConfig.step_decay_rate",),
+    "eval metrics cover the whole eval set; for a decayed metric during "
+    "training use model_config.train_metrics (decay_rate)",
+)
+UNSUPPORTED["item_input_path"] = (
+    "it feeds a retrieval model's item-tower export; tzrec exports ranking models"
+)
 
 _CPU_NO_DECAY = (
     "fbgemm's CPU kernels apply no weight decay to embedding tables; remove it "
@@ -235,7 +282,8 @@ def check_unsupported(config: pipeline_pb2.EasyRecConfig, p: Problems) -> None:
 
     Call it after the other checks: a path already reported as invalid
     (``p.invalid``) is not reported again. On a machine without CUDA the
-    ``UNSUPPORTED_ON_CPU`` entries are checked too.
+    ``UNSUPPORTED_ON_CPU`` entries are checked too. A model refused whole
+    (``NOT_RANKING_MODELS``) brings no second line for its negative sampler.
 
     Args:
         config: the config to check.
@@ -246,6 +294,10 @@ def check_unsupported(config: pipeline_pb2.EasyRecConfig, p: Problems) -> None:
     table = dict(UNSUPPORTED)
     if not _cuda_available():
         table.update(UNSUPPORTED_ON_CPU)
+    if config.model_config.WhichOneof("model") in NOT_RANKING_MODELS:
+        # The refused model's own line says why; its sampler is part of it.
+        for sampler in _SAMPLERS:
+            del table[sampler]
     for path, reason in table.items():
         for where in find_in_use(config, path):
             if where not in p.invalid:

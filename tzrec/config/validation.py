@@ -17,12 +17,12 @@ from typing import TypeAlias
 
 from tzrec.config.compat import check_data_source, check_fg_mode, check_no_effect
 from tzrec.config.problems import Problems, choices
-from tzrec.config.unsupported import check_unsupported
+from tzrec.config.unsupported import NOT_RANKING_MODELS, check_unsupported
 from tzrec.config.validation_features import FeatureInfo, check_features
 from tzrec.config.validation_groups import check_groups
 from tzrec.config.validation_model import check_model, check_optimisation
 from tzrec.monitor import keys
-from tzrec.protos import data_pb2, metric_pb2, model_pb2, module_pb2, pipeline_pb2
+from tzrec.protos import data_pb2, metric_pb2, model_pb2, pipeline_pb2, tower_pb2
 
 _logger = logging.getLogger("tzrec")
 
@@ -176,6 +176,10 @@ def _check_model(
     model = mc.WhichOneof("model")
     if model is None:
         p.add("model_config", "no model set", "add e.g. deepfm { deep { ... } }")
+    elif model in NOT_RANKING_MODELS:
+        # Refused whole by check_unsupported; its groups, tasks and blocks
+        # follow rules tzrec does not implement, so they are not checked.
+        return
     groups = check_groups(mc, infos, p)
     if mc.num_class == 0:
         p.add_invalid("model_config.num_class", "must be >= 1")
@@ -195,9 +199,9 @@ def _check_model(
 # task tower of a multi-task model.
 _MetricHome: TypeAlias = (
     model_pb2.ModelConfig
-    | module_pb2.TaskTower
-    | module_pb2.BayesTaskTower
-    | module_pb2.InterventionTaskTower
+    | tower_pb2.TaskTower
+    | tower_pb2.BayesTaskTower
+    | tower_pb2.InterventionTaskTower
 )
 
 

@@ -254,6 +254,29 @@ def _check_dbmtl(mc: _Model, groups: _Index, dims: _Index, p: Problems) -> None:
         seen.append(t.tower_name)
 
 
+def _check_ple(mc: _Model, groups: _Index, dims: _Index, p: Problems) -> None:
+    # TorchEasyRec's required fields of each extraction network.
+    for i, net in enumerate(mc.ple.extraction_networks):
+        at = f"model_config.ple.extraction_networks[{i}]"
+        if not net.network_name:
+            p.add(f"{at}.network_name", "empty", "name the layer, e.g. layer1")
+        if net.expert_num_per_task == 0:
+            p.add(f"{at}.expert_num_per_task", "must be > 0")
+        if not net.task_expert_net.hidden_units:
+            p.add(f"{at}.task_expert_net.hidden_units", "empty", "e.g. [64]")
+
+
+def _check_wukong(mc: _Model, groups: _Index, dims: _Index, p: Problems) -> None:
+    # TorchEasyRec's required fields of each WuKong layer.
+    for i, layer in enumerate(mc.wukong.wukong_layers):
+        at = f"model_config.wukong.wukong_layers[{i}]"
+        for name in ("lcb_feature_num", "fmb_feature_num"):
+            if getattr(layer, name) == 0:
+                p.add(f"{at}.{name}", "must be > 0")
+        if not layer.feature_num_mlp.hidden_units:
+            p.add(f"{at}.feature_num_mlp.hidden_units", "empty", "e.g. [64]")
+
+
 _CHECKS: dict[str, Callable[[_Model, _Index, _Index, Problems], None]] = {
     "deepfm": _check_deepfm,
     "wide_and_deep": _check_wide_and_deep,
@@ -262,6 +285,8 @@ _CHECKS: dict[str, Callable[[_Model, _Index, _Index, Problems], None]] = {
     "mask_net": _check_mask_net,
     "mmoe": _check_mmoe,
     "dbmtl": _check_dbmtl,
+    "ple": _check_ple,
+    "wukong": _check_wukong,
 }
 
 

@@ -267,6 +267,16 @@ CASES = {
             "(train_config.save_checkpoints_timestamp_field)",
         ],
     ),
+    "retrieval_model_not_supported": (
+        "deepfm {\n    deep { hidden_units: [16, 8] }\n  }",
+        'dssm { user_tower { input: "wide" mlp { hidden_units: [8] } } '
+        'item_tower { input: "deep" mlp { hidden_units: [8] } } output_dim: 8 }',
+        [
+            "not supported yet (model_config.dssm)",
+            "dssm is a retrieval model",
+            "negative samplers",
+        ],
+    ),
 }
 
 
