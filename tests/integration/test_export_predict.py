@@ -114,7 +114,7 @@ def cli(module, argv: list[str], capsys) -> tuple[int, str]:
 
 @pytest.fixture(scope="module")
 def exported(run) -> str:
-    """The latest checkpoint exported (exporter_type default: final)."""
+    """The latest checkpoint exported (exporter_type default: latest)."""
     out = f"{run}/exp"
     argv = ["--pipeline_config_path", f"{run}/md/pipeline.config"]
     with pytest.raises(SystemExit) as exit_info:

@@ -30,7 +30,7 @@ def _config(edits: dict | None = None) -> pipeline_pb2.EasyRecConfig:
 def test_proto_defaults_resolve_to_the_documented_settings() -> None:
     s = resolve_settings(pipeline_pb2.EasyRecConfig())
     assert s.eval.best == MetricGoal("auc", True)
-    assert s.export.exporter_type == "final" and s.export.best == s.eval.best
+    assert s.export.exporter_type == "latest" and s.export.best == s.eval.best
     assert s.monitor.best == s.eval.best
     assert (s.monitor.log_every_steps, s.monitor.log_every_secs) == (100, 1.0)
     assert s.monitor.eval_log_every_steps == s.eval.log_every_steps == 10

@@ -33,7 +33,6 @@ _ONE_SEQUENCE = "may be left out when the feature group has one sequence group"
 _COLUMN = "defaults to the feature's name as its column"
 _NO_FINAL = "optional in tzrec: without it the towers feed the output layer"
 _BUILD_MLP = "the model build stops with the one-line error 'MLP has no hidden_units'"
-_NOT_YET = "not checked up front yet (found by this test; a gap to close)"
 
 # TorchEasyRec-required fields tzrec accepts missing, with the reason.
 REQUIRED_AS_OPTIONAL: dict[str, str] = {
@@ -61,21 +60,6 @@ REQUIRED_AS_OPTIONAL: dict[str, str] = {
     "Tower.mlp": _BUILD_MLP,
     "MultiTower.final": _NO_FINAL,
     "MultiTowerDIN.final": _NO_FINAL,
-    **{
-        name: _NOT_YET
-        for name in (
-            "BoolMaskFeature.embedding_dim",
-            "TokenizeFeature.embedding_dim",
-            "MatchFeature.nested_map",
-            "MatchFeature.pkey",
-            "MatchFeature.skey",
-            "KvDotProduct.query",
-            "KvDotProduct.document",
-            "OverlapFeature.query",
-            "OverlapFeature.title",
-            "AutoDisEmbedding.num_channels",
-        )
-    },
 }
 
 
@@ -132,3 +116,34 @@ def test_missing_required_field_is_reported(path: Path) -> None:
 def test_allow_list_names_required_fields() -> None:
     """Every REQUIRED_AS_OPTIONAL entry is a field TorchEasyRec marks required."""
     assert sorted(set(REQUIRED_AS_OPTIONAL) - REQUIRED) == []
+
+
+@pytest.mark.parametrize(
+    "kind,field",
+    [
+        ("match_feature", "pkey"),
+        ("kv_dot_product", "document"),
+        ("overlap_feature", "title"),
+        ("bool_mask_feature", "embedding_dim"),
+        ("tokenize_feature", "embedding_dim"),
+        ("raw_feature", "autodis.num_channels"),
+    ],
+)
+def test_missing_feature_field_is_one_line_naming_it(kind: str, field: str) -> None:
+    """The feature types' required fields read 'not set (<path>): <hint>'."""
+    config = load_pipeline_config(str(ROOT / "tests/configs/derived_features.config"))
+    i, fc = next(
+        (i, fc)
+        for i, fc in enumerate(config.feature_configs)
+        if fc.WhichOneof("feature") == kind
+        and (field != "autodis.num_channels" or fc.raw_feature.HasField("autodis"))
+    )
+    *path, name = field.split(".")
+    msg = getattr(fc, kind)
+    for part in path:
+        msg = getattr(msg, part)
+    msg.ClearField(name)
+    where = f"feature_configs[{i}].{kind}.{field}"
+    found = [e for e in _errors(config) if f"({where})" in e]
+    assert len(found) == 1 and found[0].startswith("not set ("), found
+    assert "\n" not in found[0] and found[0].split("): ", 1)[1]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import math
 import pkgutil
 from pathlib import Path
 from typing import Any
@@ -76,6 +77,21 @@ PENDING: dict[str, str] = {
 EXTRA_ENUM_VALUES: dict[tuple[str, str], str] = {
     # tzrec's older name for the CUDA kernel, kept so configs written with it parse.
     ("Kernel", "CUDA"): "older name kept so existing configs parse",
+}
+
+# Fields where TorchEasyRec declares no default (so its default is the type's
+# zero) but tzrec declares another, each with the reason. Where TorchEasyRec
+# declares a default, tzrec's must be the same: no exceptions today.
+DEFAULT_DIFFERENCES: dict[tuple[str, str], str] = {
+    ("TrainConfig", "gradient_accumulation_steps"): (
+        "1 is no accumulation, what TorchEasyRec does with it unset (0); tzrec "
+        "rejects an explicit 0 with a one-line error"
+    ),
+    ("LookupFeature", "value_dim"): (
+        "TorchEasyRec reads an unset value_dim as 1 for a numeric lookup (0, a "
+        "bag, for a bucketized one, where tzrec ignores it); tzrec supports one "
+        "number only, so 1 keeps an omitted value_dim meaning the same"
+    ),
 }
 
 # TorchEasyRec marks some fields `required`; tzrec declares none required: a
@@ -180,7 +196,44 @@ def _field_problems(
     oneof = field.containing_oneof.name if field.containing_oneof else None
     if oneof != want["oneof"]:
         problems.append(f"{msg}.{name}: oneof {oneof}, want {want['oneof']}")
-    return problems
+    return problems + _default_problems(msg, name, want, field)
+
+
+def _default(field: FieldDescriptor) -> Any:
+    """A singular scalar field's default, enum values by name."""
+    if field.type == FieldDescriptor.TYPE_ENUM:
+        return field.enum_type.values_by_number[field.default_value].name
+    return field.default_value
+
+
+def _same(got: Any, want: Any) -> bool:
+    if isinstance(want, float) or isinstance(got, float):
+        return math.isclose(got, want, rel_tol=1e-6)  # float32 in the descriptor
+    return bool(got == want)
+
+
+def _default_problems(
+    msg: str, name: str, want: dict[str, Any], field: FieldDescriptor
+) -> list[str]:
+    """TorchEasyRec's declared default, else a tzrec one listed with a reason.
+
+    A config that omits the field must mean what it means in TorchEasyRec.
+    """
+    if field.is_repeated or field.type == FieldDescriptor.TYPE_MESSAGE:
+        return []
+    if "default" in want:
+        if _same(_default(field), want["default"]):
+            return []
+        return [f"{msg}.{name}: default {_default(field)!r}, want {want['default']!r}"]
+    if (msg, name) in DEFAULT_DIFFERENCES:
+        return []
+    if field.enum_type is not None:
+        zero = field.enum_type.values[0].name
+    else:
+        zero = type(field.default_value)()
+    if _same(_default(field), zero):
+        return []
+    return [f"{msg}.{name}: default {_default(field)!r}, TorchEasyRec's is unset"]
 
 
 def _message_problems(msg: str, fields: dict[str, dict[str, Any]]) -> list[str]:
@@ -263,6 +316,9 @@ def test_allow_lists_name_real_things() -> None:
     for msg, name in EXTRA_FIELDS:
         got = _message(msg)
         assert got is not None and name in got.fields_by_name, (msg, name)
+    for msg, name in DEFAULT_DIFFERENCES:
+        got = _message(msg)
+        assert got is not None and got.fields_by_name[name].has_default_value
     for enum, value in EXTRA_ENUM_VALUES:
         got_enum = _enum(enum)
         assert got_enum is not None and value in got_enum.values_by_name, (enum, value)

@@ -24,7 +24,7 @@ from tzrec.train.save_cadence import EventTimeSaveCadence, batch_event_time
 _SHAPES = [(256, 672), (256,), (128, 256), (128,), (64, 128), (64,), (1, 64), (1,)]
 _KINDS = {
     "adam": "adam_optimizer { lr: 0.001 }",
-    "adamw": "adamw_optimizer { lr: 0.001 }",
+    "adamw": "adamw_optimizer { lr: 0.001 weight_decay: 0.01 }",
     "sgd_momentum": "sgd_optimizer { lr: 0.01 momentum: 0.9 }",
     "adagrad": "adagrad_optimizer { lr: 0.01 }",
 }

@@ -52,6 +52,27 @@ _ISSUE17 = (
 _ISSUE17_SEQUENCES: tuple[str, ...] = ("combine_feature", "expr_feature")
 _ISSUE17_SEQUENCES += ("match_feature", "overlap_feature", "kv_dot_product")
 
+# Fields TorchEasyRec marks required on issue 17's feature types (tzrec
+# declares none required, so it reports them here, one line each), with a
+# hint for each.
+_REQUIRED: dict[str, tuple[tuple[str, str], ...]] = {
+    "match_feature": (
+        ("nested_map", 'the nested map column, e.g. "user:cate_brand_clicks"'),
+        ("pkey", 'the first-level key, e.g. "item:cate" or "ALL"'),
+        ("skey", 'the second-level key, e.g. "item:brand" or "ALL"'),
+    ),
+    "kv_dot_product": (
+        ("query", 'the query key:value column, e.g. "user:tags"'),
+        ("document", 'the document key:value column, e.g. "item:tags"'),
+    ),
+    "overlap_feature": (
+        ("query", 'the query text column, e.g. "user:query"'),
+        ("title", 'the title text column, e.g. "item:title"'),
+    ),
+    "bool_mask_feature": (("embedding_dim", "e.g. 8"),),
+    "tokenize_feature": (("embedding_dim", "e.g. 8"),),
+}
+
 # The ones bucketized like ids, whose vocab and dim checks are shared, and
 # the numeric ones (normalizer, boundaries).
 _IdLike: TypeAlias = IdFeature | ComboFeature
@@ -149,9 +170,18 @@ def _check_feature(
     except ConfigError as e:
         p.add(e.where, e.what, e.fix)
     if kind in _ISSUE17 and (not seq or kind in _ISSUE17_SEQUENCES):
+        missing = [(n, fix) for n, fix in _REQUIRED.get(kind, ()) if not getattr(f, n)]
+        for name, fix in missing:
+            p.add(f"{where}.{name}", "not set", fix)
+        if missing:
+            return FeatureInfo(f.embedding_dim or 1, seq, True)
         return _check_by_building(kind, f, where, seq, p)
     if kind not in _IMPLEMENTED:  # parses; tzrec.config.UNSUPPORTED reports it
         return FeatureInfo(f.embedding_dim or 1, seq, True)
+    # Built features (above) check this in their constructor.
+    if isinstance(f, _Numeric) and f.WhichOneof("dense_emb") == "autodis":
+        if not f.autodis.num_channels:
+            p.add(f"{where}.autodis.num_channels", "not set", "e.g. 3")
     if hasattr(f, "pooling") and f.pooling not in _POOLINGS:
         p.add(f"{where}.pooling", f'bad value "{f.pooling}"', "use sum or mean")
     for name in ("hash_bucket_size", "num_buckets"):

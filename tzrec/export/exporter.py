@@ -176,7 +176,7 @@ def select_checkpoint(
             f'no complete checkpoint has a finite "{metric}" in the eval log',
             log,
             "pass --checkpoint_path, or set export_config.exporter_type: "
-            '"final" to export the latest checkpoint',
+            '"latest" to export the latest checkpoint',
         )
     step, value = found
     return Selection(step, complete[step], "best", metric, value, larger)

@@ -234,7 +234,7 @@ CASES = {
     ),
     "nesterov_without_momentum": (
         "adam_optimizer { lr: 0.005 }",
-        "sgd_optimizer { lr: 0.005 nesterov: true }",
+        "sgd_optimizer { lr: 0.005 momentum: 0 nesterov: true }",
         [
             "nesterov needs momentum > 0 and dampening 0",
             "(train_config.dense_optimizer.sgd_optimizer.nesterov)",

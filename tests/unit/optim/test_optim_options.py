@@ -137,7 +137,7 @@ def test_invalid_options_are_config_problems():
         """
         train_config {
           dense_optimizer {
-            sgd_optimizer { lr: 0.1 nesterov: true }
+            sgd_optimizer { lr: 0.1 momentum: 0 nesterov: true }
             part_optimizers { regex_pattern: "(" adam_optimizer { eps: -1 } }
             part_optimizers { regex_pattern: "x" }
           }

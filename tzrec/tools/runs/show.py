@@ -40,7 +40,7 @@ def config_summary(run: Run) -> dict[str, Any]:
         dense_optimizer=_optimizer(tc.dense_optimizer),
         best_metric=run.best.metric,
         metric_larger_is_better=run.best.larger_is_better,
-        exporter_type=ec.exporter_type or "final",
+        exporter_type=ec.exporter_type or "latest",
         train_input_path=c.train_input_path,
         eval_input_path=c.eval_input_path,
     )
