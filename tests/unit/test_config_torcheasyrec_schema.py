@@ -53,26 +53,6 @@ EXTRA_FIELDS: dict[tuple[str, str], str] = {
     },
 }
 
-# TorchEasyRec messages and fields another change brings (helper matchmodels:
-# the retrieval and generative models of ModelConfig's oneof, DlrmHSTU and the
-# OneRank messages, which name FusionMTLTower, a message no stored tower.proto
-# has). Checked in full when present; absent is allowed until they land.
-_MATCH = "retrieval/generative model: arrives with the matchmodels change"
-PENDING: dict[str, str] = {
-    **{
-        f"ModelConfig.{oneof}": _MATCH
-        for oneof in ("dlrm_hstu", "ultra_hstu", "dssm", "dssm_v2", "dat")
-        + ("hstu_match", "mind", "tdm", "sid_rqvae", "sid_rqkmeans")
-        + ("generative_qwen", "prompt_generative_qwen")
-    },
-    **{
-        name: _MATCH
-        for name in ("DlrmHSTU", "UltraHSTU", "DlrmHSTUOneRank", "OneRankConfig")
-        + ("OneRankSituationDiscernment", "OneRankCrossTaskHead")
-        + ("OneRankListwiseLoss", "OneRankCrossTaskMask")
-    },
-}
-
 # Enum values tzrec has beyond TorchEasyRec's, each with the reason.
 EXTRA_ENUM_VALUES: dict[tuple[str, str], str] = {
     # tzrec's older name for the CUDA kernel, kept so configs written with it parse.
@@ -180,8 +160,6 @@ def _field_problems(
     msg: str, name: str, want: dict[str, Any], got: Descriptor
 ) -> list[str]:
     field = got.fields_by_name.get(name)
-    if field is None and f"{msg}.{name}" in PENDING:
-        return []
     if field is None:
         return [f"{msg}.{name} = {want['number']}: missing"]
     problems = []
@@ -239,7 +217,7 @@ def _default_problems(
 def _message_problems(msg: str, fields: dict[str, dict[str, Any]]) -> list[str]:
     got = _message(msg)
     if got is None:
-        return [] if msg in PENDING else [f"message {msg}: missing"]
+        return [f"message {msg}: missing"]
     problems = []
     for name, want in fields.items():
         problems += _field_problems(msg, name, want, got)
@@ -253,7 +231,7 @@ def _message_problems(msg: str, fields: dict[str, dict[str, Any]]) -> list[str]:
 def _enum_problems(name: str, values: dict[str, int]) -> list[str]:
     got = _enum(name)
     if got is None:
-        return [] if name in PENDING else [f"enum {name}: missing"]
+        return [f"enum {name}: missing"]
     problems = []
     for value, number in values.items():
         have = got.values_by_name.get(value)
