@@ -19,7 +19,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from tests.cli import TINY_CONFIG, run_cli, train_args
+from tests.cli import TINY_CONFIG, run_in_process, train_args
 
 # The columns the tiny config reads.
 COLUMNS = ["label", "int_0", "cat_4", "cat_5", "cat_13"]
@@ -96,7 +96,7 @@ def check_edited_config(
     config.write_text(text.replace(old, new, 1))
     model_dir, before = run_copy
     flags = train_flags(data, model_dir, "--continue_train", config=config)
-    proc = run_cli("tzrec.train_eval", *flags)
+    proc = run_in_process("tzrec.train_eval", *flags)
     assert_one_error(proc, *needles)
     assert_intact(before, model_dir)
 
