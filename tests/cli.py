@@ -76,7 +76,10 @@ def run_cli(
 
 
 # ``python -m`` module -> the module holding its ``main`` and ``build_parser``.
-_ENTRY_MODULES = {"tzrec.export": "tzrec.export.exporter"}
+_ENTRY_MODULES = {
+    "tzrec.export": "tzrec.export.exporter",
+    "tzrec.benchmark": "tzrec.benchmark.__main__",
+}
 
 
 def run_in_process(
