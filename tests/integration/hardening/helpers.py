@@ -1,10 +1,11 @@
 """Helpers of the bad-input catalogue: running the CLI, the checks.
 
-Every catalogue test runs the real CLI in a subprocess against a copy of an
-interrupted run (``protected_run``: checkpoint 10 and its evaluation, killed at
-step 15) and checks three things: exit status 2 with exactly one
-``error: <what> (<where>)[: <fix>]`` line, no traceback, and nothing in the
-run's directory changed (``assert_intact``).
+Every catalogue test runs the real CLI (in-process through ``run_main`` where
+no kill, failpoint, rlimit or torchrun is involved; a subprocess otherwise, and
+for one case per CLI) against a copy of an interrupted run (``protected_run``:
+checkpoint 10 and its evaluation, killed at step 15) and checks three things:
+exit status 2 with exactly one ``error: <what> (<where>)[: <fix>]`` line, no
+traceback, and nothing in the run's directory changed (``assert_intact``).
 """
 
 from __future__ import annotations
