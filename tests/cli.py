@@ -1,7 +1,9 @@
 """The one way tests start tzrec's CLIs: a subprocess runner, torchrun, flags.
 
 Both tiers import from here: ``run_cli`` (``python -m <module>``, waited
-for) and ``start_cli`` (the same, in the background),
+for), ``run_in_process`` (the same entry point called in the test's own
+process, for errors raised before training: no interpreter or torch import
+per case) and ``start_cli`` (``run_cli`` in the background),
 ``torchrun_cmd``/``run_torchrun`` (``python -m torch.distributed.run`` on a
 free port) and ``train_args`` (``tzrec.train_eval`` flags for a config and a
 data folder). Children get the parent's environment without a rendezvous a
@@ -11,12 +13,18 @@ torchrun parent left behind and without ``TZREC_*``/``LOG_LEVEL`` settings
 
 from __future__ import annotations
 
+import contextlib
+import importlib
+import io
 import json
+import logging
 import os
 import socket
 import subprocess
 import sys
-from collections.abc import Callable, Mapping
+import threading
+import warnings
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +73,80 @@ def run_cli(
         env=child_env(env),
         preexec_fn=preexec_fn,
     )
+
+
+# ``python -m`` module -> the module holding its ``main`` and ``build_parser``.
+_ENTRY_MODULES = {
+    "tzrec.export": "tzrec.export.exporter",
+    "tzrec.benchmark": "tzrec.benchmark.__main__",
+}
+
+
+def run_in_process(
+    module: str, *args: str, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    """``run_cli``'s result for ``python -m <module> args``, run in this process.
+
+    The entry point's ``main`` goes through the same ``run_main`` as the
+    module's ``__main__`` (flags, one-line errors, exit status), with
+    ``child_env``'s environment, the repo root as working directory and
+    stdout/stderr captured. What a run changes in the process (environment,
+    working directory, logging handlers, warning filters, thread excepthook,
+    a process group) is put back afterwards, so cases do not leak into each
+    other. For failures before or during set-up; a run that trains, needs a
+    failpoint (read at import) or torchrun belongs in a subprocess.
+    """
+    if any(k.startswith("TZREC_FAILPOINT") for k in env or {}):
+        raise ValueError("failpoints are read at import: use run_cli")
+    from tzrec.utils.cli import run_main
+
+    entry = importlib.import_module(_ENTRY_MODULES.get(module, module))
+    out, err = io.StringIO(), io.StringIO()
+    code: object = 0
+    with _process_state_restored(child_env(env)):
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                run_main(entry.main, entry.build_parser(), list(args))
+            except SystemExit as e:
+                code = e.code
+    rc = code if isinstance(code, int) else (0 if code is None else 1)
+    argv = [sys.executable, "-m", module, *args]
+    return subprocess.CompletedProcess(argv, rc, out.getvalue(), err.getvalue())
+
+
+@contextlib.contextmanager
+def _process_state_restored(env: Mapping[str, str]) -> Iterator[None]:
+    """Runs the block under ``env`` in REPO; restores what a CLI run changes."""
+    saved_env, saved_cwd = dict(os.environ), os.getcwd()
+    loggers = [logging.getLogger(), logging.getLogger("tzrec")]
+    saved_loggers = [(lg, list(lg.handlers), lg.level, lg.propagate) for lg in loggers]
+    saved_hook = threading.excepthook
+    os.environ.clear()
+    os.environ.update(env)
+    os.chdir(REPO)
+    try:
+        with warnings.catch_warnings():  # run_main's quiet_globally filters
+            yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved_env)
+        os.chdir(saved_cwd)
+        for lg, handlers, level, propagate in saved_loggers:
+            for handler in [h for h in lg.handlers if h not in handlers]:
+                lg.removeHandler(handler)
+                handler.close()
+            lg.setLevel(level)
+            lg.propagate = propagate
+        threading.excepthook = saved_hook
+        _end_process_group()
+
+
+def _end_process_group() -> None:
+    """Ends a process group a failed in-process run left initialised."""
+    if "tzrec.utils.dist" in sys.modules:
+        from tzrec.utils.dist import shutdown_distributed
+
+        shutdown_distributed()
 
 
 def start_cli(

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tests.cli import run_cli
+from tests.cli import run_in_process
 from tzrec.eval import build_parser, main
 from tzrec.monitor import keys
 from tzrec.run_dir import names
@@ -69,7 +69,7 @@ def run(tmp_path_factory) -> str:
     config = f"{root}/p.config"
     with open(config, "w") as f:
         f.write(CONFIG.format(root=root))
-    proc = run_cli("tzrec.train_eval", "--pipeline_config_path", config, timeout=240)
+    proc = run_in_process("tzrec.train_eval", "--pipeline_config_path", config)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return root
 

@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
-from tests.cli import run_cli
+from tests.cli import run_in_process
 from tzrec import config as config_lib
 from tzrec import export as export_cli
 from tzrec import predict as predict_cli
@@ -98,8 +98,8 @@ def run(tmp_path_factory) -> str:
     pq.write_table(make_table(163, 3, 250), f"{root}/pred/part-1.parquet")
     with open(f"{root}/p.config", "w") as f:
         f.write(CONFIG.format(root=root))
-    proc = run_cli(
-        "tzrec.train_eval", "--pipeline_config_path", f"{root}/p.config", timeout=240
+    proc = run_in_process(
+        "tzrec.train_eval", "--pipeline_config_path", f"{root}/p.config"
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return root

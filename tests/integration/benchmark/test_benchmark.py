@@ -10,7 +10,7 @@ import math
 
 import pytest
 
-from tests.cli import run_cli
+from tests.cli import run_cli, run_in_process
 
 CASE_KEYS = {
     "train",
@@ -96,7 +96,7 @@ def test_tiny_benchmark_prints_one_json_line(tmp_path):
 
 
 def test_bad_flag_is_a_user_error():
-    proc = run_cli("tzrec.benchmark", "--skip", "lean,everything", timeout=60)
+    proc = run_in_process("tzrec.benchmark", "--skip", "lean,everything")
     assert proc.returncode == 2
     assert "--skip" in proc.stderr and "everything" in proc.stderr
     assert proc.stdout == ""

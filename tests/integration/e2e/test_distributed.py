@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from tests.cli import run_cli, run_torchrun, train_args
+from tests.cli import run_in_process, run_torchrun, train_args
 
 pytestmark = pytest.mark.slow
 
@@ -73,7 +73,7 @@ def test_outputs_written_once(two_rank_run):
 
 def test_checkpoint_of_two_ranks_evaluates_alone(two_rank_run):
     model_dir, _ = two_rank_run
-    proc = run_cli(
+    proc = run_in_process(
         "tzrec.eval",
         "--pipeline_config_path",
         str(model_dir / "pipeline.config"),
@@ -92,7 +92,7 @@ def test_two_ranks_match_one_rank_with_the_same_global_batch(
     model_dir, _ = two_rank_run
     one = tmp_path / "one"
     edits = {**EDITS, "data_config.batch_size": 256}
-    proc = run_cli("tzrec.train_eval", *train_args(dist_data, one, **edits))
+    proc = run_in_process("tzrec.train_eval", *train_args(dist_data, one, **edits))
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert _records(one)[-1]["auc"] == pytest.approx(
         _records(model_dir)[-1]["auc"], abs=0.01

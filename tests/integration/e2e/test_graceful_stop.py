@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from tests.cli import run_cli, start_cli, train_args
+from tests.cli import run_in_process, start_cli, train_args
 
 pytestmark = pytest.mark.slow
 
@@ -39,7 +39,7 @@ def test_sigterm_saves_and_resumes(tiny_data, tmp_path):
             time.sleep(0.2)
         time.sleep(2.0)  # let it take some steps
         # A second run on the same model_dir is refused while the first runs.
-        second = run_cli("tzrec.train_eval", *args, "--continue_train")
+        second = run_in_process("tzrec.train_eval", *args, "--continue_train")
         assert second.returncode == 2
         assert "another run is writing this model_dir" in second.stderr
         proc.send_signal(signal.SIGTERM)
@@ -59,7 +59,7 @@ def test_sigterm_saves_and_resumes(tiny_data, tmp_path):
         "train_config.num_steps": step + 5,
         "train_config.save_checkpoints_steps": 100000,
     }
-    resumed = run_cli(
+    resumed = run_in_process(
         "tzrec.train_eval",
         *train_args(tiny_data, model_dir, **edits),
         "--continue_train",

@@ -17,7 +17,7 @@ import signal
 
 import pytest
 
-from tests.cli import run_cli, run_torchrun, train_args
+from tests.cli import run_cli, run_in_process, run_torchrun, train_args
 
 pytestmark = pytest.mark.slow
 
@@ -159,7 +159,7 @@ def test_stop_and_kill_at_drawn_steps_resume_bit_exact(reference, tiny_data, tmp
 def test_shuffle_changes_the_result(reference, tiny_data, tmp_path):
     plain = tmp_path / "plain"
     edits = {**EDITS, "data_config.shuffle": False}
-    proc = _train_cli(*train_args(tiny_data, plain, **edits))
+    proc = run_in_process("tzrec.train_eval", *train_args(tiny_data, plain, **edits))
     assert proc.returncode == 0, proc.stderr[-3000:]
     shuffled, ordered = _eval_log(reference)[-1], _eval_log(plain)[-1]
     assert shuffled["global_step"] == ordered["global_step"] == 30

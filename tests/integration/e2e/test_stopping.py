@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from tests.cli import run_cli, train_args
+from tests.cli import run_in_process, train_args
 
 pytestmark = pytest.mark.slow
 
@@ -27,7 +27,9 @@ def test_early_stopping_stops_and_says_why(tiny_data, tmp_path):
             "min_delta": 1.0,
         },
     }
-    proc = run_cli("tzrec.train_eval", *train_args(tiny_data, model_dir, **edits))
+    proc = run_in_process(
+        "tzrec.train_eval", *train_args(tiny_data, model_dir, **edits)
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     steps = [
         json.loads(x)["global_step"]
@@ -57,7 +59,9 @@ def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tiny_data, tmp_pat
             "constant_learning_rate": {},
         },
     }
-    proc = run_cli("tzrec.train_eval", *train_args(tiny_data, model_dir, **edits))
+    proc = run_in_process(
+        "tzrec.train_eval", *train_args(tiny_data, model_dir, **edits)
+    )
     assert proc.returncode == 2, proc.stderr[-3000:]
     lines = [x for x in proc.stderr.splitlines() if x.startswith("error:")]
     assert len(lines) == 1 and "non-finite loss at step" in lines[0]

@@ -5,7 +5,7 @@ import json
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from tests.cli import run_cli, train_args
+from tests.cli import run_cli, run_in_process, train_args
 
 pytestmark = pytest.mark.slow
 
@@ -62,7 +62,7 @@ def test_console_progress_and_where_logs_are(trained):
 def test_existing_checkpoints_need_continue_train(trained, tiny_data):
     model_dir, _ = trained
     before = sorted(p.name for p in model_dir.iterdir())
-    proc = run_cli("tzrec.train_eval", *train_args(tiny_data, model_dir))
+    proc = run_in_process("tzrec.train_eval", *train_args(tiny_data, model_dir))
     assert proc.returncode == 2
     assert "--continue_train" in proc.stderr
     assert sorted(p.name for p in model_dir.iterdir()) == before
@@ -80,7 +80,7 @@ def test_unknown_config_field_is_one_line_error(tmp_path):
 
 
 def test_misspelled_flag_is_one_line_error():
-    proc = run_cli("tzrec.train_eval", "--pipeline_config_pth", "x")
+    proc = run_in_process("tzrec.train_eval", "--pipeline_config_pth", "x")
     assert proc.returncode == 2
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "--pipeline_config_pth" in lines[0]

@@ -1,10 +1,11 @@
 """Helpers of the bad-input catalogue: running the CLI, the checks.
 
-Every catalogue test runs the real CLI in a subprocess against a copy of an
-interrupted run (``protected_run``: checkpoint 10 and its evaluation, killed at
-step 15) and checks three things: exit status 2 with exactly one
-``error: <what> (<where>)[: <fix>]`` line, no traceback, and nothing in the
-run's directory changed (``assert_intact``).
+Every catalogue test runs the real CLI (in-process through ``run_main`` where
+no kill, failpoint, rlimit or torchrun is involved; a subprocess otherwise, and
+for one case per CLI) against a copy of an interrupted run (``protected_run``:
+checkpoint 10 and its evaluation, killed at step 15) and checks three things:
+exit status 2 with exactly one ``error: <what> (<where>)[: <fix>]`` line, no
+traceback, and nothing in the run's directory changed (``assert_intact``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from tests.cli import TINY_CONFIG, run_cli, train_args
+from tests.cli import TINY_CONFIG, run_in_process, train_args
 
 # The columns the tiny config reads.
 COLUMNS = ["label", "int_0", "cat_4", "cat_5", "cat_13"]
@@ -96,7 +97,7 @@ def check_edited_config(
     config.write_text(text.replace(old, new, 1))
     model_dir, before = run_copy
     flags = train_flags(data, model_dir, "--continue_train", config=config)
-    proc = run_cli("tzrec.train_eval", *flags)
+    proc = run_in_process("tzrec.train_eval", *flags)
     assert_one_error(proc, *needles)
     assert_intact(before, model_dir)
 

@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tests.cli import TINY_CONFIG, run_cli
+from tests.cli import TINY_CONFIG, run_cli, run_in_process
 from tests.integration.hardening.helpers import (
     assert_intact,
     assert_one_error,
@@ -39,16 +39,16 @@ def _config_flags(model_dir) -> list[str]:
 
 
 def _eval(model_dir, tiny_data, tmp_path):
-    return run_cli("tzrec.eval", *_config_flags(model_dir))
+    return run_in_process("tzrec.eval", *_config_flags(model_dir))
 
 
 def _export(model_dir, tiny_data, tmp_path):
     flags = [*_config_flags(model_dir), "--export_dir", str(tmp_path / "exp")]
-    return run_cli("tzrec.export", *flags)
+    return run_in_process("tzrec.export", *flags)
 
 
 def _predict(model_dir, tiny_data, tmp_path):
-    return run_cli(
+    return run_in_process(
         "tzrec.predict",
         *_config_flags(model_dir),
         "--predict_input_path",
@@ -60,7 +60,7 @@ def _predict(model_dir, tiny_data, tmp_path):
 
 def _resume(model_dir, tiny_data, tmp_path):
     flags = train_flags(tiny_data, model_dir, "--continue_train")
-    return run_cli("tzrec.train_eval", *flags)
+    return run_in_process("tzrec.train_eval", *flags)
 
 
 # (command, damaged file): every command once; every file kind is checked
@@ -112,7 +112,7 @@ def test_corrupt_export_file(exported, tiny_data, tmp_path):
     damaged = tmp_path / "exp"
     shutil.copytree(exported, damaged)
     _flip(damaged / "scripted_model.pt")
-    proc = run_cli(
+    proc = run_in_process(
         "tzrec.predict",
         "--scripted_model_path",
         str(damaged),
@@ -131,7 +131,7 @@ def test_missing_checkpoint_file(run_copy):
     model_dir, _ = run_copy
     (model_dir / CKPT / "model" / ".metadata").unlink()
     before = snapshot(model_dir)
-    proc = run_cli("tzrec.eval", *_config_flags(model_dir))
+    proc = run_in_process("tzrec.eval", *_config_flags(model_dir))
     assert_one_error(
         proc,
         "checkpoint file is missing",
@@ -146,7 +146,7 @@ def test_predict_output_is_its_input(exported, tiny_data, tmp_path):
     shutil.copytree(tiny_data / "eval", data)
     (source,) = data.glob("*.parquet")
     before = source.read_bytes()
-    proc = run_cli(
+    proc = run_in_process(
         "tzrec.predict",
         "--scripted_model_path",
         str(exported),
@@ -165,7 +165,7 @@ def test_predict_output_is_its_input(exported, tiny_data, tmp_path):
 def test_predict_output_exists(exported, tiny_data, tmp_path):
     out = tmp_path / "old.parquet"
     out.write_bytes(b"earlier predictions")
-    proc = run_cli(
+    proc = run_in_process(
         "tzrec.predict",
         "--scripted_model_path",
         str(exported),
@@ -186,7 +186,7 @@ def test_duplicate_column_name(train_table, tiny_data, tmp_path):
     data = tmp_path / "d"
     data.mkdir()
     pq.write_table(doubled, data / "part-0.parquet")
-    proc = run_cli(
+    proc = run_in_process(
         "tzrec.train_eval", *train_flags(tiny_data, tmp_path / "md", train=data)
     )
     assert_one_error(
@@ -199,7 +199,7 @@ def test_config_not_utf8(tiny_data, tmp_path):
     config = tmp_path / "c.config"
     config.write_bytes(TINY_CONFIG.read_bytes().replace(b"label", b"l\xe4bel", 1))
     flags = train_flags(tiny_data, tmp_path / "md", config=config)
-    proc = run_cli("tzrec.train_eval", *flags)
+    proc = run_in_process("tzrec.train_eval", *flags)
     assert_one_error(
         proc, "not UTF-8 text (byte 0xe4", "c.config", "save the file as UTF-8"
     )
@@ -208,14 +208,16 @@ def test_config_not_utf8(tiny_data, tmp_path):
 def test_fine_tune_checkpoint_missing(tiny_data, run_copy, tmp_path):
     model_dir, _ = run_copy
     flags = ["--fine_tune_checkpoint", str(model_dir / "model.ckpt-99")]
-    proc = run_cli("tzrec.train_eval", *train_flags(tiny_data, tmp_path / "md"), *flags)
+    proc = run_in_process(
+        "tzrec.train_eval", *train_flags(tiny_data, tmp_path / "md"), *flags
+    )
     assert_one_error(proc, "checkpoint path does not exist", "model.ckpt-99")
 
 
 def test_model_dir_flag_empty(tiny_data, tmp_path):
     flags = train_flags(tiny_data, tmp_path / "md")
     flags[flags.index("--model_dir") + 1] = ""
-    proc = run_cli("tzrec.train_eval", *flags)
+    proc = run_in_process("tzrec.train_eval", *flags)
     assert_one_error(proc, "--model_dir is empty", "command line")
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import shutil
 
-from tests.cli import TINY_CONFIG, run_cli
+from tests.cli import TINY_CONFIG, run_in_process
 from tests.integration.hardening.helpers import (
     assert_intact,
     assert_one_error,
@@ -37,7 +37,7 @@ def _without_checksums(ckpt):
 
 def _resume(tiny_data, model_dir, config=TINY_CONFIG):
     flags = train_flags(tiny_data, model_dir, "--continue_train", config=config)
-    return run_cli("tzrec.train_eval", *flags)
+    return run_in_process("tzrec.train_eval", *flags)
 
 
 def test_corrupt_tensor_file(tiny_data, run_copy):
@@ -118,7 +118,7 @@ def test_eval_of_a_corrupt_checkpoint(run_copy):
     _without_checksums(model_dir / CKPT)
     _garble(model_dir / CKPT / "model" / ".metadata", start=50, count=500)
     before = snapshot(model_dir)
-    proc = run_cli(
+    proc = run_in_process(
         "tzrec.eval", "--pipeline_config_path", str(model_dir / "pipeline.config")
     )
     assert_one_error(proc, "cannot read checkpoint metadata", f"{CKPT}/model/.metadata")

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from tests.cli import run_cli
+from tests.cli import run_cli, run_in_process
 from tests.integration.hardening.helpers import (
     assert_intact,
     assert_one_error,
@@ -27,7 +27,7 @@ def test_unknown_flag(tiny_data, run_copy):
 
 def test_missing_required_flag(run_copy):
     model_dir, before = run_copy
-    proc = run_cli("tzrec.train_eval", "--model_dir", str(model_dir))
+    proc = run_in_process("tzrec.train_eval", "--model_dir", str(model_dir))
     assert_one_error(proc, "required: --pipeline_config_path", "--help")
     assert_intact(before, model_dir)
 
@@ -35,7 +35,7 @@ def test_missing_required_flag(run_copy):
 def test_model_dir_is_a_file(tiny_data, tmp_path):
     path = tmp_path / "a_file"
     path.write_text("keep me\n")
-    proc = run_cli("tzrec.train_eval", *train_flags(tiny_data, path))
+    proc = run_in_process("tzrec.train_eval", *train_flags(tiny_data, path))
     assert_one_error(proc, "model_dir is a file", str(path), "pass a directory")
     assert path.read_text() == "keep me\n"
 
@@ -62,14 +62,14 @@ def test_model_dir_not_writable(tiny_data, tmp_path):
     model_dir = tmp_path / "ro"
     model_dir.mkdir()
     with _read_only(model_dir):
-        proc = run_cli("tzrec.train_eval", *train_flags(tiny_data, model_dir))
+        proc = run_in_process("tzrec.train_eval", *train_flags(tiny_data, model_dir))
     assert_one_error(proc, "model_dir is not writable", "choose a writable path")
     assert list(model_dir.iterdir()) == []
 
 
 def test_model_dir_with_checkpoints_needs_continue_train(tiny_data, run_copy):
     model_dir, before = run_copy
-    proc = run_cli("tzrec.train_eval", *train_flags(tiny_data, model_dir))
+    proc = run_in_process("tzrec.train_eval", *train_flags(tiny_data, model_dir))
     assert_one_error(proc, "model_dir already holds checkpoints", "--continue_train")
     assert_intact(before, model_dir)
 
@@ -96,7 +96,7 @@ def test_model_dir_in_use_by_another_run(tiny_data, run_copy):
     try:
         assert holder.stdout.readline().strip() == "locked"
         flags = train_flags(tiny_data, model_dir, "--continue_train")
-        proc = run_cli("tzrec.train_eval", *flags)
+        proc = run_in_process("tzrec.train_eval", *flags)
     finally:
         holder.communicate("")
     line = assert_one_error(proc, "another run is writing this model_dir")
@@ -107,7 +107,7 @@ def test_model_dir_in_use_by_another_run(tiny_data, run_copy):
 def test_bad_log_level(tiny_data, run_copy):
     model_dir, before = run_copy
     flags = train_flags(tiny_data, model_dir, "--continue_train")
-    proc = run_cli("tzrec.train_eval", *flags, env={"LOG_LEVEL": "LOUD"})
+    proc = run_in_process("tzrec.train_eval", *flags, env={"LOG_LEVEL": "LOUD"})
     assert_one_error(proc, "unknown log level 'LOUD'", "LOG_LEVEL", "use one of")
     assert_intact(before, model_dir)
 
@@ -170,7 +170,7 @@ def test_predict_needs_exactly_one_model(run_copy, tiny_data, tmp_path):
 def test_export_extras_are_checked_first(run_copy, tmp_path, flags, needles):
     model_dir, before = run_copy
     export_dir = tmp_path / "exported"
-    proc = run_cli(
+    proc = run_in_process(
         "tzrec.export",
         "--pipeline_config_path",
         str(model_dir / "pipeline.config"),
@@ -185,7 +185,7 @@ def test_export_extras_are_checked_first(run_copy, tmp_path, flags, needles):
 
 def test_predict_edit_config_json_unknown_field(run_copy, tiny_data, tmp_path):
     model_dir, before = run_copy
-    proc = run_cli(
+    proc = run_in_process(
         "tzrec.predict",
         "--pipeline_config_path",
         str(model_dir / "pipeline.config"),

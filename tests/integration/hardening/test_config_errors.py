@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.cli import TINY_CONFIG, run_cli
+from tests.cli import TINY_CONFIG, run_in_process
 from tests.integration.hardening.helpers import (
     assert_intact,
     assert_one_error,
@@ -79,7 +79,7 @@ def test_bad_config_flag(case, tiny_data, run_copy):
     if extra[0] == "--pipeline_config_path":
         flags[1] = extra[1]
         extra = []
-    proc = run_cli("tzrec.train_eval", *flags, *extra)
+    proc = run_in_process("tzrec.train_eval", *flags, *extra)
     assert_one_error(proc, *needles)
     assert_intact(before, model_dir)
 
@@ -91,7 +91,7 @@ def test_debug_shows_the_traceback(tiny_data, run_copy, tmp_path):
     flags = train_flags(
         tiny_data, model_dir, "--continue_train", "--debug", config=config
     )
-    proc = run_cli("tzrec.train_eval", *flags)
+    proc = run_in_process("tzrec.train_eval", *flags)
     assert proc.returncode == 2
     assert "Traceback" in proc.stderr
     assert proc.stderr.rstrip().splitlines()[-1].startswith("error: unknown field")

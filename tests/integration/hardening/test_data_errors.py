@@ -11,7 +11,7 @@ import json
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from tests.cli import TINY_CONFIG, run_cli
+from tests.cli import TINY_CONFIG, run_in_process
 from tests.integration.hardening.helpers import (
     assert_intact,
     assert_one_error,
@@ -31,7 +31,7 @@ def _resume(tiny_data, run_copy, train, *extra, config=TINY_CONFIG, eval_=None):
         train=train,
         eval_=eval_,
     )
-    proc = run_cli("tzrec.train_eval", *flags)
+    proc = run_in_process("tzrec.train_eval", *flags)
     return proc, model_dir, before
 
 
@@ -151,7 +151,7 @@ def test_too_few_rows_for_the_readers(tiny_data, run_copy, train_table, tmp_path
 def test_eval_cli_checks_its_input_first(run_copy, train_table, tmp_path):
     model_dir, before = run_copy
     data = write_parquet(train_table.drop(["label"]), tmp_path / "d")
-    proc = run_cli(
+    proc = run_in_process(
         "tzrec.eval",
         "--pipeline_config_path",
         str(model_dir / "pipeline.config"),

@@ -12,7 +12,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 
-from tests.cli import TINY_CONFIG, run_cli
+from tests.cli import TINY_CONFIG, run_in_process
 from tests.integration.hardening.helpers import (
     COLUMNS,
     assert_intact,
@@ -55,7 +55,7 @@ def _resume(tiny_data, run_copy, train, config=TINY_CONFIG, eval_=None):
         train=train,
         eval_=eval_,
     )
-    return run_cli("tzrec.train_eval", *flags), model_dir, before
+    return run_in_process("tzrec.train_eval", *flags), model_dir, before
 
 
 def test_corrupt_parquet_pages(tiny_data, run_copy, train_table, tmp_path):
@@ -136,7 +136,7 @@ def test_event_time_in_milliseconds(tiny_data, run_copy, train_table, tmp_path):
     flags = train_flags(
         tiny_data, model_dir, "--continue_train", "--edit_config_json", edit, train=data
     )
-    proc = run_cli("tzrec.train_eval", *flags)
+    proc = run_in_process("tzrec.train_eval", *flags)
     assert_one_error(
         proc,
         'event time 1.7e+12 in column "ts" is not Unix-epoch seconds',

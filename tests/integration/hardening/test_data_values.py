@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from tests.cli import run_cli
+from tests.cli import run_cli, run_in_process
 from tests.integration.hardening.helpers import (
     assert_intact,
     assert_one_error,
@@ -41,10 +41,10 @@ def _with_value(table: pa.Table, column: str, value, as_type=None) -> pa.Table:
     return table.set_column(table.column_names.index(column), column, pa.array(values))
 
 
-def _resume(tiny_data, run_copy, train, *extra):
+def _resume(tiny_data, run_copy, train, *extra, runner=run_in_process):
     model_dir, before = run_copy
     flags = train_flags(tiny_data, model_dir, "--continue_train", *extra, train=train)
-    return run_cli("tzrec.train_eval", *flags), model_dir, before
+    return runner("tzrec.train_eval", *flags), model_dir, before
 
 
 CASES = {
@@ -84,8 +84,9 @@ def test_bad_value_in_a_loader_worker(tiny_data, run_copy, train_table, tmp_path
     """A worker's error reaches the user as the same one line, no traceback."""
     data = _two_files(_with_value(train_table, "label", np.nan, float), tmp_path / "d")
     edit = json.dumps({"data_config.num_workers": 2})
+    # A subprocess: a worker's own stderr output is then part of proc.stderr.
     proc, model_dir, before = _resume(
-        tiny_data, run_copy, data, "--edit_config_json", edit
+        tiny_data, run_copy, data, "--edit_config_json", edit, runner=run_cli
     )
     assert_one_error(proc, "label is NaN or missing", WHERE, "part-1.parquet")
     assert "DataLoader worker" not in proc.stderr

@@ -21,7 +21,7 @@ import time
 
 import pytest
 
-from tests.cli import run_cli, start_cli
+from tests.cli import run_cli, run_in_process, start_cli
 from tests.integration.hardening.helpers import (
     assert_intact,
     assert_one_error,
@@ -75,7 +75,7 @@ def _limited(limit: int):
 
 def _resume_completes(tiny_data, model_dir):
     flags = _flags(tiny_data, model_dir, "--continue_train")
-    proc = run_cli("tzrec.train_eval", *flags)
+    proc = run_in_process("tzrec.train_eval", *flags)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert eval_steps(model_dir) == list(range(2, 21, 2))
     assert sorted(p.name for p in model_dir.glob("model.ckpt-*"))[-1] == "model.ckpt-20"

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli import run_cli, start_cli
+from tests.cli import run_cli, run_in_process, start_cli
 from tests.integration.hardening.helpers import train_flags
 from tests.integration.hardening.soak_checks import check_invariants
 
@@ -107,7 +107,7 @@ def _attempt(rng: random.Random, tiny_data, model_dir: Path, resume: bool) -> st
 @pytest.fixture(scope="module")
 def reference(tiny_data, tmp_path_factory):
     model_dir = tmp_path_factory.mktemp("soak_ref") / "md"
-    proc = run_cli("tzrec.train_eval", *_flags(tiny_data, model_dir, False))
+    proc = run_in_process("tzrec.train_eval", *_flags(tiny_data, model_dir, False))
     assert proc.returncode == 0, proc.stderr[-3000:]
     return check_invariants(model_dir, finished=True)[-1]
 
@@ -121,7 +121,8 @@ def test_soak_kill_and_resume(tiny_data, reference, tmp_path):
             done = _attempt(rng, tiny_data, model_dir, resume=kill > 0)
             history.append(f"trial {trial}: {done}")
             check_invariants(model_dir, finished=False)
-        proc = run_cli("tzrec.train_eval", *_flags(tiny_data, model_dir, True))
+        # In-process: the kills above are the subprocesses; this only finishes.
+        proc = run_in_process("tzrec.train_eval", *_flags(tiny_data, model_dir, True))
         assert proc.returncode == 0, "\n".join(history) + proc.stderr[-3000:]
         final = check_invariants(model_dir, finished=True)[-1]
         for key in ("auc", "loss_binary_cross_entropy"):
