@@ -91,7 +91,7 @@ def run_in_process(
     module's ``__main__`` (flags, one-line errors, exit status), with
     ``child_env``'s environment, the repo root as working directory and
     stdout/stderr captured. What a run changes in the process (environment,
-    working directory, logging handlers, warning filters, thread excepthook,
+    working directory, logging handlers, warning filters, thread and sys excepthooks,
     a process group) is put back afterwards, so cases do not leak into each
     other. For failures before or during set-up; a run that trains, needs a
     failpoint (read at import) or torchrun belongs in a subprocess.
@@ -121,6 +121,7 @@ def _process_state_restored(env: Mapping[str, str]) -> Iterator[None]:
     loggers = [logging.getLogger(), logging.getLogger("tzrec")]
     saved_loggers = [(lg, list(lg.handlers), lg.level, lg.propagate) for lg in loggers]
     saved_hook = threading.excepthook
+    saved_sys_hook = sys.excepthook
     os.environ.clear()
     os.environ.update(env)
     os.chdir(REPO)
@@ -138,6 +139,7 @@ def _process_state_restored(env: Mapping[str, str]) -> Iterator[None]:
             lg.setLevel(level)
             lg.propagate = propagate
         threading.excepthook = saved_hook
+        sys.excepthook = saved_sys_hook
         _end_process_group()
 
 

@@ -14,7 +14,6 @@ import difflib
 import os
 import signal
 import sys
-import threading
 import traceback
 from collections.abc import Callable, Sequence
 from typing import NoReturn
@@ -129,7 +128,7 @@ def run_main(
     debug = os.environ.get("TZREC_DEBUG", "") not in ("", "0") or "--debug" in argv
     if not debug:
         quiet_globally()
-    threading.excepthook = failures.quiet_thread_excepthook
+    failures.install_excepthooks()
     # Until training installs its graceful handler: SIGTERM reports like Ctrl-C.
     previous = None
     with contextlib.suppress(ValueError):  # not the main thread

@@ -149,8 +149,44 @@ def quiet_thread_excepthook(args: threading.ExceptHookArgs) -> None:
     """``threading.excepthook`` that stays silent about a full disk.
 
     TensorBoard's writer thread dies on a full disk; the main thread raises
-    the same error at its next write and reports it as one line.
+    the same error at its next write and reports it as one line. A forked
+    DataLoader worker whose parent is gone stays silent too (see
+    :func:`quiet_excepthook`).
     """
-    if storage_error(args.exc_value) is not None:
+    if storage_error(args.exc_value) is not None or orphaned_child():
         return
     _DEFAULT_THREAD_HOOK(args)
+
+
+# The CLI process that installed the hooks; forked DataLoader workers inherit
+# the value, so in a worker it names the parent.
+_HOOK_OWNER_PID: int | None = None
+
+
+def install_excepthooks() -> None:
+    """Installs :func:`quiet_thread_excepthook` and :func:`quiet_excepthook`."""
+    global _HOOK_OWNER_PID
+    _HOOK_OWNER_PID = os.getpid()
+    threading.excepthook = quiet_thread_excepthook
+    sys.excepthook = quiet_excepthook
+
+
+def orphaned_child() -> bool:
+    """True in a process forked from the CLI process after that one died."""
+    owner = _HOOK_OWNER_PID
+    return owner is not None and os.getpid() != owner and os.getppid() != owner
+
+
+def quiet_excepthook(*exc_info: object) -> None:
+    """``sys.excepthook`` that stays silent in an orphaned DataLoader worker.
+
+    When a rank is killed, its forked workers outlive it for a moment; the
+    thread that hands tensors to the parent (multiprocessing's resource
+    sharer, which reports through ``sys.excepthook``) then fails on the dead
+    connection and would print a traceback into the job's stderr, ahead of
+    the surviving rank's one error line. The death is the surviving rank's to
+    report.
+    """
+    if orphaned_child():
+        return
+    sys.__excepthook__(*exc_info)  # type: ignore[arg-type]
