@@ -45,6 +45,7 @@ from tzrec.monitor.monitor import Monitor
 from tzrec.monitor.run_info import collect_run_info
 from tzrec.monitor.trackers import build_trackers, check_trackers
 from tzrec.monitor.train_window import StepTimings
+from tzrec.optim.resume_checks import momentum_switched_on
 from tzrec.optim.train_optimizer import TrainOptimizer
 from tzrec.protos import pipeline_pb2
 from tzrec.run_dir.best import BestSoFar
@@ -406,6 +407,18 @@ class Trainer:
             self.state.batch_in_epoch,
         )
         warn_if_layout_changed(self.state, self.train_ds, path)
+        updates = self.state.step // self.optimizer.accumulation_steps
+        for part in momentum_switched_on(self.optimizer, updates):
+            _logger.warning(
+                "[resume] the %s optimizer's momentum is on, but %s was trained "
+                "without it (no momentum buffers after %d updates): the run gains "
+                "momentum from here. Dense SGD's momentum defaults to 0.9 "
+                "(TorchEasyRec's default; it was 0.0): set momentum: 0 in the "
+                "config to continue as before",
+                part,
+                path,
+                updates,
+            )
 
     def _fine_tune(self, path: str) -> None:
         _, ckpt_path = resolve_checkpoint_path(path)
