@@ -24,8 +24,8 @@ from tzrec.config.settings import MonitorSettings
 from tzrec.metrics.train_metric_wrapper import TrainMetricWrapper
 from tzrec.monitor import keys
 from tzrec.monitor.cadence import Clock, EveryNSteps
-from tzrec.monitor.diagnostics import CONSOLE, TENSORBOARD, TRACKERS
 from tzrec.monitor.diagnostics import STORE as DIAGNOSTICS
+from tzrec.monitor.diagnostics import TENSORBOARD, TRACKERS
 from tzrec.monitor.embedding_health import EmbeddingHealth
 from tzrec.monitor.events import EventLog, JsonlEvalLog
 from tzrec.monitor.model_summaries import (
@@ -37,6 +37,12 @@ from tzrec.monitor.run_info import write_run_info
 from tzrec.monitor.sinks import FanOut, NullSink, Sink, TensorBoardSink
 from tzrec.monitor.tb_layout import best_markdown, best_scalars, custom_scalars_layout
 from tzrec.monitor.trackers import Tracker
+from tzrec.monitor.train_report import (
+    DiagnosticsWriter,
+    console_fields,
+    train_metric_descriptions,
+    train_scalars,
+)
 from tzrec.monitor.train_window import StepTimings, TrainWindow
 from tzrec.run_dir import names
 from tzrec.run_dir.best import BestSoFar
@@ -120,16 +126,16 @@ class Monitor:
         train_sink, eval_sink = self._make_sinks(sinks, settings.use_tensorboard)
         tracker_views = [t.train for t in trackers] if is_rank0 else []
         # Model diagnostics choose their destinations (tensorboard, trackers).
-        self._sinks_for: dict[str, Sequence[Sink]] = {
+        sinks_for: dict[str, Sequence[Sink]] = {
             TENSORBOARD: [train_sink],
             TRACKERS: tracker_views,
         }
-        self._described_model: set[str] = set()
         self._health = embedding_health if is_rank0 else None
         if is_rank0 and trackers:
             train_sink = FanOut([train_sink, *(t.train for t in trackers)])
             eval_sink = FanOut([eval_sink, *(t.eval for t in trackers)])
         self._train_sink, self._eval_sink = train_sink, eval_sink
+        self._diagnostics = DiagnosticsWriter(train_sink, sinks_for)
         self._events = self._eval_log = None
         if is_rank0:
             os.makedirs(model_dir, exist_ok=True)
@@ -311,79 +317,22 @@ class Monitor:
         now = self._clock()
         spread = self._window.rank_spread(now)
         if self.is_rank0:
-            scalars = self._train_scalars(losses, lrs, metrics)
+            scalars = train_scalars(losses, lrs, metrics)
             self._check_finite(step, losses)
             perf = {**self._window.perf(now), **spread}
-            self._describe_train_metrics(train_metrics)
+            if not self._described_train_metrics:
+                self._described_train_metrics = True
+                descriptions = train_metric_descriptions(train_metrics)
+                self._train_sink.describe(descriptions)
             self._train_sink.scalars(step, {**scalars, **perf})
-            shown = self._write_diagnostics(step, diagnostics)
+            shown = self._diagnostics.write(step, diagnostics)
             if model is not None and keys.SUMMARY_PARAMETER in self.summaries:
                 write_parameter_histograms(self._train_sink, step, model)
             if self._progress is not None:
-                if len(losses) == 1:  # TorchEasyRec's console always shows it
-                    scalars[keys.LOSS_TOTAL] = next(iter(losses.values()))
-                    scalars = _console_order(scalars)
-                fields = {keys.console_label(t): v for t, v in scalars.items()}
-                fields.update(shown)
+                fields = console_fields(scalars, losses, shown)
                 last = step == self.total_steps
                 self._progress.maybe_log(step, epoch, fields, force=last)
         self._window.reset(now)
-
-    def _train_scalars(
-        self, losses: dict[str, float], lrs: list[float], metrics: dict[str, float]
-    ) -> dict[str, float]:
-        """Tags in TorchEasyRec's console order: lr, losses, total, metrics."""
-        out = {keys.lr_tag(i): float(lr) for i, lr in enumerate(lrs)}
-        out.update({keys.loss_tag(n): v for n, v in losses.items()})
-        if len(losses) > 1:  # with one loss the total would repeat it
-            out[keys.LOSS_TOTAL] = sum(losses.values())
-        # NaN: a train metric before its first window (nothing to show yet).
-        out.update(
-            {keys.metric_tag(n): v for n, v in metrics.items() if not math.isnan(v)}
-        )
-        return out
-
-    def _write_diagnostics(
-        self, step: int, values: Mapping[str, tuple[float, tuple[str, ...]]]
-    ) -> dict[str, float]:
-        """Writes ``model/<name>`` to its destinations; returns console fields."""
-        if not values:
-            return {}
-        texts = DIAGNOSTICS.descriptions
-        new = {}
-        for name in values:
-            tag = keys.model_tag(name)
-            if tag in self._described_model:
-                continue
-            base, _, part = name.rpartition("/")
-            text = texts.get(name) or texts.get(base, "")
-            new[tag] = f"{text} [{part}]" if name not in texts and text else text
-        self._described_model.update(new)
-        self._train_sink.describe({t: x for t, x in new.items() if x})
-        for dest in (TENSORBOARD, TRACKERS):
-            chosen = {keys.model_tag(n): v for n, (v, d) in values.items() if dest in d}
-            for sink in self._sinks_for[dest]:
-                sink.scalars(step, chosen)
-        return {n.replace("/", "_"): v for n, (v, d) in values.items() if CONSOLE in d}
-
-    def _describe_train_metrics(
-        self, train_metrics: Mapping[str, TrainMetricWrapper]
-    ) -> None:
-        """Gives each train metric tag its decay in its description, once."""
-        if self._described_train_metrics:
-            return
-        self._described_train_metrics = True
-        self._train_sink.describe(
-            {
-                keys.metric_tag(n): (
-                    f"Train {n}, decayed: a running value over recent batches "
-                    f"(decay_rate {m.decay_rate:g} every {m.decay_step} steps), "
-                    "not the whole run, so it moves slowly and trails eval."
-                )
-                for n, m in train_metrics.items()
-                if hasattr(m, "decay_rate")
-            }
-        )
 
     def _check_finite(self, step: int, losses: dict[str, float]) -> None:
         bad = {n: v for n, v in losses.items() if not math.isfinite(v)}
@@ -561,15 +510,3 @@ class Monitor:
 def _code(text: str) -> str:
     """Markdown that shows ``text`` verbatim (4-space indented code block)."""
     return "\n".join("    " + line for line in text.splitlines())
-
-
-def _console_order(scalars: dict[str, float]) -> dict[str, float]:
-    """lr, losses, total, metrics: TorchEasyRec's console order."""
-    rank = {"optimizer": 0, "loss": 1, "metric": 3}
-    total = {keys.LOSS_TOTAL: 2}
-    return dict(
-        sorted(
-            scalars.items(),
-            key=lambda kv: total.get(kv[0], rank.get(kv[0].split("/")[0], 4)),
-        )
-    )
