@@ -91,9 +91,9 @@ def run_in_process(
     module's ``__main__`` (flags, one-line errors, exit status), with
     ``child_env``'s environment, the repo root as working directory and
     stdout/stderr captured. What a run changes in the process (environment,
-    working directory, logging handlers, warning filters, thread and sys excepthooks,
-    a process group) is put back afterwards, so cases do not leak into each
-    other. For failures before or during set-up; a run that trains, needs a
+    working directory, logging handlers, warning filters, thread and sys
+    excepthooks, a process group) is put back afterwards, so cases do not leak
+    into each other. For failures before or during set-up; a run that trains, needs a
     failpoint (read at import) or torchrun belongs in a subprocess.
     """
     if any(k.startswith("TZREC_FAILPOINT") for k in env or {}):

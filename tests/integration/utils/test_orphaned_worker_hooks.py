@@ -64,8 +64,7 @@ def _child_stderr(mode: str) -> str:
         text=True,
     )
     # The orphan keeps the pipe open after the parent exits: read to its end.
-    stderr = proc.communicate(timeout=120)[1]
-    return stderr
+    return proc.communicate(timeout=120)[1]
 
 
 def test_orphaned_worker_reports_nothing():
